@@ -1,0 +1,87 @@
+"""Watches Asterisk's device states over AMI (panoramisk, which reconnects by itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import structlog
+from panoramisk import Manager
+
+from callguard.config import AmiSettings
+
+log = structlog.get_logger("callguard.ami")
+
+
+class AmiWatcher:
+    """Keeps `device_states` current ("PJSIP/1001" → "NOT_INUSE", "RINGING", "INUSE", ...)."""
+
+    def __init__(self, settings: AmiSettings) -> None:
+        self._settings = settings
+        self.device_states: dict[str, str] = {}
+        self.connected = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def state_of(self, extension: str) -> str | None:
+        return self.device_states.get(f"PJSIP/{extension}")
+
+    # panoramisk loses exceptions raised in async handlers: every handler here is sync.
+    def _on_device_state(self, _manager: Any, message: Any) -> None:
+        device, state = message.get("Device"), message.get("State")
+        if device and state:
+            self.device_states[device] = state
+
+    def _on_login(self, manager: Any) -> None:
+        self.connected = True
+        log.info("ami.connected", host=self._settings.host, port=self._settings.port)
+        task = asyncio.ensure_future(self._load_states(manager))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_disconnect(self, _manager: Any, exc: Any) -> None:
+        if self.connected:
+            log.warning("ami.disconnected", host=self._settings.host, error=str(exc or ""))
+        self.connected = False
+
+    async def run(self) -> None:
+        manager = Manager(
+            host=self._settings.host, port=self._settings.port, username=self._settings.user,
+            secret=self._settings.password, ping_delay=10, reconnect_timeout=2,
+            on_login=self._on_login, on_disconnect=self._on_disconnect,
+            log=logging.getLogger("callguard.ami.panoramisk"),
+        )
+        manager.register_event("DeviceStateChange", self._on_device_state)
+        manager.connect()
+        reported = ""
+        try:
+            while True:
+                await asyncio.sleep(2)
+                # panoramisk retries on its own but says nothing useful; report what is wrong once.
+                if self.connected:
+                    reported = ""
+                    continue
+                if getattr(manager, "_connected", False) and manager.authenticated_future is None \
+                        and not manager.authenticated:
+                    problem = "ami.login_failed"
+                elif not getattr(manager, "_connected", False):
+                    problem = "ami.unreachable"
+                else:
+                    continue
+                if problem != reported:
+                    log.warning(problem, host=self._settings.host, port=self._settings.port,
+                                user=self._settings.user)
+                    reported = problem
+        finally:
+            manager.close()
+
+    async def _load_states(self, manager: Any) -> None:
+        try:
+            replies = await asyncio.wait_for(manager.send_action({"Action": "DeviceStateList"}), 10)
+        except (TimeoutError, OSError) as exc:
+            log.warning("ami.device_list_failed", error=str(exc))
+            return
+        for msg in replies if isinstance(replies, list) else [replies]:
+            if msg.get("Event") == "DeviceStateChange":
+                self._on_device_state(manager, msg)
+        log.info("ami.device_states", count=len(self.device_states))

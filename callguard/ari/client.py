@@ -1,0 +1,157 @@
+"""A small ARI client over aiohttp: the REST calls callguard uses and the event websocket.
+
+aioari was tried first (DESIGN.md): it does not reconnect, leaks its session on
+a failed connect, puts credentials unencoded on the URL and runs handlers inside
+the read loop. Rather than wrap every one of those, callguard speaks to the
+dozen endpoints it needs directly, with a timeout on every request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+JSON = dict[str, Any]
+
+
+class AriError(Exception):
+    """Asterisk answered a request with an error, or did not answer in time."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AriGone(AriError):
+    """404: the channel or bridge no longer exists. An ordinary outcome in telephony."""
+
+
+class AriClient:
+    """REST + websocket access to one Asterisk; one instance per connection attempt."""
+
+    def __init__(self, base_url: str, user: str, password: str, app: str, timeout_s: float) -> None:
+        self.base = base_url.rstrip("/") + "/ari"
+        self.app = app
+        self._session = aiohttp.ClientSession(
+            auth=aiohttp.BasicAuth(user, password),
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        body: JSON | None = None,
+    ) -> Any:
+        url = self.base + path
+        try:
+            async with self._session.request(method, url, params=params, json=body) as resp:
+                text = await resp.text()
+                if resp.status == 404:
+                    raise AriGone(f"{method} {path}: not found", 404)
+                if resp.status >= 400:
+                    raise AriError(f"{method} {path}: HTTP {resp.status} {text.strip()[:200]}", resp.status)
+                return json.loads(text) if text else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+
+    async def open_events(self) -> aiohttp.ClientWebSocketResponse:
+        """Open the event websocket; the caller iterates it and closes it."""
+        ws_url = self.base.replace("http", "ws", 1) + "/events"
+        # Credentials travel in the Authorization header, never on the URL.
+        try:
+            return await self._session.ws_connect(
+                ws_url, params={"app": self.app, "subscribeAll": "false"}, heartbeat=15
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise AriError(f"websocket: HTTP {exc.status} {exc.message}", exc.status) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriError(f"websocket: {type(exc).__name__}: {exc}") from exc
+
+    # --- the endpoints callguard uses -------------------------------------------------
+
+    async def ping(self) -> None:
+        await self.request("GET", "/asterisk/ping")
+
+    async def application(self) -> JSON:
+        result: JSON = await self.request("GET", f"/applications/{self.app}")
+        return result
+
+    async def get_channel(self, channel_id: str) -> JSON:
+        result: JSON = await self.request("GET", f"/channels/{channel_id}")
+        return result
+
+    async def list_channels(self) -> list[JSON]:
+        result: list[JSON] = await self.request("GET", "/channels")
+        return result
+
+    async def list_bridges(self) -> list[JSON]:
+        result: list[JSON] = await self.request("GET", "/bridges")
+        return result
+
+    async def create_channel(
+        self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: Mapping[str, str]
+    ) -> JSON:
+        result: JSON = await self.request(
+            "POST",
+            "/channels/create",
+            params={
+                "endpoint": endpoint,
+                "app": self.app,
+                "appArgs": app_args,
+                "channelId": channel_id,
+                "originator": originator,
+            },
+            body={"variables": dict(variables)},
+        )
+        return result
+
+    async def dial(self, channel_id: str, caller: str, timeout_s: int) -> None:
+        # Asterisk rejects a non-integer dial timeout.
+        await self.request(
+            "POST", f"/channels/{channel_id}/dial", params={"caller": caller, "timeout": int(timeout_s)}
+        )
+
+    async def ring(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/ring")
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer")
+
+    async def hangup(self, channel_id: str, cause: int | None = None) -> None:
+        params = {"reason_code": cause} if cause is not None else None
+        await self.request("DELETE", f"/channels/{channel_id}", params=params)
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request(
+            "POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value}
+        )
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            result = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})
+        except AriGone:
+            raise
+        except AriError as exc:
+            # Asterisk answers 404 for an unknown channel but 400-ish for an unset variable.
+            if exc.status is not None and exc.status < 500:
+                return None
+            raise
+        value = result.get("value") if isinstance(result, dict) else None
+        return value or None
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}", params={"type": "mixing"})
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(channel_ids)})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")

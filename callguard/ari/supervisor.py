@@ -1,0 +1,109 @@
+"""Keeps one live ARI connection: connect, read events, ping, reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import structlog
+
+from callguard.ari.client import AriClient, AriError
+from callguard.config import AriSettings
+
+log = structlog.get_logger("callguard.ari")
+
+
+class NotConnected(AriError):
+    """No ARI connection right now; the action is retried by whoever needs it."""
+
+
+EventHandler = Callable[[dict[str, Any]], None]
+ConnectedHook = Callable[[AriClient], Awaitable[None]]
+
+
+class AriSupervisor:
+    """Owns the current AriClient. A fresh client per attempt, always closed afterwards."""
+
+    def __init__(self, settings: AriSettings, on_event: EventHandler, on_connected: ConnectedHook) -> None:
+        self._settings = settings
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._client: AriClient | None = None
+        self.connected = asyncio.Event()
+
+    @property
+    def client(self) -> AriClient:
+        if self._client is None or not self.connected.is_set():
+            raise NotConnected("not connected to Asterisk ARI")
+        return self._client
+
+    async def run(self) -> None:
+        """Run until cancelled; never raises for a connection problem."""
+        delay = self._settings.reconnect_min_s
+        attempt = 0
+        while True:
+            attempt += 1
+            client = AriClient(
+                self._settings.url, self._settings.user, self._settings.password,
+                self._settings.app, self._settings.request_timeout_s,
+            )
+            try:
+                await self._serve(client, attempt)
+                # It was up: start the backoff from the bottom again.
+                delay = self._settings.reconnect_min_s
+                attempt = 0
+            except AriError as exc:
+                event = "ari.auth_failed" if exc.status == 401 else "ari.connect_failed"
+                log.warning(event, url=self._settings.url, error=str(exc), attempt=attempt,
+                            retry_in_s=round(delay, 2))
+            finally:
+                self.connected.clear()
+                self._client = None
+                await client.close()
+            # Jitter keeps a fleet of callguards from reconnecting in lockstep.
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    async def _serve(self, client: AriClient, attempt: int) -> None:
+        await client.ping()
+        ws = await client.open_events()
+        try:
+            self._client = client
+            self.connected.set()
+            log.info("ari.connected", url=self._settings.url, app=self._settings.app, attempt=attempt)
+            hook = asyncio.create_task(self._on_connected(client), name="ari-adopt")
+            pinger = asyncio.create_task(self._ping_loop(client, ws), name="ari-ping")
+            try:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        try:
+                            event = json.loads(msg.data)
+                        except ValueError:
+                            log.warning("ari.bad_event", data=str(msg.data)[:200])
+                            continue
+                        # Handlers only enqueue: the read loop never waits on a call.
+                        self._on_event(event)
+                    elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                        break
+            finally:
+                pinger.cancel()
+                if not hook.done():
+                    hook.cancel()
+            log.warning("ari.disconnected", url=self._settings.url, reason="websocket closed")
+        finally:
+            self.connected.clear()
+            await ws.close()
+
+    async def _ping_loop(self, client: AriClient, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            await asyncio.sleep(self._settings.ping_interval_s)
+            try:
+                await client.ping()
+            except AriError as exc:
+                log.warning("ari.ping_failed", error=str(exc))
+                await ws.close()
+                return

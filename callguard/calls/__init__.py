@@ -1,0 +1,7 @@
+"""Call control: one session per call, driven by ARI events; decisions come from `policy/`."""
+
+from callguard.calls.manager import CallManager
+from callguard.calls.records import CallRecord, LegRecord
+from callguard.calls.session import CallSession, CallState, SessionContext
+
+__all__ = ["CallManager", "CallRecord", "CallSession", "CallState", "LegRecord", "SessionContext"]

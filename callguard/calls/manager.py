@@ -1,0 +1,163 @@
+"""Routes ARI events to call sessions, starts one worker task per call, re-adopts after restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from callguard.ari.client import AriClient, AriError, AriGone
+from callguard.config import CallSettings
+from callguard.policy import Directory
+from callguard.calls.records import CallRecord
+from callguard.calls.session import (
+    VAR_ANSWERED_AT,
+    VAR_CALL_ID,
+    VAR_LEG,
+    Adoption,
+    AriActions,
+    CallSession,
+    Emitter,
+    SessionContext,
+)
+
+log = structlog.get_logger("callguard.calls")
+
+JSON = dict[str, Any]
+
+DIRECTIONS = ("internal", "inbound")
+
+
+def _stasis_args(channel: JSON) -> list[str]:
+    """The Stasis() arguments of a channel, from its dialplan location (used when re-adopting)."""
+    dialplan = channel.get("dialplan") or {}
+    if dialplan.get("app_name") != "Stasis":
+        return []
+    return str(dialplan.get("app_data", "")).split(",")[1:]
+
+
+class CallManager:
+    """Owns the sessions. `on_event` runs inside the websocket read loop, so it only enqueues."""
+
+    def __init__(
+        self, directory: Directory, settings: CallSettings, node: str,
+        ari: Callable[[], AriActions], emit: Emitter, submit_record: Callable[[CallRecord], None],
+    ) -> None:
+        self._ctx = SessionContext(
+            directory=directory, settings=settings, node=node, ari=ari, emit=emit,
+            submit_record=submit_record, register_channel=self._register, forget=self._forget,
+        )
+        self._by_channel: dict[str, CallSession] = {}
+        self._sessions: dict[str, CallSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._sessions)
+
+    def _register(self, channel_id: str, session: CallSession) -> None:
+        self._by_channel[channel_id] = session
+
+    def _forget(self, session: CallSession) -> None:
+        self._sessions.pop(session.call_id, None)
+        for channel_id in [c for c, s in self._by_channel.items() if s is session]:
+            del self._by_channel[channel_id]
+
+    def _spawn(self, session: CallSession) -> None:
+        self._sessions[session.call_id] = session
+        self._register(session.caller_id, session)
+        task = asyncio.create_task(session.run(), name=f"call-{session.call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call.session_crashed", task=task.get_name(), error=repr(task.exception()))
+
+    def on_event(self, event: JSON) -> None:
+        kind = event.get("type")
+        log.debug("ari.event", type=kind, channel=(event.get("channel") or event.get("peer") or {}).get("id"))
+        if kind == "StasisStart":
+            channel = event.get("channel") or {}
+            args = [str(a) for a in event.get("args") or []]
+            if args and args[0] in DIRECTIONS and channel.get("id") not in self._sessions:
+                dialed = args[1] if len(args) > 1 else ""
+                malformed = len(args) > 2 and args[2] == "malformed"
+                self._spawn(CallSession(self._ctx, channel, args[0], dialed, malformed))
+                return
+        channel = event.get("peer") if kind == "Dial" else event.get("channel")
+        if not isinstance(channel, dict):
+            return
+        session = self._by_channel.get(channel.get("id", ""))
+        if session is not None:
+            session.enqueue(event)
+
+    async def adopt(self, client: AriClient) -> None:
+        """After (re)connecting: resync known calls and take over calls left in Stasis."""
+        try:
+            app = await client.application()
+        except AriError as exc:
+            log.warning("calls.adopt_failed", error=str(exc))
+            return
+        in_app = [str(c) for c in app.get("channel_ids", [])]
+        for session in list(self._sessions.values()):
+            session.enqueue({"type": "CallguardResync"})
+        unknown = [c for c in in_app if c not in self._by_channel]
+        channels: dict[str, JSON] = {}
+        for channel_id in unknown:
+            try:
+                channels[channel_id] = await client.get_channel(channel_id)
+            except AriError:
+                continue
+        legs: dict[str, JSON] = {}
+        callers: list[tuple[JSON, list[str]]] = []
+        for channel_id, channel in channels.items():
+            args = _stasis_args(channel)
+            if args and args[0] in DIRECTIONS:
+                callers.append((channel, args))
+                continue
+            call_id = await self._variable(client, channel_id, VAR_CALL_ID)
+            if call_id:
+                legs[call_id] = channel
+        for channel, args in callers:
+            call_id = channel["id"]
+            leg_created = await self._variable(client, call_id, VAR_LEG) is not None
+            answered = await self._variable(client, call_id, VAR_ANSWERED_AT)
+            leg = legs.pop(call_id, None)
+            if leg is None and leg_created:
+                try:
+                    leg = await client.get_channel(f"{call_id}-leg1")
+                except AriError:
+                    leg = None
+            adoption = Adoption(leg=leg, leg_created=leg_created,
+                                answered_at=datetime.fromisoformat(answered) if answered else None)
+            self._spawn(CallSession(self._ctx, channel, args[0], args[1] if len(args) > 1 else "",
+                                    malformed=len(args) > 2 and args[2] == "malformed", adoption=adoption))
+        # A leg whose caller is gone has nobody to talk to.
+        for call_id, leg in legs.items():
+            if call_id not in self._sessions:
+                log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg["id"])
+                try:
+                    await client.hangup(leg["id"])
+                except AriError:
+                    pass
+        if callers:
+            log.info("calls.adopted", count=len(callers))
+
+    @staticmethod
+    async def _variable(client: AriClient, channel_id: str, name: str) -> str | None:
+        try:
+            return await client.get_variable(channel_id, name)
+        except AriGone:
+            return None
+
+    async def shutdown(self) -> None:
+        """Stop the workers; calls stay up in Asterisk and a later callguard re-adopts them."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,84 @@
+"""What a finished call leaves behind: one CallRecord with its legs (POLICY LOG-1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from callguard.policy import Party
+
+
+@dataclass(slots=True)
+class LegRecord:
+    role: str  # "caller" or "callee"
+    channel_id: str
+    number: str
+    started_at: datetime | None = None
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    hangup_cause: int | None = None
+    hangup_cause_text: str | None = None
+
+
+@dataclass(slots=True)
+class CallRecord:
+    call_id: str
+    node: str
+    direction: str
+    dialed: str
+    caller: Party
+    callee: Party | None = None
+    started_at: datetime | None = None
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    disposition: str = "unknown"
+    hangup_cause: int | None = None
+    hangup_by: str | None = None
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    legs: list[LegRecord] = field(default_factory=list)
+    readopted: bool = False
+
+    @property
+    def talk_s(self) -> float | None:
+        if self.answered_at and self.ended_at:
+            return max(0.0, (self.ended_at - self.answered_at).total_seconds())
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-safe dict: the journal format, and what `calls list --json` prints."""
+        def conv(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, dict):
+                return {k: conv(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [conv(v) for v in value]
+            return value
+
+        data: dict[str, Any] = conv(asdict(self))
+        data["talk_s"] = self.talk_s
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CallRecord:
+        def dt(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        legs = [
+            LegRecord(**{**leg, **{k: dt(leg.get(k)) for k in
+                                   ("started_at", "ringing_at", "answered_at", "ended_at")}})
+            for leg in data.get("legs", [])
+        ]
+        return cls(
+            call_id=data["call_id"], node=data["node"], direction=data["direction"],
+            dialed=data["dialed"], caller=Party(**data["caller"]),
+            callee=Party(**data["callee"]) if data.get("callee") else None,
+            started_at=dt(data.get("started_at")), ringing_at=dt(data.get("ringing_at")),
+            answered_at=dt(data.get("answered_at")), ended_at=dt(data.get("ended_at")),
+            disposition=data.get("disposition", "unknown"), hangup_cause=data.get("hangup_cause"),
+            hangup_by=data.get("hangup_by"), decisions=list(data.get("decisions", [])),
+            legs=legs, readopted=bool(data.get("readopted", False)),
+        )

@@ -1,0 +1,255 @@
+"""The `callguard` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from callguard.config import ConfigError, load_config
+from callguard.lab.errors import LabError
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"callguard: {message}", file=sys.stderr)
+    return code
+
+
+def _parse_since(value: str) -> datetime:
+    m = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(m.group(1))})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--since: {value!r} is neither a duration (30m, 2h, 7d) nor an ISO time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    d = config.directory
+    print(f"{args.path}: ok ({len(d.departments)} departments, {len(d.people)} people, "
+          f"{len(d.lines)} lines)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from callguard.logs import configure_logging
+    from callguard.service import run_service
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return _fail("refusing to start on a bad configuration", 2)
+    configure_logging(config.log.level, config.log.file)
+    asyncio.run(run_service(config))
+    return 0
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if args.db:
+        return str(args.db)
+    if args.config:
+        return load_config(args.config).database.url
+    from callguard.lab.lab import Lab
+
+    lab = Lab(Path(args.state_dir) if args.state_dir else None)
+    if lab.state is None:
+        raise LabError("say which records to read: --config FILE, --db URL, or start the lab")
+    return lab.state.database_url
+
+
+def _format_call(c: dict[str, Any]) -> str:
+    def who(p: dict[str, Any]) -> str:
+        if not p.get("number"):
+            return "-"
+        return f"{p['number']} {p['name']}" if p.get("name") else str(p["number"])
+
+    talk = f"{c['talk_s']:.1f}s" if c.get("talk_s") is not None else "-"
+    start = (c.get("started_at") or "")[:19].replace("T", " ")
+    return (f"{start}  {c['direction']:<8} {who(c['caller']):<24} -> {who(c['callee']):<24} "
+            f"{c['disposition']:<17} talk {talk:<7} {c['call_id']}")
+
+
+def cmd_calls_list(args: argparse.Namespace) -> int:
+    from callguard.store import list_calls, make_engine, migrate
+
+    async def fetch() -> list[dict[str, Any]]:
+        engine = make_engine(_database_url(args))
+        try:
+            await migrate(engine)
+            return await list_calls(engine, since=args.since, limit=args.limit)
+        finally:
+            await engine.dispose()
+
+    calls = asyncio.run(fetch())
+    if args.json:
+        print(json.dumps(calls, ensure_ascii=False, indent=2))
+    else:
+        for c in reversed(calls):
+            print(_format_call(c))
+        print(f"({len(calls)} calls)")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from callguard.store import make_engine, migrate
+
+    async def go() -> None:
+        engine = make_engine(load_config(args.config).database.url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    print("database schema is current")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> Any:
+    from callguard.lab.lab import Lab
+
+    return Lab(Path(args.state_dir) if args.state_dir else None)
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    state = lab.up(phones=not args.no_phones)
+    print(f"lab is up: Asterisk SIP {state.sip_host}:{state.sip_port}, ARI {state.ari_url}, "
+          f"MQTT {state.mqtt_host}:{state.mqtt_port}")
+    print(f"state: {lab.state_file}  (callguard lab status --json)")
+    print(f"records: {state.database_url}  (callguard calls list)")
+    if args.detach:
+        return 0
+    print("press Ctrl-C to stop the lab")
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            signal.pause() if hasattr(signal, "pause") else None
+    except KeyboardInterrupt:
+        pass
+    lab.down()
+    print("lab is down")
+    return 0
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    status = _lab(args).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for name, alive in status["running"].items():
+            print(f"{name:<16} {'running' if alive else 'STOPPED'}  pid {status['pids'][name]}")
+        print(f"ARI {status['ari_url']}  SIP {status['sip_host']}:{status['sip_port']}  "
+              f"MQTT {status['mqtt_host']}:{status['mqtt_port']}")
+        print(f"records {status['database_url']}")
+    return 0
+
+
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    lab.down()
+    print("lab is down")
+    return 0
+
+
+def cmd_lab_demo(args: argparse.Namespace) -> int:
+    from callguard.lab.demo import run_demo
+
+    return asyncio.run(run_demo(Path(args.state_dir) if args.state_dir else None))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from callguard.lab.bench import run_bench
+
+    return run_bench(rate=args.rate, count=args.count, state_dir=Path(args.state_dir) if args.state_dir else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callguard", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("check-config", help="validate a callguard.toml and its directory")
+    s.add_argument("path")
+    s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("run", help="run the service beside Asterisk")
+    s.add_argument("--config", required=True)
+    s.set_defaults(func=cmd_run)
+
+    calls = sub.add_parser("calls", help="call records").add_subparsers(dest="calls_cmd", required=True)
+    s = calls.add_parser("list", help="print call records, oldest first")
+    s.add_argument("--config")
+    s.add_argument("--db", help="database URL (instead of --config)")
+    s.add_argument("--state-dir", help="lab state directory (default: the running lab)")
+    s.add_argument("--since", type=_parse_since, help="30m, 2h, 7d or an ISO time")
+    s.add_argument("--limit", type=int, default=200)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_calls_list)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
+    s = db.add_parser("upgrade", help="apply schema migrations")
+    s.add_argument("--config", required=True)
+    s.set_defaults(func=cmd_db_upgrade)
+
+    lab = sub.add_parser("lab", help="the local lab PBX").add_subparsers(dest="lab_cmd", required=True)
+    for name, func, helptext in (
+        ("up", cmd_lab_up, "start Asterisk, mosquitto, callguard and simulated phones"),
+        ("status", cmd_lab_status, "show the running lab"),
+        ("down", cmd_lab_down, "stop every lab process"),
+        ("demo", cmd_lab_demo, "start the lab, place demo calls, print what happened"),
+    ):
+        s = lab.add_parser(name, help=helptext)
+        s.add_argument("--state-dir", help="default: $XDG_STATE_HOME/callguard/lab")
+        s.set_defaults(func=func)
+        if name == "up":
+            s.add_argument("--detach", action="store_true", help="return once everything is up")
+            s.add_argument("--no-phones", action="store_true",
+                           help="start no simulated phones or carrier (another program plays them)")
+        if name == "status":
+            s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("bench", help="load through plain dialplan and through callguard; print figures")
+    s.add_argument("--rate", type=float, default=50.0, help="call attempts per second")
+    s.add_argument("--count", type=int, default=500, help="calls per path")
+    s.add_argument("--state-dir")
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except (LabError, ConfigError) as exc:
+        return _fail(str(exc).replace("\n", "; "))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Load and validate the TOML files; every problem becomes one `file: key: what is wrong` line."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from callguard.config._models import Config, DirectoryConfig, Role
+
+M = TypeVar("M", bound=BaseModel)
+
+# Secrets may stay out of the file; the environment wins over it.
+_ENV_OVERRIDES = {
+    ("ari", "password"): "CALLGUARD_ARI_PASSWORD",
+    ("ami", "password"): "CALLGUARD_AMI_PASSWORD",
+    ("database", "url"): "CALLGUARD_DATABASE_URL",
+}
+
+
+class ConfigError(Exception):
+    """A configuration that callguard refuses; `problems` are `file: key: what` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        problems.append(f"{path}: (file): not found")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path}: (syntax): {exc}")
+    except OSError as exc:
+        problems.append(f"{path}: (file): cannot be read: {exc.strerror}")
+    return None
+
+
+def _validate(
+    model: type[M], data: Mapping[str, Any], path: Path, problems: list[str]
+) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if p not in ("source", "directory") or len(err["loc"]) > 1)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{path}: {_key_path(loc)}: {msg}")
+    return None
+
+
+def _cross_check(directory: DirectoryConfig, path: Path, problems: list[str]) -> None:
+    """References between departments, people and lines must resolve."""
+    dept_ids = [d.id for d in directory.departments]
+    person_ids = [p.id for p in directory.people]
+    for kind, ids in (("departments", dept_ids), ("people", person_ids)):
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if ident in seen:
+                problems.append(f"{path}: {kind}[{i}].id: duplicate id {ident!r}")
+            seen.add(ident)
+    people = {p.id: p for p in directory.people}
+    for i, person in enumerate(directory.people):
+        if person.department not in dept_ids:
+            problems.append(
+                f"{path}: people[{i}].department: unknown department {person.department!r}"
+            )
+        for j, assistant in enumerate(person.assistants):
+            if assistant not in people:
+                problems.append(f"{path}: people[{i}].assistants[{j}]: unknown person {assistant!r}")
+            elif assistant == person.id:
+                problems.append(f"{path}: people[{i}].assistants[{j}]: a person cannot assist themself")
+        if person.assistants and person.role not in (Role.manager, Role.director):
+            problems.append(
+                f"{path}: people[{i}].assistants: only a manager or director has assistants"
+            )
+    seen_ext: set[str] = set()
+    for i, line in enumerate(directory.lines):
+        if line.extension in seen_ext:
+            problems.append(f"{path}: lines[{i}].extension: duplicate extension {line.extension!r}")
+        seen_ext.add(line.extension)
+        if line.person is not None and line.person not in people:
+            problems.append(f"{path}: lines[{i}].person: unknown person {line.person!r}")
+        if line.department is not None and line.department not in dept_ids:
+            problems.append(f"{path}: lines[{i}].department: unknown department {line.department!r}")
+        if line.person is None and line.department is None:
+            problems.append(f"{path}: lines[{i}]: a line needs a person or a department")
+
+
+def _resolve_relative(value: str, base: Path) -> str:
+    return value if not value or Path(value).is_absolute() else str(base / value)
+
+
+def _resolve_db_url(url: str, base: Path) -> str:
+    # A relative SQLite path is relative to the config file, not to the current directory.
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(base / url[len(prefix) :])
+    return url
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Load callguard.toml and the directory it names; raise ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
+    path = Path(path)
+    problems: list[str] = []
+    raw = _read_toml(path, problems)
+    if raw is None:
+        raise ConfigError(problems)
+    for (section, key), var in _ENV_OVERRIDES.items():
+        if env.get(var):
+            sect = raw.setdefault(section, {})
+            if isinstance(sect, dict):
+                sect[key] = env[var]
+    base = path.parent.resolve()
+    service = raw.get("service", {})
+    directory_name = service.get("directory", "directory.toml") if isinstance(service, dict) else ""
+    directory_path = Path(_resolve_relative(str(directory_name), base))
+    directory_raw = _read_toml(directory_path, problems)
+    directory = (
+        _validate(DirectoryConfig, directory_raw, directory_path, problems)
+        if directory_raw is not None
+        else None
+    )
+    if directory is not None:
+        _cross_check(directory, directory_path, problems)
+    config = _validate(
+        Config,
+        {**raw, "directory": directory or DirectoryConfig(company="-"), "source": path},
+        path,
+        problems,
+    )
+    if problems or config is None:
+        raise ConfigError(problems)
+    if config.ari.password == "":
+        problems.append(f"{path}: ari.password: missing (set it here or in CALLGUARD_ARI_PASSWORD)")
+    if config.ami.enabled and config.ami.password == "":
+        problems.append(f"{path}: ami.password: missing (set it here or in CALLGUARD_AMI_PASSWORD)")
+    if problems:
+        raise ConfigError(problems)
+    database = config.database.model_copy(
+        update={
+            "url": _resolve_db_url(config.database.url, base),
+            "journal": _resolve_relative(config.database.journal, base),
+        }
+    )
+    log = config.log.model_copy(update={"file": _resolve_relative(config.log.file, base)})
+    return config.model_copy(update={"database": database, "log": log})

@@ -1,0 +1,379 @@
+"""The lab PBX on one machine: Asterisk, mosquitto, callguard and simulated phones, on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callguard.config import load_config
+from callguard.lab.asterisk import AsteriskPorts, AsteriskProcess, find_asterisk, render_config
+from callguard.lab.errors import LabError
+from callguard.lab.phones import callee_scenario, require_sipp
+from callguard.policy import Directory
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "callguard" / "lab"
+
+
+@dataclass(frozen=True)
+class LabPorts:
+    """Every port of the lab; `offset` shifts them all so a second lab (the tests) can run beside."""
+
+    offset: int = 0
+    host: str = "127.0.0.1"
+    pstn_address: str = "127.0.0.2"
+
+    @property
+    def sip(self) -> int:
+        return 5060 + self.offset
+
+    @property
+    def ari(self) -> int:
+        return 8088 + self.offset
+
+    @property
+    def ami(self) -> int:
+        return 5038 + self.offset
+
+    @property
+    def mqtt(self) -> int:
+        return 1883 + self.offset
+
+    @property
+    def carrier(self) -> int:
+        return 5090 + self.offset
+
+    def phone(self, index: int) -> int:
+        return 16000 + self.offset + index
+
+
+@dataclass
+class LabState:
+    """What `lab status --json` prints: everything another program needs to drive the lab."""
+
+    state_dir: str
+    ari_url: str
+    ari_user: str
+    ari_password: str
+    ami_port: int
+    ami_user: str
+    ami_password: str
+    sip_host: str
+    sip_port: int
+    mqtt_host: str
+    mqtt_port: int
+    database_url: str
+    config_path: str
+    pstn_address: str
+    carrier_port: int
+    phones: dict[str, int]
+    pids: dict[str, int] = field(default_factory=dict)
+    asterisk_run_dir: str = ""
+    asterisk_root: str | None = None
+    callguard_log: str = ""
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> LabState:
+        return cls(**json.loads(path.read_text()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        # A zombie child is not alive.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _stop_pid(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+    if not _alive(pid):
+        return
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+class Lab:
+    """Starts and stops the lab's processes; the CLI (`callguard lab ...`) and the tests use it."""
+
+    def __init__(self, state_dir: Path | None = None, ports: LabPorts | None = None,
+                 directory_file: Path = DEFAULT_DIRECTORY, calls: dict[str, Any] | None = None,
+                 node: str = "lab") -> None:
+        self.state_dir = (state_dir or default_state_dir()).resolve()
+        self.ports = ports or LabPorts()
+        self.directory_file = directory_file.resolve()
+        self.calls = calls or {}
+        self.node = node
+        self.state_file = self.state_dir / "state.json"
+        self.state: LabState | None = LabState.load(self.state_file) if self.state_file.exists() else None
+
+    # --- set-up -------------------------------------------------------------------------
+
+    def _write_callguard_config(self, ari_password: str, ami_password: str) -> Path:
+        cfg_dir = self.state_dir / "config"
+        cfg_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
+        calls = "\n".join(f"{k} = {json.dumps(v)}" for k, v in self.calls.items())
+        path = cfg_dir / "callguard.toml"
+        path.write_text(f"""# Written by `callguard lab up`; edit config/ in the project instead.
+[service]
+node = "{self.node}"
+directory = "directory.toml"
+
+[ari]
+url = "http://127.0.0.1:{self.ports.ari}"
+user = "callguard"
+password = "{ari_password}"
+reconnect_max_s = 2.0
+ping_interval_s = 2.0
+
+[ami]
+port = {self.ports.ami}
+password = "{ami_password}"
+
+[database]
+url = "sqlite+aiosqlite:///{self.state_dir}/calls.db"
+journal = "{self.state_dir}/journal.jsonl"
+retry_interval_s = 1.0
+
+[mqtt]
+port = {self.ports.mqtt}
+reconnect_max_s = 1.0
+
+[log]
+file = "{self.state_dir}/callguard.log"
+
+[calls]
+{calls}
+""")
+        return path
+
+    def up(self, phones: bool = True, controller: bool = True) -> LabState:
+        """Start everything; raise LabError with one sentence if a prerequisite is missing."""
+        if self.state is not None and any(_alive(p) for p in self.state.pids.values()):
+            raise LabError(f"a lab is already running from {self.state_dir}; `callguard lab down` first")
+        if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
+            raise LabError("mosquitto is not installed: `apt install mosquitto` (the lab's MQTT broker).")
+        if phones:
+            require_sipp()
+        install = find_asterisk()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ari_password, ami_password = secrets.token_hex(12), secrets.token_hex(12)
+        config_path = self._write_callguard_config(ari_password, ami_password)
+        directory = Directory(load_config(config_path).directory)
+        phone_ports = {ext: self.ports.phone(i) for i, ext in enumerate(directory.extensions())}
+        asterisk = AsteriskProcess(install, self.state_dir)
+        self.state = LabState(
+            state_dir=str(self.state_dir), ari_url=f"http://127.0.0.1:{self.ports.ari}",
+            ari_user="callguard", ari_password=ari_password, ami_port=self.ports.ami, ami_user="callguard",
+            ami_password=ami_password, sip_host=self.ports.host, sip_port=self.ports.sip,
+            mqtt_host=self.ports.host, mqtt_port=self.ports.mqtt,
+            database_url=f"sqlite+aiosqlite:///{self.state_dir}/calls.db", config_path=str(config_path),
+            pstn_address=self.ports.pstn_address, carrier_port=self.ports.carrier, phones=phone_ports,
+            asterisk_run_dir=str(asterisk.host_run_dir),
+            asterisk_root=str(install.root) if install.root else None,
+            callguard_log=str(self.state_dir / "callguard.log"),
+        )
+        asterisk.write_config(render_config(
+            install, asterisk.run_dir,
+            AsteriskPorts(self.ports.sip, self.ports.ari, self.ports.ami, self.ports.carrier,
+                          self.ports.pstn_address, phone_ports),
+            directory, ari_password, ami_password,
+        ))
+        try:
+            self.start_mosquitto()
+            self.start_asterisk()
+            if controller:
+                self.start_controller()
+            if phones:
+                self._start_phones(phone_ports)
+        except BaseException:
+            self.down()
+            raise
+        return self.state
+
+    def _save(self) -> None:
+        assert self.state is not None
+        self.state.save(self.state_file)
+
+    def _popen(self, name: str, argv: list[str]) -> int:
+        assert self.state is not None
+        log = (self.state_dir / f"{name}.out").open("ab")
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=str(self.state_dir))
+        log.close()
+        self.state.pids[name] = proc.pid
+        self._save()
+        return proc.pid
+
+    def _wait_port(self, port: int, what: str, pid: int, timeout: float = 20.0) -> None:
+        import socket
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                raise LabError(f"{what} exited during start-up; see {self.state_dir}/{what}.out")
+            with socket.socket() as s:
+                s.settimeout(0.5)
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise LabError(f"{what} did not listen on port {port} within {timeout:.0f} s")
+
+    def start_mosquitto(self) -> None:
+        conf = self.state_dir / "mosquitto.conf"
+        conf.write_text(f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        pid = self._popen("mosquitto", [binary, "-c", str(conf)])
+        self._wait_port(self.ports.mqtt, "mosquitto", pid)
+
+    def stop_mosquitto(self) -> None:
+        self._stop("mosquitto")
+
+    def _asterisk(self) -> AsteriskProcess:
+        return AsteriskProcess(find_asterisk(build=False), self.state_dir)
+
+    def start_asterisk(self) -> None:
+        assert self.state is not None
+        asterisk = self._asterisk()
+        proc = asterisk.start(self.state_dir / "asterisk.out")
+        self.state.pids["asterisk"] = proc.pid
+        self._save()
+        asterisk.wait_booted(proc)
+
+    def stop_asterisk(self) -> None:
+        assert self.state is not None
+        if "asterisk" in self.state.pids and _alive(self.state.pids["asterisk"]):
+            try:
+                self._asterisk().rx("core stop now", timeout=10)
+            except (subprocess.TimeoutExpired, OSError, LabError):
+                pass
+        self._stop("asterisk")
+
+    def asterisk_rx(self, command: str) -> str:
+        return self._asterisk().rx(command)
+
+    def start_controller(self, wait: bool = True) -> None:
+        assert self.state is not None
+        pid = self._popen("callguard", [sys.executable, "-m", "callguard", "run", "--config",
+                                        self.state.config_path])
+        if wait:
+            self.wait_controller_connected(pid)
+
+    def wait_controller_connected(self, pid: int | None = None, timeout: float = 30.0) -> None:
+        """The controller is ready when Asterisk lists its Stasis application."""
+        assert self.state is not None
+        pid = pid or self.state.pids.get("callguard")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pid is not None and not _alive(pid):
+                raise LabError(f"callguard exited during start-up; see {self.state_dir}/callguard.out")
+            if self.ari_get("/applications/callguard") is not None:
+                return
+            time.sleep(0.1)
+        raise LabError(f"callguard did not connect to ARI within {timeout:.0f} s")
+
+    def stop_controller(self, kill: bool = False) -> None:
+        self._stop("callguard", sig=signal.SIGKILL if kill else signal.SIGTERM)
+
+    def ari_get(self, path: str) -> Any:
+        """A plain GET on ARI (None on 404 or no answer) for status checks and tests."""
+        assert self.state is not None
+        req = urllib.request.Request(self.state.ari_url + "/ari" + path)
+        token = b64encode(f"{self.state.ari_user}:{self.state.ari_password}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=3) as resp:
+                return json.loads(resp.read() or b"null")
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def _start_phones(self, phone_ports: dict[str, int]) -> None:
+        """Every desk phone answers after two seconds and talks until the caller hangs up;
+        the carrier answers every outbound call the same way."""
+        sipp = require_sipp()
+        phones_dir = self.state_dir / "phones"
+        phones_dir.mkdir(exist_ok=True)
+        scen = phones_dir / "answer.xml"
+        scen.write_text(callee_scenario("answer", answer_after_ms=2000))
+        for ext, port in {**phone_ports, "carrier": self.ports.carrier}.items():
+            self._popen(f"phone-{ext}", [sipp, "-sf", str(scen), "-nostdin", "-i", "127.0.0.1",
+                                         "-p", str(port), "-trace_err", "-error_file",
+                                         str(phones_dir / f"{ext}.err")])
+
+    # --- tear-down ------------------------------------------------------------------------
+
+    def _stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        assert self.state is not None
+        pid = self.state.pids.pop(name, None)
+        if pid is not None:
+            _stop_pid(pid, sig=sig)
+        self._save()
+
+    def down(self) -> None:
+        """Stop every process the lab started; leave none behind."""
+        if self.state is None:
+            return
+        for name in [n for n in self.state.pids if n.startswith("phone-")]:
+            self._stop(name)
+        self._stop("callguard")
+        self.stop_asterisk()
+        self._stop("mosquitto")
+        for name in list(self.state.pids):
+            self._stop(name)
+        self.state_file.unlink(missing_ok=True)
+
+    def status(self) -> dict[str, Any]:
+        if self.state is None:
+            raise LabError(f"no lab is running from {self.state_dir} (start one with `callguard lab up`)")
+        data = asdict(self.state)
+        data["running"] = {name: _alive(pid) for name, pid in self.state.pids.items()}
+        return data

@@ -1,0 +1,31 @@
+"""Where a call goes: the first cut routes a dialled extension straight to its line."""
+
+from __future__ import annotations
+
+from callguard.policy.decisions import Decision, Refuse, Route
+from callguard.policy.directory import Directory
+
+# Q.850 causes; Asterisk turns them into the caller's SIP response.
+CAUSE_UNALLOCATED = 1  # SIP 404
+CAUSE_USER_BUSY = 17  # SIP 486
+CAUSE_INVALID_NUMBER_FORMAT = 28  # SIP 484
+
+
+def decide_call(
+    directory: Directory, caller: str, dialed: str, *, no_answer_timeout_s: int, malformed: bool = False
+) -> Decision:
+    """Decide what happens to a call from `caller` that dialled `dialed`.
+
+    `dialed` is untrusted data from the phone: anything that is not a known
+    extension is refused as an unknown number, never interpreted; `malformed`
+    says the dialplan found characters that are not dialable in it.
+    """
+    if malformed:
+        # The phone sent characters no dial plan uses; never guess what was meant.
+        return Refuse(reason="malformed_number", cause=CAUSE_INVALID_NUMBER_FORMAT)
+    target = directory.lookup(dialed)
+    if target is None:
+        return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
+    if dialed == caller:
+        return Refuse(reason="dialled_self", cause=CAUSE_USER_BUSY)
+    return Route(target=dialed, timeout_s=no_answer_timeout_s, reason="extension")

@@ -1,0 +1,121 @@
+"""Engine, migrations, writes and reads of call records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from callguard.calls.records import CallRecord
+from callguard.store.models import CallRow, LegRow
+
+_ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 15})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets `calls list` read while the service writes; one writer task does the writing.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = AlembicConfig(str(_ALEMBIC_INI))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the current revision (Alembic), before the service loop starts."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def _row(record: CallRecord) -> CallRow:
+    callee = record.callee
+    row = CallRow(
+        call_id=record.call_id, node=record.node, direction=record.direction, dialed=record.dialed,
+        caller_number=record.caller.number, caller_name=record.caller.name,
+        caller_department=record.caller.department,
+        callee_number=callee.number if callee else None, callee_name=callee.name if callee else None,
+        callee_department=callee.department if callee else None,
+        started_at=_utc(record.started_at), ringing_at=_utc(record.ringing_at), answered_at=_utc(record.answered_at),
+        ended_at=_utc(record.ended_at), talk_s=record.talk_s, disposition=record.disposition,
+        hangup_cause=record.hangup_cause, hangup_by=record.hangup_by, decisions=record.decisions,
+        readopted=record.readopted,
+    )
+    row.legs = [
+        LegRow(role=leg.role, channel_id=leg.channel_id, number=leg.number,
+               started_at=_utc(leg.started_at), ringing_at=_utc(leg.ringing_at), answered_at=_utc(leg.answered_at),
+               ended_at=_utc(leg.ended_at), hangup_cause=leg.hangup_cause,
+               hangup_cause_text=leg.hangup_cause_text)
+        for leg in record.legs
+    ]
+    return row
+
+
+async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
+    """Insert records in one short transaction; a call already stored is skipped (replays are safe)."""
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        existing = set((await session.execute(
+            select(CallRow.call_id).where(CallRow.call_id.in_([r.call_id for r in records]))
+        )).scalars())
+        session.add_all(_row(r) for r in records if r.call_id not in existing)
+
+
+def _iso(value: datetime | None) -> str | None:
+    # SQLite hands back naive datetimes; everything callguard stores is UTC.
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value and value.tzinfo else value
+
+
+async def list_calls(engine: AsyncEngine, since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    stmt = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(CallRow.started_at >= _utc(since))
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(stmt)).scalars().all()
+        return [
+            {
+                "call_id": r.call_id, "node": r.node, "direction": r.direction, "dialed": r.dialed,
+                "caller": {"number": r.caller_number, "name": r.caller_name,
+                           "department": r.caller_department},
+                "callee": {"number": r.callee_number, "name": r.callee_name,
+                           "department": r.callee_department},
+                "started_at": _iso(r.started_at), "ringing_at": _iso(r.ringing_at),
+                "answered_at": _iso(r.answered_at), "ended_at": _iso(r.ended_at),
+                "talk_s": r.talk_s, "disposition": r.disposition, "hangup_cause": r.hangup_cause,
+                "hangup_by": r.hangup_by, "decisions": r.decisions, "readopted": r.readopted,
+                "legs": [
+                    {"role": leg.role, "channel_id": leg.channel_id, "number": leg.number,
+                     "started_at": _iso(leg.started_at), "ringing_at": _iso(leg.ringing_at),
+                     "answered_at": _iso(leg.answered_at), "ended_at": _iso(leg.ended_at),
+                     "hangup_cause": leg.hangup_cause, "hangup_cause_text": leg.hangup_cause_text}
+                    for leg in r.legs
+                ],
+            }
+            for r in rows
+        ]

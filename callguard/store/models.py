@@ -1,0 +1,60 @@
+"""SQLAlchemy models: one row per call, one per leg (POLICY LOG-1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    node: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    dialed: Mapped[str] = mapped_column(String(64))
+    caller_number: Mapped[str] = mapped_column(String(64), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    caller_department: Mapped[str | None] = mapped_column(String(64))
+    callee_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    callee_name: Mapped[str | None] = mapped_column(String(128))
+    callee_department: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    disposition: Mapped[str] = mapped_column(String(32), index=True)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
+    decisions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    readopted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    legs: Mapped[list[LegRow]] = relationship(back_populates="call", cascade="all, delete-orphan",
+                                              order_by="LegRow.id", lazy="selectin")
+
+
+class LegRow(Base):
+    __tablename__ = "call_legs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(160))
+    number: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    hangup_cause_text: Mapped[str | None] = mapped_column(String(128))
+
+    call: Mapped[CallRow] = relationship(back_populates="legs")

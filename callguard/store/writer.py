@@ -1,0 +1,107 @@
+"""The one writer task: records go to the database, or to a local journal while it is unreachable (LOG-2)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callguard.calls.records import CallRecord
+from callguard.store.db import write_records
+
+log = structlog.get_logger("callguard.store")
+
+
+class RecordWriter:
+    """`submit()` never blocks a call. Nothing is dropped: what the database refuses is journaled
+    to disk and replayed, oldest first, once it accepts writes again."""
+
+    def __init__(self, engine: AsyncEngine, journal: Path, retry_interval_s: float) -> None:
+        self._engine = engine
+        self._journal = journal
+        self._retry_s = retry_interval_s
+        self._queue: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self.written = 0
+
+    def submit(self, record: CallRecord) -> None:
+        self._queue.put_nowait(record)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def journal_size(self) -> int:
+        if not self._journal.exists():
+            return 0
+        return sum(1 for line in self._journal.read_text().splitlines() if line.strip())
+
+    async def run(self) -> None:
+        await self._replay()
+        while True:
+            try:
+                record = await asyncio.wait_for(self._queue.get(), self._retry_s)
+            except TimeoutError:
+                await self._replay()
+                continue
+            batch = [record]
+            while not self._queue.empty() and len(batch) < 100:
+                batch.append(self._queue.get_nowait())
+            if self._journal.exists():
+                # Keep order: once anything waits in the journal, new records queue behind it.
+                self._append(batch)
+                await self._replay()
+            else:
+                await self._write_or_journal(batch)
+
+    async def flush(self) -> None:
+        """Write whatever is queued (at shutdown); unwritable records end in the journal."""
+        batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            await self._write_or_journal(batch)
+
+    async def _write_or_journal(self, batch: list[CallRecord]) -> None:
+        try:
+            await write_records(self._engine, batch)
+            self.written += len(batch)
+            for r in batch:
+                log.info("store.written", call_id=r.call_id, disposition=r.disposition)
+        except (SQLAlchemyError, OSError) as exc:
+            self._append(batch)
+            log.error("store.journaled", count=len(batch), journal=str(self._journal),
+                      error=str(exc).splitlines()[0][:300])
+
+    def _append(self, batch: list[CallRecord]) -> None:
+        self._journal.parent.mkdir(parents=True, exist_ok=True)
+        with self._journal.open("a", encoding="utf-8") as fh:
+            for record in batch:
+                fh.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
+            fh.flush()
+
+    async def _replay(self) -> None:
+        if not self._journal.exists():
+            return
+        lines = [line for line in self._journal.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = []
+        for line in lines:
+            try:
+                records.append(CallRecord.from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                # Set aside, never deleted: an operator can still read it.
+                with self._journal.with_suffix(".rejected").open("a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+                log.error("store.journal_bad_line", error=str(exc), line=line[:200])
+        try:
+            if records:
+                await write_records(self._engine, records)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("store.unreachable", journaled=len(records), error=str(exc).splitlines()[0][:300])
+            return
+        self._journal.unlink()
+        self.written += len(records)
+        log.info("store.replayed", count=len(records))

@@ -1,0 +1,125 @@
+"""Drives the lab like people do: SIPp phones place and answer calls; assertions read what
+the phones saw, what Asterisk still holds, the database rows and the MQTT messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from callguard.lab import Lab
+from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, start_sipp
+from callguard.store import list_calls, make_engine
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Harness:
+    def __init__(self, lab: Lab, work: Path) -> None:
+        assert lab.state is not None
+        self.lab = lab
+        self.state = lab.state
+        self.work = work
+        self._n = 0
+
+    def _name(self, role: str) -> str:
+        self._n += 1
+        return f"{self._n:03d}-{role}"
+
+    async def phone(self, ext: str, behaviour: str, **kw: Any) -> SippRun:
+        """Be the desk phone `ext` for one call: answer / no_answer / busy / decline."""
+        run = await start_sipp(self.work, self._name(f"phone-{ext}-{behaviour}"),
+                               callee_scenario(behaviour, **kw),
+                               ["-i", "127.0.0.1", "-p", str(self.state.phones[ext]), "-m", "1"])
+        await asyncio.sleep(0.2)  # let SIPp bind its port before Asterisk sends the INVITE
+        return run
+
+    async def dial(self, caller: str, dialed: str, **kw: Any) -> SippRun:
+        """The desk phone `caller` dials `dialed` (see caller_scenario for talk/cancel options)."""
+        return await start_sipp(self.work, self._name(f"call-{caller}-{dialed}"),
+                                caller_scenario(caller, dialed, **kw),
+                                [f"{self.state.sip_host}:{self.state.sip_port}", "-i", "127.0.0.1",
+                                 "-p", str(free_udp_port()), "-m", "1", "-timeout", "60s"])
+
+    async def records(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        engine = make_engine(self.state.database_url)
+        try:
+            return await list_calls(engine, since=since)
+        finally:
+            await engine.dispose()
+
+    async def wait_record(self, since: datetime, dialed: str, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for rec in await self.records(since):
+                if rec["dialed"] == dialed:
+                    return rec
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no call record for {dialed} since {since} within {timeout} s")
+
+    async def wait_clean(self, timeout: float = 10.0) -> None:
+        """Every call must leave Asterisk as it found it: no channel, no bridge."""
+        deadline = time.monotonic() + timeout
+        channels: Any = None
+        bridges: Any = None
+        while time.monotonic() < deadline:
+            channels = self.lab.ari_get("/channels")
+            bridges = self.lab.ari_get("/bridges")
+            if channels == [] and bridges == []:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"left behind: channels={channels} bridges={bridges}")
+
+    def callguard_log_events(self, call_id: str) -> list[str]:
+        out = []
+        for line in Path(self.state.callguard_log).read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("call_id") == call_id:
+                out.append(entry["event"])
+        return out
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class MqttWatch:
+    """Collects every message under the lab node's topic tree."""
+
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def topics_for(self, call_id: str) -> list[str]:
+        return [t.rsplit("/", 1)[1] for t, _ in self.messages if f"/calls/{call_id}/" in t]
+
+
+async def watch_mqtt(host: str, port: int, pattern: str, watch: MqttWatch, ready: asyncio.Event) -> None:
+    while True:
+        try:
+            async with aiomqtt.Client(host, port, identifier=f"test-{time.monotonic_ns()}") as client:
+                await client.subscribe(pattern, qos=1)
+                ready.set()
+                async for msg in client.messages:
+                    payload = msg.payload if isinstance(msg.payload, bytes) else b"{}"
+                    try:
+                        data = json.loads(payload)
+                    except ValueError:
+                        data = {"raw": payload.decode(errors="replace")}
+                    watch.messages.append((str(msg.topic), data if isinstance(data, dict) else {}))
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.3)
