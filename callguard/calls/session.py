@@ -45,6 +45,7 @@ RESYNC_AFTER_S = 60.0
 
 class CallState(StrEnum):
     new = "new"
+    creating = "creating"
     dialing = "dialing"
     ringing = "ringing"
     talking = "talking"
@@ -124,6 +125,7 @@ class CallSession:
         self._bridged = False
         self._alive: set[str] = {self.caller_id}
         self._causes: dict[str, int] = {}
+        self._route_decision: Route | None = None
         caller_number = (caller_channel.get("caller") or {}).get("number") or ""
         now = parse_time(caller_channel.get("creationtime")) or datetime.now(UTC)
         self.record = CallRecord(
@@ -201,15 +203,27 @@ class CallSession:
         variables = {VAR_CALL_ID: self.call_id, "CALLERID(num)": caller.number}
         if caller.name:
             variables["CALLERID(name)"] = caller.name
-        self.state = CallState.dialing
+        self.state = CallState.creating
+        self._route_decision = route
         created = await self._act("set_leg", lambda a: a.set_variable(self.caller_id, VAR_LEG, self.leg_id))
         created = created and await self._act("create_leg", lambda a: a.create_channel(
             f"PJSIP/{route.target}", self.leg_id, f"leg,{self.call_id}", self.caller_id, variables))
+        if not created:
+            await self._fail()
+        # Dialling waits for the leg's StasisStart: before it, Asterisk answers 409 to /dial.
+
+    async def _dial(self) -> None:
+        assert self.callee_leg is not None and self._route_decision is not None
+        timeout_s = self._route_decision.timeout_s
+        self.state = CallState.dialing
         # The no-answer timeout is Asterisk's own dial timeout: it keeps running if callguard restarts.
-        if created and await self._act("dial", lambda a: a.dial(self.leg_id, self.caller_id, route.timeout_s)):
+        if await self._act("dial", lambda a: a.dial(self.leg_id, self.caller_id, timeout_s)):
             self.callee_leg.started_at = datetime.now(UTC)
-            self._emit("call.dialing", ext=route.target, timeout_s=route.timeout_s)
-            return
+            self._emit("call.dialing", ext=self.callee_leg.number, timeout_s=timeout_s)
+        else:
+            await self._fail()
+
+    async def _fail(self) -> None:
         self.record.disposition = "failed"
         self.state = CallState.ending
         await self._act("hangup_leg", lambda a: a.hangup(self.leg_id))
@@ -217,7 +231,10 @@ class CallSession:
 
     async def _handle(self, event: JSON) -> None:
         kind = event.get("type")
-        if kind == "Dial":
+        if kind == "StasisStart" and self.state is CallState.creating:
+            if (event.get("channel") or {}).get("id") == self.leg_id:
+                await self._dial()
+        elif kind == "Dial":
             await self._on_dial(event)
         elif kind == "ChannelHangupRequest":
             channel_id = (event.get("channel") or {}).get("id", "")
@@ -271,7 +288,7 @@ class CallSession:
         if leg is not None:
             leg.ended_at, leg.hangup_cause, leg.hangup_cause_text = at, cause, cause_txt
         is_caller = channel_id == self.caller_id
-        if self.state in (CallState.dialing, CallState.ringing):
+        if self.state in (CallState.creating, CallState.dialing, CallState.ringing):
             if is_caller:
                 self.record.disposition = "abandoned"
                 self.record.hangup_by = "caller"
@@ -344,10 +361,8 @@ class CallSession:
                 self.record.answered_at = self.callee_leg.answered_at = adoption.answered_at
                 self.caller_leg.answered_at = adoption.answered_at
                 self.record.disposition = "answered"
-                # Idempotent: re-creating the bridge and re-adding members is harmless.
-                self._bridged = await self._act("bridge", lambda a: a.create_bridge(self.bridge_id))
-                await self._act("bridge_add", lambda a: a.add_to_bridge(
-                    self.bridge_id, [self.caller_id, self.leg_id]))
+                # CG_ANSWERED_AT is set only after both joined the bridge: it is there to clean up.
+                self._bridged = True
             else:
                 await self._connect(datetime.now(UTC))
         else:

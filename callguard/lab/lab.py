@@ -270,7 +270,10 @@ file = "{self.state_dir}/callguard.log"
 
     def start_mosquitto(self) -> None:
         conf = self.state_dir / "mosquitto.conf"
-        conf.write_text(f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        # Persistence keeps queued messages of durable subscribers (clean_session=False) across
+        # a broker restart, as an operations consumer would rely on.
+        conf.write_text(f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous true\n"
+                        f"persistence true\npersistence_location {self.state_dir}/\n")
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         pid = self._popen("mosquitto", [binary, "-c", str(conf)])
         self._wait_port(self.ports.mqtt, "mosquitto", pid)
@@ -297,6 +300,11 @@ file = "{self.state_dir}/callguard.log"
             except (subprocess.TimeoutExpired, OSError, LabError):
                 pass
         self._stop("asterisk")
+
+    def asterisk_log(self) -> str:
+        """Asterisk's messages.log (notices, warnings, errors)."""
+        path = self._asterisk().host_run_dir / "log" / "messages.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def asterisk_rx(self, command: str) -> str:
         return self._asterisk().rx(command)

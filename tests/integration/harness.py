@@ -109,9 +109,11 @@ class MqttWatch:
 
 
 async def watch_mqtt(host: str, port: int, pattern: str, watch: MqttWatch, ready: asyncio.Event) -> None:
+    """A durable subscriber: the broker keeps its QoS 1 messages while it is away."""
+    identifier = f"test-{time.monotonic_ns()}"
     while True:
         try:
-            async with aiomqtt.Client(host, port, identifier=f"test-{time.monotonic_ns()}") as client:
+            async with aiomqtt.Client(host, port, identifier=identifier, clean_session=False) as client:
                 await client.subscribe(pattern, qos=1)
                 ready.set()
                 async for msg in client.messages:
