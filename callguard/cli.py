@@ -30,7 +30,8 @@ def _parse_since(value: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--since: {value!r} is neither a duration (30m, 2h, 7d) nor an ISO time") from None
+            f"--since: {value!r} is neither a duration (30m, 2h, 7d) nor an ISO time"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -42,8 +43,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 1
     d = config.directory
-    print(f"{args.path}: ok ({len(d.departments)} departments, {len(d.people)} people, "
-          f"{len(d.lines)} lines)")
+    print(f"{args.path}: ok ({len(d.departments)} departments, {len(d.people)} people, {len(d.lines)} lines)")
     return 0
 
 
@@ -83,8 +83,10 @@ def _format_call(c: dict[str, Any]) -> str:
 
     talk = f"{c['talk_s']:.1f}s" if c.get("talk_s") is not None else "-"
     start = (c.get("started_at") or "")[:19].replace("T", " ")
-    return (f"{start}  {c['direction']:<8} {who(c['caller']):<24} -> {who(c['callee']):<24} "
-            f"{c['disposition']:<17} talk {talk:<7} {c['call_id']}")
+    return (
+        f"{start}  {c['direction']:<8} {who(c['caller']):<24} -> {who(c['callee']):<24} "
+        f"{c['disposition']:<17} talk {talk:<7} {c['call_id']}"
+    )
 
 
 def cmd_calls_list(args: argparse.Namespace) -> int:
@@ -132,8 +134,10 @@ def _lab(args: argparse.Namespace) -> Any:
 def cmd_lab_up(args: argparse.Namespace) -> int:
     lab = _lab(args)
     state = lab.up(phones=not args.no_phones)
-    print(f"lab is up: Asterisk SIP {state.sip_host}:{state.sip_port}, ARI {state.ari_url}, "
-          f"MQTT {state.mqtt_host}:{state.mqtt_port}")
+    print(
+        f"lab is up: Asterisk SIP {state.sip_host}:{state.sip_port}, ARI {state.ari_url}, "
+        f"MQTT {state.mqtt_host}:{state.mqtt_port}"
+    )
     print(f"state: {lab.state_file}  (callguard lab status --json)")
     print(f"records: {state.database_url}  (callguard calls list)")
     if args.detach:
@@ -163,8 +167,10 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
     else:
         for name, alive in status["running"].items():
             print(f"{name:<16} {'running' if alive else 'STOPPED'}  pid {status['pids'][name]}")
-        print(f"ARI {status['ari_url']}  SIP {status['sip_host']}:{status['sip_port']}  "
-              f"MQTT {status['mqtt_host']}:{status['mqtt_port']}")
+        print(
+            f"ARI {status['ari_url']}  SIP {status['sip_host']}:{status['sip_port']}  "
+            f"MQTT {status['mqtt_host']}:{status['mqtt_port']}"
+        )
         print(f"records {status['database_url']}")
     return 0
 
@@ -185,7 +191,9 @@ def cmd_lab_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from callguard.lab.bench import run_bench
 
-    return run_bench(rate=args.rate, count=args.count, state_dir=Path(args.state_dir) if args.state_dir else None)
+    return run_bench(
+        rate=args.rate, count=args.count, state_dir=Path(args.state_dir) if args.state_dir else None
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,8 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
         if name == "up":
             s.add_argument("--detach", action="store_true", help="return once everything is up")
-            s.add_argument("--no-phones", action="store_true",
-                           help="start no simulated phones or carrier (another program plays them)")
+            s.add_argument(
+                "--no-phones",
+                action="store_true",
+                help="start no simulated phones or carrier (another program plays them)",
+            )
         if name == "status":
             s.add_argument("--json", action="store_true")
 

@@ -30,8 +30,9 @@ async def _migrate_with_retry(config: Config) -> None:
         await migrate(engine)
         log.info("store.ready", url=_safe_url(config.database.url))
     except (SQLAlchemyError, OSError) as exc:
-        log.error("store.migrate_failed", url=_safe_url(config.database.url),
-                  error=str(exc).splitlines()[0][:300])
+        log.error(
+            "store.migrate_failed", url=_safe_url(config.database.url), error=str(exc).splitlines()[0][:300]
+        )
     finally:
         await engine.dispose()
 
@@ -75,8 +76,13 @@ async def run_service(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    log.info("service.started", node=config.service.node, extensions=len(directory.extensions()),
-             ari=config.ari.url, database=_safe_url(config.database.url))
+    log.info(
+        "service.started",
+        node=config.service.node,
+        extensions=len(directory.extensions()),
+        ari=config.ari.url,
+        database=_safe_url(config.database.url),
+    )
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for task in done:

@@ -46,9 +46,14 @@ class AmiWatcher:
 
     async def run(self) -> None:
         manager = Manager(
-            host=self._settings.host, port=self._settings.port, username=self._settings.user,
-            secret=self._settings.password, ping_delay=10, reconnect_timeout=2,
-            on_login=self._on_login, on_disconnect=self._on_disconnect,
+            host=self._settings.host,
+            port=self._settings.port,
+            username=self._settings.user,
+            secret=self._settings.password,
+            ping_delay=10,
+            reconnect_timeout=2,
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
             log=logging.getLogger("callguard.ami.panoramisk"),
         )
         manager.register_event("DeviceStateChange", self._on_device_state)
@@ -61,16 +66,20 @@ class AmiWatcher:
                 if self.connected:
                     reported = ""
                     continue
-                if getattr(manager, "_connected", False) and manager.authenticated_future is None \
-                        and not manager.authenticated:
+                if (
+                    getattr(manager, "_connected", False)
+                    and manager.authenticated_future is None
+                    and not manager.authenticated
+                ):
                     problem = "ami.login_failed"
                 elif not getattr(manager, "_connected", False):
                     problem = "ami.unreachable"
                 else:
                     continue
                 if problem != reported:
-                    log.warning(problem, host=self._settings.host, port=self._settings.port,
-                                user=self._settings.user)
+                    log.warning(
+                        problem, host=self._settings.host, port=self._settings.port, user=self._settings.user
+                    )
                     reported = problem
         finally:
             manager.close()

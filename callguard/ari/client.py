@@ -151,7 +151,9 @@ class AriClient:
         await self.request("POST", f"/bridges/{bridge_id}", params={"type": "mixing"})
 
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
-        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(channel_ids)})
+        await self.request(
+            "POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(channel_ids)}
+        )
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -22,7 +22,7 @@ class NotConnected(AriError):
 
 
 EventHandler = Callable[[dict[str, Any]], None]
-ConnectedHook = Callable[[AriClient], Awaitable[None]]
+ConnectedHook = Callable[[AriClient], Coroutine[Any, Any, None]]
 
 
 class AriSupervisor:
@@ -48,8 +48,11 @@ class AriSupervisor:
         while True:
             attempt += 1
             client = AriClient(
-                self._settings.url, self._settings.user, self._settings.password,
-                self._settings.app, self._settings.request_timeout_s,
+                self._settings.url,
+                self._settings.user,
+                self._settings.password,
+                self._settings.app,
+                self._settings.request_timeout_s,
             )
             try:
                 await self._serve(client, attempt)
@@ -58,8 +61,9 @@ class AriSupervisor:
                 attempt = 0
             except AriError as exc:
                 event = "ari.auth_failed" if exc.status == 401 else "ari.connect_failed"
-                log.warning(event, url=self._settings.url, error=str(exc), attempt=attempt,
-                            retry_in_s=round(delay, 2))
+                log.warning(
+                    event, url=self._settings.url, error=str(exc), attempt=attempt, retry_in_s=round(delay, 2)
+                )
             finally:
                 self.connected.clear()
                 self._client = None

@@ -10,8 +10,6 @@ from typing import Any
 import structlog
 
 from callguard.ari.client import AriClient, AriError, AriGone
-from callguard.config import CallSettings
-from callguard.policy import Directory
 from callguard.calls.records import CallRecord
 from callguard.calls.session import (
     VAR_ANSWERED_AT,
@@ -23,6 +21,8 @@ from callguard.calls.session import (
     Emitter,
     SessionContext,
 )
+from callguard.config import CallSettings
+from callguard.policy import Directory
 
 log = structlog.get_logger("callguard.calls")
 
@@ -43,12 +43,23 @@ class CallManager:
     """Owns the sessions. `on_event` runs inside the websocket read loop, so it only enqueues."""
 
     def __init__(
-        self, directory: Directory, settings: CallSettings, node: str,
-        ari: Callable[[], AriActions], emit: Emitter, submit_record: Callable[[CallRecord], None],
+        self,
+        directory: Directory,
+        settings: CallSettings,
+        node: str,
+        ari: Callable[[], AriActions],
+        emit: Emitter,
+        submit_record: Callable[[CallRecord], None],
     ) -> None:
         self._ctx = SessionContext(
-            directory=directory, settings=settings, node=node, ari=ari, emit=emit,
-            submit_record=submit_record, register_channel=self._register, forget=self._forget,
+            directory=directory,
+            settings=settings,
+            node=node,
+            ari=ari,
+            emit=emit,
+            submit_record=submit_record,
+            register_channel=self._register,
+            forget=self._forget,
         )
         self._by_channel: dict[str, CallSession] = {}
         self._sessions: dict[str, CallSession] = {}
@@ -133,10 +144,21 @@ class CallManager:
                     leg = await client.get_channel(f"{call_id}-leg1")
                 except AriError:
                     leg = None
-            adoption = Adoption(leg=leg, leg_created=leg_created,
-                                answered_at=datetime.fromisoformat(answered) if answered else None)
-            self._spawn(CallSession(self._ctx, channel, args[0], args[1] if len(args) > 1 else "",
-                                    malformed=len(args) > 2 and args[2] == "malformed", adoption=adoption))
+            adoption = Adoption(
+                leg=leg,
+                leg_created=leg_created,
+                answered_at=datetime.fromisoformat(answered) if answered else None,
+            )
+            self._spawn(
+                CallSession(
+                    self._ctx,
+                    channel,
+                    args[0],
+                    args[1] if len(args) > 1 else "",
+                    malformed=len(args) > 2 and args[2] == "malformed",
+                    adoption=adoption,
+                )
+            )
         # A leg whose caller is gone has nobody to talk to.
         for call_id, leg in legs.items():
             if call_id not in self._sessions:

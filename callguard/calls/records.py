@@ -49,6 +49,7 @@ class CallRecord:
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-safe dict: the journal format, and what `calls list --json` prints."""
+
         def conv(value: Any) -> Any:
             if isinstance(value, datetime):
                 return value.isoformat()
@@ -68,17 +69,29 @@ class CallRecord:
             return datetime.fromisoformat(value) if value else None
 
         legs = [
-            LegRecord(**{**leg, **{k: dt(leg.get(k)) for k in
-                                   ("started_at", "ringing_at", "answered_at", "ended_at")}})
+            LegRecord(
+                **{
+                    **leg,
+                    **{k: dt(leg.get(k)) for k in ("started_at", "ringing_at", "answered_at", "ended_at")},
+                }
+            )
             for leg in data.get("legs", [])
         ]
         return cls(
-            call_id=data["call_id"], node=data["node"], direction=data["direction"],
-            dialed=data["dialed"], caller=Party(**data["caller"]),
+            call_id=data["call_id"],
+            node=data["node"],
+            direction=data["direction"],
+            dialed=data["dialed"],
+            caller=Party(**data["caller"]),
             callee=Party(**data["callee"]) if data.get("callee") else None,
-            started_at=dt(data.get("started_at")), ringing_at=dt(data.get("ringing_at")),
-            answered_at=dt(data.get("answered_at")), ended_at=dt(data.get("ended_at")),
-            disposition=data.get("disposition", "unknown"), hangup_cause=data.get("hangup_cause"),
-            hangup_by=data.get("hangup_by"), decisions=list(data.get("decisions", [])),
-            legs=legs, readopted=bool(data.get("readopted", False)),
+            started_at=dt(data.get("started_at")),
+            ringing_at=dt(data.get("ringing_at")),
+            answered_at=dt(data.get("answered_at")),
+            ended_at=dt(data.get("ended_at")),
+            disposition=data.get("disposition", "unknown"),
+            hangup_cause=data.get("hangup_cause"),
+            hangup_by=data.get("hangup_by"),
+            decisions=list(data.get("decisions", [])),
+            legs=legs,
+            readopted=bool(data.get("readopted", False)),
         )

@@ -31,8 +31,16 @@ CAUSE_NORMAL = 16
 CAUSE_CONGESTION = 34
 
 # How a callee leg that ended before answer explains the call (Q.850 cause → disposition).
-_UNANSWERED = {17: "busy", 21: "declined", 18: "no_answer", 19: "no_answer",
-               3: "unavailable", 20: "unavailable", 27: "unavailable", 38: "unavailable"}
+_UNANSWERED = {
+    17: "busy",
+    21: "declined",
+    18: "no_answer",
+    19: "no_answer",
+    3: "unavailable",
+    20: "unavailable",
+    27: "unavailable",
+    38: "unavailable",
+}
 
 VAR_ANSWERED_AT = "CG_ANSWERED_AT"
 VAR_LEG = "CG_LEG"
@@ -56,8 +64,9 @@ class CallState(StrEnum):
 class AriActions(Protocol):
     """The ARI operations a session performs (AriClient, or a fake in unit tests)."""
 
-    async def create_channel(self, endpoint: str, channel_id: str, app_args: str, originator: str,
-                             variables: dict[str, str]) -> JSON: ...
+    async def create_channel(
+        self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: dict[str, str]
+    ) -> JSON: ...
     async def dial(self, channel_id: str, caller: str, timeout_s: int) -> None: ...
     async def ring(self, channel_id: str) -> None: ...
     async def answer(self, channel_id: str) -> None: ...
@@ -111,8 +120,15 @@ def leg_channel_id(call_id: str, n: int = 1) -> str:
 
 
 class CallSession:
-    def __init__(self, ctx: SessionContext, caller_channel: JSON, direction: str, dialed: str,
-                 malformed: bool = False, adoption: Adoption | None = None) -> None:
+    def __init__(
+        self,
+        ctx: SessionContext,
+        caller_channel: JSON,
+        direction: str,
+        dialed: str,
+        malformed: bool = False,
+        adoption: Adoption | None = None,
+    ) -> None:
         self.ctx = ctx
         self.call_id: str = caller_channel["id"]
         self.caller_id = self.call_id
@@ -129,12 +145,17 @@ class CallSession:
         caller_number = (caller_channel.get("caller") or {}).get("number") or ""
         now = parse_time(caller_channel.get("creationtime")) or datetime.now(UTC)
         self.record = CallRecord(
-            call_id=self.call_id, node=ctx.node, direction=direction, dialed=dialed,
-            caller=ctx.directory.party(caller_number), started_at=now,
+            call_id=self.call_id,
+            node=ctx.node,
+            direction=direction,
+            dialed=dialed,
+            caller=ctx.directory.party(caller_number),
+            started_at=now,
             readopted=adoption is not None,
         )
-        self.caller_leg = LegRecord(role="caller", channel_id=self.caller_id, number=caller_number,
-                                    started_at=now)
+        self.caller_leg = LegRecord(
+            role="caller", channel_id=self.caller_id, number=caller_number, started_at=now
+        )
         self.record.legs.append(self.caller_leg)
         self.callee_leg: LegRecord | None = None
         self._log = log.bind(call_id=self.call_id)
@@ -177,15 +198,25 @@ class CallSession:
     # --- the state machine ------------------------------------------------------------
 
     async def _start(self) -> None:
-        decision = decide_call(self.ctx.directory, self.record.caller.number, self.record.dialed,
-                               no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
-                               malformed=self._malformed)
+        decision = decide_call(
+            self.ctx.directory,
+            self.record.caller.number,
+            self.record.dialed,
+            no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
+            malformed=self._malformed,
+        )
         self.record.decisions.append(decision.as_dict())
-        self._emit("call.started", caller=self.record.caller.number, dialed=self.record.dialed,
-                   direction=self.record.direction, ext=self.record.caller.number)
+        self._emit(
+            "call.started",
+            caller=self.record.caller.number,
+            dialed=self.record.dialed,
+            direction=self.record.direction,
+            ext=self.record.caller.number,
+        )
         self._emit("call.decision", ext=self.record.caller.number, **decision.as_dict())
         if isinstance(decision, Refuse):
             self.record.disposition = decision.reason
+            self.record.hangup_cause, self.record.hangup_by = decision.cause, "callguard"
             self.state = CallState.ending
             await self._act("hangup", lambda a: a.hangup(self.caller_id, decision.cause))
             return
@@ -206,8 +237,12 @@ class CallSession:
         self.state = CallState.creating
         self._route_decision = route
         created = await self._act("set_leg", lambda a: a.set_variable(self.caller_id, VAR_LEG, self.leg_id))
-        created = created and await self._act("create_leg", lambda a: a.create_channel(
-            f"PJSIP/{route.target}", self.leg_id, f"leg,{self.call_id}", self.caller_id, variables))
+        created = created and await self._act(
+            "create_leg",
+            lambda a: a.create_channel(
+                f"PJSIP/{route.target}", self.leg_id, f"leg,{self.call_id}", self.caller_id, variables
+            ),
+        )
         if not created:
             await self._fail()
         # Dialling waits for the leg's StasisStart: before it, Asterisk answers 409 to /dial.
@@ -249,8 +284,9 @@ class CallSession:
             # hangup with 32 but ends with 19 "no answer").
             channel_id = (event.get("channel") or {}).get("id", "")
             cause = event.get("cause") or self._causes.get(channel_id)
-            await self._on_destroyed(channel_id, cause, event.get("cause_txt"),
-                                     parse_time(event.get("timestamp")))
+            await self._on_destroyed(
+                channel_id, cause, event.get("cause_txt"), parse_time(event.get("timestamp"))
+            )
         elif kind == "CallguardResync":
             await self._resync()
 
@@ -272,14 +308,21 @@ class CallSession:
         self.record.disposition = "answered"
         await self._act("answer", lambda a: a.answer(self.caller_id))
         self._bridged = await self._act("bridge", lambda a: a.create_bridge(self.bridge_id))
-        await self._act("bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [self.caller_id, self.leg_id]))
-        await self._act("remember_answer",
-                        lambda a: a.set_variable(self.caller_id, VAR_ANSWERED_AT, at.isoformat()))
-        self._emit("call.answered", ext=self.callee_leg.number,
-                   rings_wait_s=round((at - (self.record.ringing_at or at)).total_seconds(), 3))
+        await self._act(
+            "bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [self.caller_id, self.leg_id])
+        )
+        await self._act(
+            "remember_answer", lambda a: a.set_variable(self.caller_id, VAR_ANSWERED_AT, at.isoformat())
+        )
+        self._emit(
+            "call.answered",
+            ext=self.callee_leg.number,
+            rings_wait_s=round((at - (self.record.ringing_at or at)).total_seconds(), 3),
+        )
 
-    async def _on_destroyed(self, channel_id: str, cause: int | None, cause_txt: str | None,
-                            at: datetime | None) -> None:
+    async def _on_destroyed(
+        self, channel_id: str, cause: int | None, cause_txt: str | None, at: datetime | None
+    ) -> None:
         if channel_id not in self._alive:
             return
         self._alive.discard(channel_id)
@@ -314,9 +357,14 @@ class CallSession:
             await self._act("destroy_bridge", lambda a: a.destroy_bridge(self.bridge_id))
         self.state = CallState.done
         self.record.ended_at = at
-        self._emit("call.ended", disposition=self.record.disposition, hangup_by=self.record.hangup_by,
-                   hangup_cause=self.record.hangup_cause, talk_s=self.record.talk_s,
-                   ext=self.record.callee.number if self.record.callee else None)
+        self._emit(
+            "call.ended",
+            disposition=self.record.disposition,
+            hangup_by=self.record.hangup_by,
+            hangup_cause=self.record.hangup_cause,
+            talk_s=self.record.talk_s,
+            ext=self.record.callee.number if self.record.callee else None,
+        )
         self.ctx.submit_record(self.record)
 
     async def _resync(self) -> None:
@@ -335,8 +383,12 @@ class CallSession:
     # --- re-adoption after a restart ----------------------------------------------------
 
     async def _resume(self, adoption: Adoption) -> None:
-        self._emit("call.readopted", ext=self.record.caller.number, dialed=self.record.dialed,
-                   leg_state=(adoption.leg or {}).get("state"))
+        self._emit(
+            "call.readopted",
+            ext=self.record.caller.number,
+            dialed=self.record.dialed,
+            leg_state=(adoption.leg or {}).get("state"),
+        )
         self.record.decisions.append({"action": "readopt", "reason": "callguard restarted"})
         if not adoption.leg_created:
             await self._start()

@@ -53,9 +53,7 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def _validate(
-    model: type[M], data: Mapping[str, Any], path: Path, problems: list[str]
-) -> M | None:
+def _validate(model: type[M], data: Mapping[str, Any], path: Path, problems: list[str]) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -81,18 +79,14 @@ def _cross_check(directory: DirectoryConfig, path: Path, problems: list[str]) ->
     people = {p.id: p for p in directory.people}
     for i, person in enumerate(directory.people):
         if person.department not in dept_ids:
-            problems.append(
-                f"{path}: people[{i}].department: unknown department {person.department!r}"
-            )
+            problems.append(f"{path}: people[{i}].department: unknown department {person.department!r}")
         for j, assistant in enumerate(person.assistants):
             if assistant not in people:
                 problems.append(f"{path}: people[{i}].assistants[{j}]: unknown person {assistant!r}")
             elif assistant == person.id:
                 problems.append(f"{path}: people[{i}].assistants[{j}]: a person cannot assist themself")
         if person.assistants and person.role not in (Role.manager, Role.director):
-            problems.append(
-                f"{path}: people[{i}].assistants: only a manager or director has assistants"
-            )
+            problems.append(f"{path}: people[{i}].assistants: only a manager or director has assistants")
     seen_ext: set[str] = set()
     for i, line in enumerate(directory.lines):
         if line.extension in seen_ext:

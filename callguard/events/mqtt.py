@@ -39,8 +39,9 @@ class MqttPublisher:
     def publish(self, event: str, fields: dict[str, Any]) -> None:
         if len(self._outbox) == self._outbox.maxlen:
             self.dropped += 1
-        payload = json.dumps({"event": event, "node": self._node, **fields}, default=str,
-                             ensure_ascii=False).encode()
+        payload = json.dumps(
+            {"event": event, "node": self._node, **fields}, default=str, ensure_ascii=False
+        ).encode()
         self._outbox.append((topic_for(self._settings.topic_prefix, self._node, event, fields), payload))
         self._wakeup.set()
 
@@ -50,22 +51,33 @@ class MqttPublisher:
         while True:
             try:
                 async with aiomqtt.Client(
-                    self._settings.host, self._settings.port,
-                    identifier=f"callguard-{self._node}", timeout=5,
+                    self._settings.host,
+                    self._settings.port,
+                    identifier=f"callguard-{self._node}",
+                    timeout=5,
                     will=aiomqtt.Will(status_topic, b"offline", qos=1, retain=True),
                 ) as client:
                     self.connected = True
                     delay = 0.5
-                    log.info("mqtt.connected", host=self._settings.host, port=self._settings.port,
-                             queued=len(self._outbox))
+                    log.info(
+                        "mqtt.connected",
+                        host=self._settings.host,
+                        port=self._settings.port,
+                        queued=len(self._outbox),
+                    )
                     await client.publish(status_topic, b"online", qos=1, retain=True)
                     await self._drain(client)
             except aiomqtt.MqttError as exc:
                 if self.connected:
                     log.warning("mqtt.disconnected", error=str(exc), queued=len(self._outbox))
                 else:
-                    log.warning("mqtt.connect_failed", host=self._settings.host,
-                                port=self._settings.port, error=str(exc), retry_in_s=delay)
+                    log.warning(
+                        "mqtt.connect_failed",
+                        host=self._settings.host,
+                        port=self._settings.port,
+                        error=str(exc),
+                        retry_in_s=delay,
+                    )
             self.connected = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._settings.reconnect_max_s)

@@ -55,7 +55,9 @@ def find_asterisk(build: bool = True) -> AsteriskInstall:
     root = cache_dir() / "asterisk-root"
     if not (root / "usr/sbin/asterisk").exists():
         if not build:
-            raise LabError("Asterisk is not installed; run `callguard lab up` once to build the lab's Asterisk.")
+            raise LabError(
+                "Asterisk is not installed; run `callguard lab up` once to build the lab's Asterisk."
+            )
         build_sid_root(root)
     return AsteriskInstall(root=root, moddir=_moddir_of(root / "etc/asterisk/asterisk.conf"))
 
@@ -69,15 +71,20 @@ def build_sid_root(root: Path) -> None:
             "or use docker/compose.yaml."
         )
     if not shutil.which("debootstrap"):
-        raise LabError("No Asterisk found and no debootstrap to build one: `apt install debootstrap` "
-                       "(or `apt install asterisk` where your distribution has it).")
+        raise LabError(
+            "No Asterisk found and no debootstrap to build one: `apt install debootstrap` "
+            "(or `apt install asterisk` where your distribution has it)."
+        )
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    print(f"callguard lab: building a Debian-sid Asterisk root in {root} (about a minute, once)...", flush=True)
+    print(
+        f"callguard lab: building a Debian-sid Asterisk root in {root} (about a minute, once)...", flush=True
+    )
     result = subprocess.run(
         ["debootstrap", "--variant=minbase", f"--include={SID_PACKAGES}", "sid", str(tmp), MIRROR],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -97,8 +104,12 @@ class AsteriskPorts:
 
 
 def render_config(
-    install: AsteriskInstall, run_dir: str, ports: AsteriskPorts, directory: Directory,
-    ari_password: str, ami_password: str,
+    install: AsteriskInstall,
+    run_dir: str,
+    ports: AsteriskPorts,
+    directory: Directory,
+    ari_password: str,
+    ami_password: str,
 ) -> dict[str, str]:
     """Every Asterisk config file of the lab, keyed by file name. `run_dir` is as Asterisk sees it."""
     files: dict[str, str] = {}
@@ -178,7 +189,8 @@ bindport = {ports.ari_port}
 """
     files["ari.conf"] = (DIALPLAN_DIR / "ari.conf").read_text().replace("CHANGE_ME", ari_password)
     files["manager.conf"] = (
-        (DIALPLAN_DIR / "manager.conf").read_text()
+        (DIALPLAN_DIR / "manager.conf")
+        .read_text()
         .replace("CHANGE_ME", ami_password)
         .replace("port = 5038", f"port = {ports.ami_port}")
     )
@@ -186,17 +198,53 @@ bindport = {ports.ari_port}
     files["rtp.conf"] = "[general]\nrtpstart = 20000\nrtpend = 29999\n"
     files["pjsip.conf"] = _pjsip_conf(ports, directory)
     # Files Asterisk complains about when absent; empty is fine.
-    for name in ("cdr.conf", "cel.conf", "features.conf", "musiconhold.conf", "indications.conf",
-                 "udptl.conf", "acl.conf", "ccss.conf", "cli.conf", "pjproject.conf", "stasis.conf",
-                 "sorcery.conf", "res_parking.conf", "confbridge.conf", "codecs.conf", "dnsmgr.conf",
-                 "extconfig.conf", "enum.conf", "dsp.conf", "prometheus.conf", "statsd.conf"):
+    for name in (
+        "cdr.conf",
+        "cel.conf",
+        "features.conf",
+        "musiconhold.conf",
+        "indications.conf",
+        "udptl.conf",
+        "acl.conf",
+        "ccss.conf",
+        "cli.conf",
+        "pjproject.conf",
+        "stasis.conf",
+        "sorcery.conf",
+        "res_parking.conf",
+        "confbridge.conf",
+        "codecs.conf",
+        "dnsmgr.conf",
+        "extconfig.conf",
+        "enum.conf",
+        "dsp.conf",
+        "prometheus.conf",
+        "statsd.conf",
+    ):
         files.setdefault(name, "")
-    files["indications.conf"] = "[general]\ncountry = cn\n\n[cn]\ndescription = China\nringcadence = 1000,4000\ndial = 450\nbusy = 450/350,0/350\nring = 450/1000,0/4000\ncongestion = 450/700,0/700\ncallwaiting = 450/400,0/4000\ndialrecall = 450\nrecord = 950/400,0/10000\ninfo = 450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400\nstutter = 450+425\n"
+    # China's tones: ring 1 s on / 4 s off, the cadence POLICY ANS-1 counts rings by.
+    files["indications.conf"] = """[general]
+country = cn
+
+[cn]
+description = China
+ringcadence = 1000,4000
+dial = 450
+busy = 450/350,0/350
+ring = 450/1000,0/4000
+congestion = 450/700,0/700
+callwaiting = 450/400,0/4000
+dialrecall = 450
+record = 950/400,0/10000
+info = 450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400
+stutter = 450+425
+"""
     return files
 
 
 def _pjsip_conf(ports: AsteriskPorts, directory: Directory) -> str:
-    out = [f"""[global]
+    out = [
+        f"""[global]
 type = global
 user_agent = callguard-lab
 endpoint_identifier_order = ip,username
@@ -224,7 +272,8 @@ contact = sip:carrier@127.0.0.1:{ports.carrier_port}
 type = identify
 endpoint = pstn
 match = {ports.pstn_address}
-"""]
+"""
+    ]
     for ext in directory.extensions():
         party = directory.party(ext)
         name = (party.name or ext).replace('"', "")
@@ -274,14 +323,18 @@ class AsteriskProcess:
             # Run as root without -U: with -U Asterisk drops capabilities and cannot write its db.
             return subprocess.Popen(
                 self.install.command("-f", "-C", self.conf),
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
     def rx(self, command: str, timeout: float = 10.0) -> str:
         result = subprocess.run(
             self.install.command("-C", self.conf, "-rx", command),
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return result.stdout
 
@@ -289,8 +342,10 @@ class AsteriskProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise LabError(f"Asterisk exited during start-up (code {proc.returncode}); "
-                               f"see {self.host_run_dir}/log/messages.log")
+                raise LabError(
+                    f"Asterisk exited during start-up (code {proc.returncode}); "
+                    f"see {self.host_run_dir}/log/messages.log"
+                )
             try:
                 out = self.rx("core waitfullybooted", timeout=5)
                 if "fully booted" in out.lower():

@@ -144,9 +144,14 @@ def _stop_pid(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM) -> Non
 class Lab:
     """Starts and stops the lab's processes; the CLI (`callguard lab ...`) and the tests use it."""
 
-    def __init__(self, state_dir: Path | None = None, ports: LabPorts | None = None,
-                 directory_file: Path = DEFAULT_DIRECTORY, calls: dict[str, Any] | None = None,
-                 node: str = "lab") -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        ports: LabPorts | None = None,
+        directory_file: Path = DEFAULT_DIRECTORY,
+        calls: dict[str, Any] | None = None,
+        node: str = "lab",
+    ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or LabPorts()
         self.directory_file = directory_file.resolve()
@@ -212,22 +217,43 @@ file = "{self.state_dir}/callguard.log"
         phone_ports = {ext: self.ports.phone(i) for i, ext in enumerate(directory.extensions())}
         asterisk = AsteriskProcess(install, self.state_dir)
         self.state = LabState(
-            state_dir=str(self.state_dir), ari_url=f"http://127.0.0.1:{self.ports.ari}",
-            ari_user="callguard", ari_password=ari_password, ami_port=self.ports.ami, ami_user="callguard",
-            ami_password=ami_password, sip_host=self.ports.host, sip_port=self.ports.sip,
-            mqtt_host=self.ports.host, mqtt_port=self.ports.mqtt,
-            database_url=f"sqlite+aiosqlite:///{self.state_dir}/calls.db", config_path=str(config_path),
-            pstn_address=self.ports.pstn_address, carrier_port=self.ports.carrier, phones=phone_ports,
+            state_dir=str(self.state_dir),
+            ari_url=f"http://127.0.0.1:{self.ports.ari}",
+            ari_user="callguard",
+            ari_password=ari_password,
+            ami_port=self.ports.ami,
+            ami_user="callguard",
+            ami_password=ami_password,
+            sip_host=self.ports.host,
+            sip_port=self.ports.sip,
+            mqtt_host=self.ports.host,
+            mqtt_port=self.ports.mqtt,
+            database_url=f"sqlite+aiosqlite:///{self.state_dir}/calls.db",
+            config_path=str(config_path),
+            pstn_address=self.ports.pstn_address,
+            carrier_port=self.ports.carrier,
+            phones=phone_ports,
             asterisk_run_dir=str(asterisk.host_run_dir),
             asterisk_root=str(install.root) if install.root else None,
             callguard_log=str(self.state_dir / "callguard.log"),
         )
-        asterisk.write_config(render_config(
-            install, asterisk.run_dir,
-            AsteriskPorts(self.ports.sip, self.ports.ari, self.ports.ami, self.ports.carrier,
-                          self.ports.pstn_address, phone_ports),
-            directory, ari_password, ami_password,
-        ))
+        asterisk.write_config(
+            render_config(
+                install,
+                asterisk.run_dir,
+                AsteriskPorts(
+                    self.ports.sip,
+                    self.ports.ari,
+                    self.ports.ami,
+                    self.ports.carrier,
+                    self.ports.pstn_address,
+                    phone_ports,
+                ),
+                directory,
+                ari_password,
+                ami_password,
+            )
+        )
         try:
             self.start_mosquitto()
             self.start_asterisk()
@@ -247,8 +273,14 @@ file = "{self.state_dir}/callguard.log"
     def _popen(self, name: str, argv: list[str]) -> int:
         assert self.state is not None
         log = (self.state_dir / f"{name}.out").open("ab")
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=str(self.state_dir))
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(self.state_dir),
+        )
         log.close()
         self.state.pids[name] = proc.pid
         self._save()
@@ -272,8 +304,10 @@ file = "{self.state_dir}/callguard.log"
         conf = self.state_dir / "mosquitto.conf"
         # Persistence keeps queued messages of durable subscribers (clean_session=False) across
         # a broker restart, as an operations consumer would rely on.
-        conf.write_text(f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous true\n"
-                        f"persistence true\npersistence_location {self.state_dir}/\n")
+        conf.write_text(
+            f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.state_dir}/\n"
+        )
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         pid = self._popen("mosquitto", [binary, "-c", str(conf)])
         self._wait_port(self.ports.mqtt, "mosquitto", pid)
@@ -311,8 +345,9 @@ file = "{self.state_dir}/callguard.log"
 
     def start_controller(self, wait: bool = True) -> None:
         assert self.state is not None
-        pid = self._popen("callguard", [sys.executable, "-m", "callguard", "run", "--config",
-                                        self.state.config_path])
+        pid = self._popen(
+            "callguard", [sys.executable, "-m", "callguard", "run", "--config", self.state.config_path]
+        )
         if wait:
             self.wait_controller_connected(pid)
 
@@ -353,9 +388,22 @@ file = "{self.state_dir}/callguard.log"
         scen = phones_dir / "answer.xml"
         scen.write_text(callee_scenario("answer", answer_after_ms=2000))
         for ext, port in {**phone_ports, "carrier": self.ports.carrier}.items():
-            self._popen(f"phone-{ext}", [sipp, "-sf", str(scen), "-nostdin", "-i", "127.0.0.1",
-                                         "-p", str(port), "-trace_err", "-error_file",
-                                         str(phones_dir / f"{ext}.err")])
+            self._popen(
+                f"phone-{ext}",
+                [
+                    sipp,
+                    "-sf",
+                    str(scen),
+                    "-nostdin",
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-trace_err",
+                    "-error_file",
+                    str(phones_dir / f"{ext}.err"),
+                ],
+            )
 
     # --- tear-down ------------------------------------------------------------------------
 

@@ -34,7 +34,11 @@ def _log(msg: str) -> str:
 
 
 def caller_scenario(
-    caller: str, dialed: str, *, talk_ms: int | None = 1000, cancel_after_ms: int | None = None,
+    caller: str,
+    dialed: str,
+    *,
+    talk_ms: int | None = 1000,
+    cancel_after_ms: int | None = None,
     wait_for_bye_ms: int = 60_000,
 ) -> str:
     """A phone that dials: hangs up after `talk_ms` of talk, or waits for the far end's BYE
@@ -377,9 +381,7 @@ def require_sipp() -> str:
     return path
 
 
-async def start_sipp(
-    work_dir: Path, name: str, scenario_xml: str, args: list[str]
-) -> SippRun:
+async def start_sipp(work_dir: Path, name: str, scenario_xml: str, args: list[str]) -> SippRun:
     """Start SIPp with a generated scenario; `args` carry addresses, ports and call counts."""
     sipp = require_sipp()
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -390,9 +392,20 @@ async def start_sipp(
     for f in (log_file, err_file):
         f.unlink(missing_ok=True)
     proc = await asyncio.create_subprocess_exec(
-        sipp, "-sf", str(scen), "-nostdin", "-trace_logs", "-log_file", str(log_file),
-        "-trace_err", "-error_file", str(err_file), *args,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        sipp,
+        "-sf",
+        str(scen),
+        "-nostdin",
+        "-trace_logs",
+        "-log_file",
+        str(log_file),
+        "-trace_err",
+        "-error_file",
+        str(err_file),
+        *args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         cwd=str(work_dir),
     )
     return SippRun(name=name, proc=proc, log_file=log_file, err_file=err_file)

@@ -16,8 +16,13 @@ class Route:
     rule: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"action": "route", "target": self.target, "timeout_s": self.timeout_s,
-                "reason": self.reason, "rule": self.rule}
+        return {
+            "action": "route",
+            "target": self.target,
+            "timeout_s": self.timeout_s,
+            "reason": self.reason,
+            "rule": self.rule,
+        }
 
 
 @dataclass(frozen=True, slots=True)

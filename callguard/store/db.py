@@ -52,21 +52,39 @@ async def migrate(engine: AsyncEngine) -> None:
 def _row(record: CallRecord) -> CallRow:
     callee = record.callee
     row = CallRow(
-        call_id=record.call_id, node=record.node, direction=record.direction, dialed=record.dialed,
-        caller_number=record.caller.number, caller_name=record.caller.name,
+        call_id=record.call_id,
+        node=record.node,
+        direction=record.direction,
+        dialed=record.dialed,
+        caller_number=record.caller.number,
+        caller_name=record.caller.name,
         caller_department=record.caller.department,
-        callee_number=callee.number if callee else None, callee_name=callee.name if callee else None,
+        callee_number=callee.number if callee else None,
+        callee_name=callee.name if callee else None,
         callee_department=callee.department if callee else None,
-        started_at=_utc(record.started_at), ringing_at=_utc(record.ringing_at), answered_at=_utc(record.answered_at),
-        ended_at=_utc(record.ended_at), talk_s=record.talk_s, disposition=record.disposition,
-        hangup_cause=record.hangup_cause, hangup_by=record.hangup_by, decisions=record.decisions,
+        started_at=_utc(record.started_at),
+        ringing_at=_utc(record.ringing_at),
+        answered_at=_utc(record.answered_at),
+        ended_at=_utc(record.ended_at),
+        talk_s=record.talk_s,
+        disposition=record.disposition,
+        hangup_cause=record.hangup_cause,
+        hangup_by=record.hangup_by,
+        decisions=record.decisions,
         readopted=record.readopted,
     )
     row.legs = [
-        LegRow(role=leg.role, channel_id=leg.channel_id, number=leg.number,
-               started_at=_utc(leg.started_at), ringing_at=_utc(leg.ringing_at), answered_at=_utc(leg.answered_at),
-               ended_at=_utc(leg.ended_at), hangup_cause=leg.hangup_cause,
-               hangup_cause_text=leg.hangup_cause_text)
+        LegRow(
+            role=leg.role,
+            channel_id=leg.channel_id,
+            number=leg.number,
+            started_at=_utc(leg.started_at),
+            ringing_at=_utc(leg.ringing_at),
+            answered_at=_utc(leg.answered_at),
+            ended_at=_utc(leg.ended_at),
+            hangup_cause=leg.hangup_cause,
+            hangup_cause_text=leg.hangup_cause_text,
+        )
         for leg in record.legs
     ]
     return row
@@ -75,10 +93,17 @@ def _row(record: CallRecord) -> CallRow:
 async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
     """Insert records in one short transaction; a call already stored is skipped (replays are safe)."""
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-        existing = set((await session.execute(
-            select(CallRow.call_id).where(CallRow.call_id.in_([r.call_id for r in records]))
-        )).scalars())
-        session.add_all(_row(r) for r in records if r.call_id not in existing)
+        existing = set(
+            (
+                await session.execute(
+                    select(CallRow.call_id).where(CallRow.call_id.in_([r.call_id for r in records]))
+                )
+            ).scalars()
+        )
+        for r in records:
+            if r.call_id not in existing:
+                existing.add(r.call_id)
+                session.add(_row(r))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -92,7 +117,9 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value and value.tzinfo else value
 
 
-async def list_calls(engine: AsyncEngine, since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+async def list_calls(
+    engine: AsyncEngine, since: datetime | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     stmt = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(limit)
     if since is not None:
         stmt = stmt.where(CallRow.started_at >= _utc(since))
@@ -100,20 +127,42 @@ async def list_calls(engine: AsyncEngine, since: datetime | None = None, limit: 
         rows = (await session.execute(stmt)).scalars().all()
         return [
             {
-                "call_id": r.call_id, "node": r.node, "direction": r.direction, "dialed": r.dialed,
-                "caller": {"number": r.caller_number, "name": r.caller_name,
-                           "department": r.caller_department},
-                "callee": {"number": r.callee_number, "name": r.callee_name,
-                           "department": r.callee_department},
-                "started_at": _iso(r.started_at), "ringing_at": _iso(r.ringing_at),
-                "answered_at": _iso(r.answered_at), "ended_at": _iso(r.ended_at),
-                "talk_s": r.talk_s, "disposition": r.disposition, "hangup_cause": r.hangup_cause,
-                "hangup_by": r.hangup_by, "decisions": r.decisions, "readopted": r.readopted,
+                "call_id": r.call_id,
+                "node": r.node,
+                "direction": r.direction,
+                "dialed": r.dialed,
+                "caller": {
+                    "number": r.caller_number,
+                    "name": r.caller_name,
+                    "department": r.caller_department,
+                },
+                "callee": {
+                    "number": r.callee_number,
+                    "name": r.callee_name,
+                    "department": r.callee_department,
+                },
+                "started_at": _iso(r.started_at),
+                "ringing_at": _iso(r.ringing_at),
+                "answered_at": _iso(r.answered_at),
+                "ended_at": _iso(r.ended_at),
+                "talk_s": r.talk_s,
+                "disposition": r.disposition,
+                "hangup_cause": r.hangup_cause,
+                "hangup_by": r.hangup_by,
+                "decisions": r.decisions,
+                "readopted": r.readopted,
                 "legs": [
-                    {"role": leg.role, "channel_id": leg.channel_id, "number": leg.number,
-                     "started_at": _iso(leg.started_at), "ringing_at": _iso(leg.ringing_at),
-                     "answered_at": _iso(leg.answered_at), "ended_at": _iso(leg.ended_at),
-                     "hangup_cause": leg.hangup_cause, "hangup_cause_text": leg.hangup_cause_text}
+                    {
+                        "role": leg.role,
+                        "channel_id": leg.channel_id,
+                        "number": leg.number,
+                        "started_at": _iso(leg.started_at),
+                        "ringing_at": _iso(leg.ringing_at),
+                        "answered_at": _iso(leg.answered_at),
+                        "ended_at": _iso(leg.ended_at),
+                        "hangup_cause": leg.hangup_cause,
+                        "hangup_cause_text": leg.hangup_cause_text,
+                    }
                     for leg in r.legs
                 ],
             }

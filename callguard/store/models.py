@@ -38,8 +38,9 @@ class CallRow(Base):
     decisions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     readopted: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    legs: Mapped[list[LegRow]] = relationship(back_populates="call", cascade="all, delete-orphan",
-                                              order_by="LegRow.id", lazy="selectin")
+    legs: Mapped[list[LegRow]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="LegRow.id", lazy="selectin"
+    )
 
 
 class LegRow(Base):

@@ -73,8 +73,12 @@ class RecordWriter:
                 log.info("store.written", call_id=r.call_id, disposition=r.disposition)
         except (SQLAlchemyError, OSError) as exc:
             self._append(batch)
-            log.error("store.journaled", count=len(batch), journal=str(self._journal),
-                      error=str(exc).splitlines()[0][:300])
+            log.error(
+                "store.journaled",
+                count=len(batch),
+                journal=str(self._journal),
+                error=str(exc).splitlines()[0][:300],
+            )
 
     def _append(self, batch: list[CallRecord]) -> None:
         self._journal.parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,9 @@ NO_ANSWER_TIMEOUT_S = 3
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     state_dir = tmp_path_factory.mktemp("lab")
-    lab = Lab(state_dir, LabPorts(offset=100), calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S},
-              node="labtest")
+    lab = Lab(
+        state_dir, LabPorts(offset=100), calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S}, node="labtest"
+    )
     lab.up(phones=False)
     try:
         yield lab
@@ -41,8 +42,9 @@ async def mqtt(lab: Lab) -> AsyncIterator[MqttWatch]:
     assert lab.state is not None
     watch = MqttWatch()
     ready = asyncio.Event()
-    task = asyncio.create_task(watch_mqtt(lab.state.mqtt_host, lab.state.mqtt_port,
-                                          "callguard/labtest/#", watch, ready))
+    task = asyncio.create_task(
+        watch_mqtt(lab.state.mqtt_host, lab.state.mqtt_port, "callguard/labtest/#", watch, ready)
+    )
     await asyncio.wait_for(ready.wait(), 10)
     yield watch
     task.cancel()

@@ -40,18 +40,33 @@ class Harness:
 
     async def phone(self, ext: str, behaviour: str, **kw: Any) -> SippRun:
         """Be the desk phone `ext` for one call: answer / no_answer / busy / decline."""
-        run = await start_sipp(self.work, self._name(f"phone-{ext}-{behaviour}"),
-                               callee_scenario(behaviour, **kw),
-                               ["-i", "127.0.0.1", "-p", str(self.state.phones[ext]), "-m", "1"])
+        run = await start_sipp(
+            self.work,
+            self._name(f"phone-{ext}-{behaviour}"),
+            callee_scenario(behaviour, **kw),
+            ["-i", "127.0.0.1", "-p", str(self.state.phones[ext]), "-m", "1"],
+        )
         await asyncio.sleep(0.2)  # let SIPp bind its port before Asterisk sends the INVITE
         return run
 
     async def dial(self, caller: str, dialed: str, **kw: Any) -> SippRun:
         """The desk phone `caller` dials `dialed` (see caller_scenario for talk/cancel options)."""
-        return await start_sipp(self.work, self._name(f"call-{caller}-{dialed}"),
-                                caller_scenario(caller, dialed, **kw),
-                                [f"{self.state.sip_host}:{self.state.sip_port}", "-i", "127.0.0.1",
-                                 "-p", str(free_udp_port()), "-m", "1", "-timeout", "60s"])
+        return await start_sipp(
+            self.work,
+            self._name(f"call-{caller}-{dialed}"),
+            caller_scenario(caller, dialed, **kw),
+            [
+                f"{self.state.sip_host}:{self.state.sip_port}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_port()),
+                "-m",
+                "1",
+                "-timeout",
+                "60s",
+            ],
+        )
 
     async def records(self, since: datetime | None = None) -> list[dict[str, Any]]:
         engine = make_engine(self.state.database_url)

@@ -41,7 +41,14 @@ async def test_answered_call_is_bridged_and_recorded(harness: Harness, mqtt: Mqt
         if "ended" in mqtt.topics_for(rec["call_id"]):
             break
         await asyncio.sleep(0.1)
-    assert mqtt.topics_for(rec["call_id"]) == ["started", "decision", "dialing", "ringing", "answered", "ended"]
+    assert mqtt.topics_for(rec["call_id"]) == [
+        "started",
+        "decision",
+        "dialing",
+        "ringing",
+        "answered",
+        "ended",
+    ]
     assert "call.answered" in harness.callguard_log_events(rec["call_id"])
 
 
@@ -116,6 +123,7 @@ async def test_unknown_extension_gets_404(harness: Harness) -> None:
     assert caller.final_code() == 404
     rec = await harness.wait_record(t0, "4321")
     assert rec["disposition"] == "unknown_extension" and rec["callee"]["number"] is None
+    assert (rec["hangup_by"], rec["hangup_cause"]) == ("callguard", 1)
     await harness.wait_clean()
 
 

@@ -153,6 +153,12 @@ async def test_calls_work_while_broker_is_down_and_events_resume(
         await asyncio.sleep(0.1)
     assert "ended" in mqtt.topics_for(rec_up["call_id"])
     # Events of the call made during the outage waited in the outbox and were delivered.
-    assert mqtt.topics_for(rec_down["call_id"]) == ["started", "decision", "dialing", "ringing",
-                                                    "answered", "ended"]
+    assert mqtt.topics_for(rec_down["call_id"]) == [
+        "started",
+        "decision",
+        "dialing",
+        "ringing",
+        "answered",
+        "ended",
+    ]
     await harness.wait_clean()

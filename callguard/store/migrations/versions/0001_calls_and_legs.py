@@ -46,8 +46,7 @@ def upgrade() -> None:
     op.create_table(
         "call_legs",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("call_pk", sa.Integer(), sa.ForeignKey("calls.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column("call_pk", sa.Integer(), sa.ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("channel_id", sa.String(160), nullable=False),
         sa.Column("number", sa.String(64), nullable=False),

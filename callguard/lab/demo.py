@@ -1,0 +1,119 @@
+"""`callguard lab demo`: start the lab, place real calls between simulated desk phones, and show
+what each phone experienced, what callguard recorded, and where to look next."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from callguard.lab.lab import Lab, LabPorts, default_state_dir
+from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, start_sipp
+from callguard.store import list_calls, make_engine
+
+DEMO_NO_ANSWER_TIMEOUT_S = 6
+
+
+@dataclass(frozen=True)
+class DemoCall:
+    title: str
+    caller: str
+    dialed: str
+    phone: str | None  # behaviour of the dialled phone, None if nobody should ring
+    phone_kw: dict[str, Any]
+    caller_kw: dict[str, Any]
+
+
+CALLS = (
+    DemoCall("answered after two seconds, 3 s of talk", "1001", "1002", "answer",
+             {"answer_after_ms": 2000}, {"talk_ms": 3000}),
+    DemoCall(f"nobody answers ({DEMO_NO_ANSWER_TIMEOUT_S} s no-answer timeout)", "2001", "2002",
+             "no_answer", {}, {}),
+    DemoCall("the callee is busy", "1003", "2003", "busy", {}, {}),
+    DemoCall("the callee declines", "2004", "1003", "decline", {}, {}),
+    DemoCall("the caller hangs up while it rings", "2003", "8001", "no_answer", {},
+             {"cancel_after_ms": 2500}),
+    DemoCall("an extension that does not exist", "1002", "4321", None, {}, {}),
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _what_phone_saw(run: SippRun | None) -> str:
+    if run is None:
+        return "did not ring"
+    events = [e for _, e in run.events()]
+    return ", ".join(events) or "nothing"
+
+
+async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str]:
+    assert lab.state is not None
+    phone = None
+    if call.phone is not None:
+        phone = await start_sipp(work, f"{n}-phone-{call.dialed}", callee_scenario(call.phone, **call.phone_kw),
+                                 ["-i", "127.0.0.1", "-p", str(lab.state.phones[call.dialed]), "-m", "1"])
+        await asyncio.sleep(0.2)
+    caller = await start_sipp(work, f"{n}-call-{call.caller}", caller_scenario(call.caller, call.dialed,
+                                                                               **call.caller_kw),
+                              [f"{lab.state.sip_host}:{lab.state.sip_port}", "-i", "127.0.0.1",
+                               "-p", str(_free_port()), "-m", "1", "-timeout", "60s"])
+    await caller.wait(90)
+    if phone is not None:
+        try:
+            await phone.wait(5)
+        except TimeoutError:
+            pass
+    caller_saw = ", ".join(e for _, e in caller.events()) or "nothing"
+    return caller_saw, _what_phone_saw(phone)
+
+
+async def run_demo(state_dir: Path | None = None) -> int:
+    state_dir = state_dir or default_state_dir()
+    lab = Lab(state_dir, LabPorts(), calls={"no_answer_timeout_s": DEMO_NO_ANSWER_TIMEOUT_S}, node="demo")
+    if lab.state is not None:
+        lab.down()  # a lab left from an earlier run
+    print("starting the lab: Asterisk, mosquitto and callguard on 127.0.0.1 ...", flush=True)
+    state = lab.up(phones=False)
+    work = state_dir / "demo"
+    work.mkdir(exist_ok=True)
+    try:
+        for n, call in enumerate(CALLS, 1):
+            print(f"\n[{n}] {call.caller} dials {call.dialed}: {call.title}", flush=True)
+            caller_saw, phone_saw = await _place(lab, work, n, call)
+            print(f"    caller's phone: {caller_saw}")
+            print(f"    {call.dialed}'s phone: {phone_saw}")
+        await asyncio.sleep(0.5)
+        engine = make_engine(state.database_url)
+        try:
+            records = list(reversed(await list_calls(engine, limit=len(CALLS))))
+        finally:
+            await engine.dispose()
+    finally:
+        lab.down()
+    print("\ncall records written by callguard:")
+    for rec in records:
+        who = rec["callee"]["name"] or "-"
+        talk = f"{rec['talk_s']:.1f}s" if rec["talk_s"] is not None else "-"
+        print(f"  {rec['caller']['number']} {rec['caller']['name']:<14} -> {rec['dialed']:<5} {who:<16} "
+              f"{rec['disposition']:<18} talk {talk:<6} cause {rec['hangup_cause']}")
+    events = [json.loads(line)["event"] for line in Path(state.callguard_log).read_text().splitlines()
+              if line.startswith("{")]
+    print(f"\nrecords: {state.database_url}")
+    print(f"  callguard calls list --db {state.database_url}     (add --json for every field)")
+    print(f"log: {state.callguard_log}  ({sum(e.startswith('call.') for e in events)} call events, "
+          "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)")
+    print("the lab is stopped; `callguard lab up` starts it again with answering phones.")
+    expected = ["answered", "no_answer", "busy", "declined", "abandoned", "unknown_extension"]
+    got = [r["disposition"] for r in records]
+    if got != expected:
+        print(f"\nunexpected outcomes: {got} (expected {expected})")
+        return 1
+    return 0

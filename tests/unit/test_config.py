@@ -1,0 +1,167 @@
+"""Config validation: every problem is one `file: key: what is wrong` line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from callguard.config import ConfigError, LineKind, load_config
+
+PROJECT = Path(__file__).resolve().parents[2]
+ENV = {"CALLGUARD_ARI_PASSWORD": "a", "CALLGUARD_AMI_PASSWORD": "b"}
+
+GOOD_DIRECTORY = """
+company = "Acme"
+[[departments]]
+id = "admin"
+name = "Admin"
+[[people]]
+id = "boss"
+name = "Boss"
+department = "admin"
+role = "manager"
+assistants = ["help"]
+[[people]]
+id = "help"
+name = "Helper"
+department = "admin"
+role = "assistant"
+[[lines]]
+extension = "1001"
+person = "boss"
+[[lines]]
+extension = "1002"
+person = "help"
+"""
+
+
+def write(tmp_path: Path, main: str, directory: str = GOOD_DIRECTORY) -> Path:
+    (tmp_path / "directory.toml").write_text(directory)
+    path = tmp_path / "callguard.toml"
+    path.write_text(main)
+    return path
+
+
+def problems(path: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, ENV if env is None else env)
+    return exc.value.problems
+
+
+def test_shipped_example_config_is_valid() -> None:
+    config = load_config(PROJECT / "config" / "callguard.toml", ENV)
+    d = config.directory
+    assert len(d.departments) >= 2 and len(d.lines) >= 10
+    kinds = {line.kind for line in d.lines}
+    assert {LineKind.front_desk, LineKind.alarm, LineKind.duty} <= kinds
+    assert any(p.assistants for p in d.people)
+
+
+def test_minimal_config_gets_defaults_and_resolves_paths(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), ENV)
+    assert config.ari.url == "http://127.0.0.1:8088"
+    assert config.database.url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/callguard.db"
+    assert config.database.journal == str(tmp_path.resolve() / "callguard-journal.jsonl")
+
+
+def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ari]\npassword = "in-file"\n')
+    env = {**ENV, "CALLGUARD_ARI_PASSWORD": "from-env", "CALLGUARD_DATABASE_URL": "postgresql+asyncpg://x/y"}
+    config = load_config(path, env)
+    assert config.ari.password == "from-env"
+    assert config.database.url == "postgresql+asyncpg://x/y"
+
+
+def test_missing_password_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    assert problems(path, {}) == [
+        f"{path}: ari.password: missing (set it here or in CALLGUARD_ARI_PASSWORD)",
+        f"{path}: ami.password: missing (set it here or in CALLGUARD_AMI_PASSWORD)",
+    ]
+
+
+def test_unknown_key_and_bad_value(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ari]\nurll = "x"\n[mqtt]\nport = 99999\n')
+    found = problems(path)
+    assert f"{path}: ari.urll: unknown key" in found
+    assert any(p.startswith(f"{path}: mqtt.port: ") for p in found)
+
+
+def test_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ari\n")
+    [line] = problems(path)
+    assert line.startswith(f"{path}: (syntax): ")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert problems(tmp_path / "nope.toml") == [f"{tmp_path / 'nope.toml'}: (file): not found"]
+
+
+@pytest.mark.parametrize(
+    ("directory_change", "expected"),
+    [
+        (('extension = "1002"', 'extension = "10a2"'), "lines[1].extension: String should match pattern"),
+        (('extension = "1002"', 'extension = "1001"'), "lines[1].extension: duplicate extension '1001'"),
+        (('person = "help"\n', 'person = "ghost"\n'), "lines[1].person: unknown person 'ghost'"),
+        (
+            ('assistants = ["help"]', 'assistants = ["nobody"]'),
+            "people[0].assistants[0]: unknown person 'nobody'",
+        ),
+        (
+            ('department = "admin"\nrole = "assistant"', 'department = "sales"\nrole = "assistant"'),
+            "people[1].department: unknown department 'sales'",
+        ),
+        (
+            ('role = "manager"', 'role = "employee"'),
+            "people[0].assistants: only a manager or director has assistants",
+        ),
+        (('role = "manager"', 'role = "king"'), "people[0].role: Input should be"),
+    ],
+)
+def test_directory_problems_name_file_and_key(
+    tmp_path: Path, directory_change: tuple[str, str], expected: str
+) -> None:
+    old, new = directory_change
+    assert old in GOOD_DIRECTORY
+    path = write(tmp_path, "", GOOD_DIRECTORY.replace(old, new, 1))
+    found = problems(path)
+    assert any(p.startswith(f"{tmp_path / 'directory.toml'}: {expected}") for p in found), found
+
+
+def test_check_config_command_prints_problems_and_fails(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ari]\nurll = "x"\npassword = "p"\n[ami]\npassword = "q"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "callguard", "check-config", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{path}: ari.urll: unknown key"
+
+
+def test_run_refuses_to_start_on_bad_config(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ari]\npassword = "p"\n[ami]\npassword = "q"\n[calls]\nno_answer_timeout_s = 0\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "callguard", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(
+        f"{path}: calls.no_answer_timeout_s: Input should be greater than or equal to 1"
+    )
+    assert lines[-1] == "callguard: refusing to start on a bad configuration"
+
+
+def test_check_config_accepts_the_example() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "callguard", "check-config", str(PROJECT / "config" / "callguard.toml")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **ENV},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok (3 departments, 9 people, 11 lines)" in result.stdout

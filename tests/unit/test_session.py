@@ -1,0 +1,208 @@
+"""A call session's state machine against a fake ARI (fast; the lab tests prove it on Asterisk)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from callguard.ari import AriGone
+from callguard.calls import CallManager, CallRecord
+from callguard.config import CallSettings, load_config
+from callguard.policy import Directory
+
+PROJECT = Path(__file__).resolve().parents[2]
+DIRECTORY = Directory(
+    load_config(
+        PROJECT / "config" / "callguard.toml", {"CALLGUARD_ARI_PASSWORD": "a", "CALLGUARD_AMI_PASSWORD": "b"}
+    ).directory
+)
+CALL = "pbx-1.1"
+LEG = f"{CALL}-leg1"
+
+
+class FakeAri:
+    def __init__(self) -> None:
+        self.actions: list[tuple[Any, ...]] = []
+        self.gone: set[str] = set()
+
+    def _do(self, *action: Any) -> None:
+        self.actions.append(action)
+        if len(action) > 1 and action[1] in self.gone:
+            raise AriGone("gone", 404)
+
+    async def create_channel(
+        self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: dict[str, str]
+    ) -> dict[str, Any]:
+        self._do("create", channel_id, endpoint, app_args, variables)
+        return {"id": channel_id}
+
+    async def dial(self, channel_id: str, caller: str, timeout_s: int) -> None:
+        self._do("dial", channel_id, timeout_s)
+
+    async def ring(self, channel_id: str) -> None:
+        self._do("ring", channel_id)
+
+    async def answer(self, channel_id: str) -> None:
+        self._do("answer", channel_id)
+
+    async def hangup(self, channel_id: str, cause: int | None = None) -> None:
+        self._do("hangup", channel_id, cause)
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        self._do("setvar", channel_id, name)
+
+    async def get_channel(self, channel_id: str) -> dict[str, Any]:
+        self._do("get", channel_id)
+        return {"id": channel_id}
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        self._do("bridge", bridge_id)
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        self._do("bridge_add", bridge_id, tuple(channel_ids))
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        self._do("bridge_destroy", bridge_id)
+
+
+class World:
+    def __init__(self) -> None:
+        self.ari = FakeAri()
+        self.records: list[CallRecord] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.manager = CallManager(
+            DIRECTORY,
+            CallSettings(no_answer_timeout_s=20),
+            "n1",
+            lambda: self.ari,
+            lambda e, **f: self.events.append((e, f)),
+            self.records.append,
+        )
+
+    async def send(self, event: dict[str, Any]) -> None:
+        event.setdefault("timestamp", "2026-11-22T10:00:00.000+0000")
+        self.manager.on_event(event)
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    async def start_call(self, caller: str = "1001", dialed: str = "1002", *extra: str) -> None:
+        await self.send(
+            {
+                "type": "StasisStart",
+                "args": ["internal", dialed, *extra],
+                "channel": {
+                    "id": CALL,
+                    "caller": {"number": caller},
+                    "creationtime": "2026-11-22T10:00:00.000+0000",
+                },
+            }
+        )
+
+    def names(self) -> list[str]:
+        return [a[0] for a in self.ari.actions]
+
+
+def ch(channel_id: str, **kw: Any) -> dict[str, Any]:
+    return {"channel": {"id": channel_id}, **kw}
+
+
+async def test_answered_call_runs_through_every_state() -> None:
+    w = World()
+    await w.start_call()
+    assert w.names() == ["setvar", "create"]
+    assert w.ari.actions[1][2] == "PJSIP/1002"
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
+    assert ("dial", LEG, 20) in w.ari.actions
+    await w.send(
+        {
+            "type": "Dial",
+            "dialstatus": "RINGING",
+            "peer": {"id": LEG},
+            "timestamp": "2026-11-22T10:00:01.000+0000",
+        }
+    )
+    assert ("ring", CALL) in w.ari.actions
+    await w.send(
+        {
+            "type": "Dial",
+            "dialstatus": "ANSWER",
+            "peer": {"id": LEG},
+            "timestamp": "2026-11-22T10:00:03.000+0000",
+        }
+    )
+    assert ("answer", CALL) in w.ari.actions
+    assert ("bridge_add", f"cg-{CALL}", (CALL, LEG)) in w.ari.actions
+    await w.send({"type": "StasisEnd", **ch(CALL), "timestamp": "2026-11-22T10:00:13.000+0000"})
+    assert ("hangup", LEG, 16) in w.ari.actions
+    assert w.records == []  # the leg is still alive
+    await w.send(
+        {"type": "ChannelDestroyed", **ch(LEG), "cause": 16, "timestamp": "2026-11-22T10:00:13.100+0000"}
+    )
+    [rec] = w.records
+    assert (rec.disposition, rec.hangup_by, rec.hangup_cause, rec.talk_s) == ("answered", "caller", 16, 10.1)
+    assert ("bridge_destroy", f"cg-{CALL}") in w.ari.actions
+    assert [e for e, _ in w.events] == [
+        "call.started",
+        "call.decision",
+        "call.dialing",
+        "call.ringing",
+        "call.answered",
+        "call.ended",
+    ]
+    assert w.manager.active_calls == 0
+
+
+async def test_busy_leg_propagates_its_cause_to_the_caller() -> None:
+    w = World()
+    await w.start_call()
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
+    await w.send({"type": "ChannelHangupRequest", **ch(LEG), "cause": 17})
+    await w.send({"type": "StasisEnd", **ch(LEG)})  # not the end of a leg: ChannelDestroyed is
+    assert ("hangup", CALL, 17) not in w.ari.actions
+    await w.send({"type": "ChannelDestroyed", **ch(LEG), "cause": 17})
+    assert ("hangup", CALL, 17) in w.ari.actions
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    [rec] = w.records
+    assert (rec.disposition, rec.hangup_cause, rec.answered_at) == ("busy", 17, None)
+    assert "bridge" not in w.names()
+
+
+async def test_caller_abandons_before_the_leg_is_dialled() -> None:
+    w = World()
+    await w.start_call()
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    assert ("hangup", LEG, None) in w.ari.actions
+    await w.send({"type": "ChannelDestroyed", **ch(LEG), "cause": 16})
+    [rec] = w.records
+    assert rec.disposition == "abandoned" and rec.hangup_by == "caller"
+    assert "dial" not in w.names()
+
+
+async def test_refused_call_hangs_up_with_the_decision_cause() -> None:
+    w = World()
+    await w.start_call(dialed="9999")
+    assert w.ari.actions == [("hangup", CALL, 1)]
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    [rec] = w.records
+    assert rec.disposition == "unknown_extension" and rec.decisions[0]["action"] == "refuse"
+
+
+async def test_malformed_flag_from_the_dialplan_refuses() -> None:
+    w = World()
+    await w.start_call("1001", "1002", "malformed")
+    assert w.ari.actions == [("hangup", CALL, 28)]
+
+
+async def test_create_failure_fails_the_call_cleanly() -> None:
+    w = World()
+    w.ari.gone.add(LEG)
+    await w.start_call()
+    assert ("hangup", CALL, 34) in w.ari.actions
+
+
+async def test_events_for_unknown_channels_are_ignored() -> None:
+    w = World()
+    await w.send({"type": "ChannelDestroyed", **ch("someone-else"), "cause": 16})
+    await w.send({"type": "StasisStart", "args": ["leg", "nobody"], **ch("x-leg1")})
+    assert w.ari.actions == [] and w.records == []

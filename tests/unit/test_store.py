@@ -1,0 +1,89 @@
+"""Records: JSON round trip, real SQLite writes, and the journal that keeps records while the
+database is unreachable (POLICY LOG-2)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from callguard.calls import CallRecord, LegRecord
+from callguard.policy import Party
+from callguard.store import RecordWriter, list_calls, make_engine, migrate
+
+
+def record(call_id: str) -> CallRecord:
+    t = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    rec = CallRecord(
+        call_id=call_id,
+        node="n",
+        direction="internal",
+        dialed="1002",
+        caller=Party("1001", "王丽", "admin"),
+        callee=Party("1002", "赵敏", "admin"),
+        started_at=t,
+        ringing_at=t,
+        answered_at=t + timedelta(seconds=2),
+        ended_at=t + timedelta(seconds=12),
+        disposition="answered",
+        hangup_cause=16,
+        hangup_by="caller",
+        decisions=[{"action": "route", "target": "1002"}],
+    )
+    rec.legs.append(LegRecord("caller", call_id, "1001", started_at=t))
+    return rec
+
+
+def test_record_json_round_trip() -> None:
+    rec = record("a")
+    again = CallRecord.from_json(rec.as_json())
+    assert again == rec and again.talk_s == 10.0
+
+
+async def test_sqlite_write_and_list(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    await migrate(engine)  # idempotent
+    writer = RecordWriter(engine, tmp_path / "j.jsonl", 0.05)
+    task = asyncio.create_task(writer.run())
+    writer.submit(record("a"))
+    writer.submit(record("a"))  # a replayed record is not stored twice
+    for _ in range(100):
+        if writer.written >= 2:
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    [row] = await list_calls(engine)
+    assert row["caller"] == {"number": "1001", "name": "王丽", "department": "admin"}
+    assert row["talk_s"] == 10.0 and row["started_at"] == "2026-11-22T10:00:00+00:00"
+    assert await list_calls(engine, since=datetime(2026, 11, 23, tzinfo=UTC)) == []
+    await engine.dispose()
+
+
+async def test_unreachable_database_journals_then_replays(tmp_path: Path) -> None:
+    db_dir = tmp_path / "db"
+    db_dir.mkdir()
+    engine = make_engine(f"sqlite+aiosqlite:///{db_dir}/c.db")
+    await migrate(engine)
+    await engine.dispose()
+    journal = tmp_path / "journal.jsonl"
+    writer = RecordWriter(engine, journal, 0.1)
+    shutil.rmtree(db_dir)  # the database is gone: SQLite cannot open it
+    task = asyncio.create_task(writer.run())
+    writer.submit(record("x1"))
+    writer.submit(record("x2"))
+    for _ in range(100):
+        if writer.journal_size() == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert writer.journal_size() == 2 and writer.written == 0
+    db_dir.mkdir()
+    await migrate(engine)  # it is back
+    for _ in range(200):
+        if not journal.exists():
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    assert sorted(r["call_id"] for r in await list_calls(engine)) == ["x1", "x2"]
+    await engine.dispose()
