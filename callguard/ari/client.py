@@ -16,6 +16,8 @@ import aiohttp
 
 JSON = dict[str, Any]
 
+MAX_CONNECTIONS = 32
+
 
 class AriError(Exception):
     """Asterisk answered a request with an error, or did not answer in time."""
@@ -38,6 +40,9 @@ class AriClient:
         self._session = aiohttp.ClientSession(
             auth=aiohttp.BasicAuth(user, password),
             timeout=aiohttp.ClientTimeout(total=timeout_s),
+            # Asterisk serves each HTTP session on a thread and refuses past http.conf's
+            # sessionlimit; a bounded pool of kept-alive connections stays well below it.
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
 
     async def close(self) -> None:
@@ -51,16 +56,24 @@ class AriClient:
         body: JSON | None = None,
     ) -> Any:
         url = self.base + path
-        try:
-            async with self._session.request(method, url, params=params, json=body) as resp:
-                text = await resp.text()
-                if resp.status == 404:
-                    raise AriGone(f"{method} {path}: not found", 404)
-                if resp.status >= 400:
-                    raise AriError(f"{method} {path}: HTTP {resp.status} {text.strip()[:200]}", resp.status)
-                return json.loads(text) if text else None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                async with self._session.request(method, url, params=params, json=body) as resp:
+                    text = await resp.text()
+                    if resp.status == 404:
+                        raise AriGone(f"{method} {path}: not found", 404)
+                    if resp.status >= 400:
+                        raise AriError(
+                            f"{method} {path}: HTTP {resp.status} {text.strip()[:200]}", resp.status
+                        )
+                    return json.loads(text) if text else None
+            except aiohttp.ServerDisconnectedError as exc:
+                # Asterisk closed a kept-alive connection before the request reached it: once more.
+                if attempt == 2:
+                    raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
 
     async def open_events(self) -> aiohttp.ClientWebSocketResponse:
         """Open the event websocket; the caller iterates it and closes it."""
@@ -129,23 +142,9 @@ class AriClient:
         params = {"reason_code": cause} if cause is not None else None
         await self.request("DELETE", f"/channels/{channel_id}", params=params)
 
-    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
-        await self.request(
-            "POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value}
-        )
-
-    async def get_variable(self, channel_id: str, name: str) -> str | None:
-        try:
-            result = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})
-        except AriGone:
-            raise
-        except AriError as exc:
-            # Asterisk answers 404 for an unknown channel but 400-ish for an unset variable.
-            if exc.status is not None and exc.status < 500:
-                return None
-            raise
-        value = result.get("value") if isinstance(result, dict) else None
-        return value or None
+    async def get_bridge(self, bridge_id: str) -> JSON:
+        result: JSON = await self.request("GET", f"/bridges/{bridge_id}")
+        return result
 
     async def create_bridge(self, bridge_id: str) -> None:
         await self.request("POST", f"/bridges/{bridge_id}", params={"type": "mixing"})

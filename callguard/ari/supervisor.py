@@ -103,11 +103,16 @@ class AriSupervisor:
             await ws.close()
 
     async def _ping_loop(self, client: AriClient, ws: aiohttp.ClientWebSocketResponse) -> None:
+        failures = 0
         while True:
             await asyncio.sleep(self._settings.ping_interval_s)
             try:
                 await client.ping()
+                failures = 0
             except AriError as exc:
-                log.warning("ari.ping_failed", error=str(exc))
-                await ws.close()
-                return
+                failures += 1
+                log.warning("ari.ping_failed", error=str(exc), failures=failures)
+                # One slow answer under load is not a dead Asterisk; two in a row are.
+                if failures >= 2:
+                    await ws.close()
+                    return

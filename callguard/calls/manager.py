@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import structlog
 
-from callguard.ari.client import AriClient, AriError, AriGone
+from callguard.ari.client import AriClient, AriError
 from callguard.calls.records import CallRecord
 from callguard.calls.session import (
-    VAR_ANSWERED_AT,
-    VAR_CALL_ID,
-    VAR_LEG,
+    LEG_SUFFIX,
     Adoption,
     AriActions,
     CallSession,
     Emitter,
     SessionContext,
+    bridge_id_for,
+    parse_time,
 )
 from callguard.config import CallSettings
 from callguard.policy import Directory
@@ -130,24 +129,19 @@ class CallManager:
             args = _stasis_args(channel)
             if args and args[0] in DIRECTIONS:
                 callers.append((channel, args))
-                continue
-            call_id = await self._variable(client, channel_id, VAR_CALL_ID)
-            if call_id:
-                legs[call_id] = channel
+            elif channel_id.endswith(LEG_SUFFIX):
+                legs[channel_id.removesuffix(LEG_SUFFIX)] = channel
         for channel, args in callers:
             call_id = channel["id"]
-            leg_created = await self._variable(client, call_id, VAR_LEG) is not None
-            answered = await self._variable(client, call_id, VAR_ANSWERED_AT)
-            leg = legs.pop(call_id, None)
-            if leg is None and leg_created:
-                try:
-                    leg = await client.get_channel(f"{call_id}-leg1")
-                except AriError:
-                    leg = None
+            try:
+                bridge: JSON | None = await client.get_bridge(bridge_id_for(call_id))
+            except AriError:
+                bridge = None
             adoption = Adoption(
-                leg=leg,
-                leg_created=leg_created,
-                answered_at=datetime.fromisoformat(answered) if answered else None,
+                leg=legs.pop(call_id, None),
+                # callguard bridges a call when it is answered: the bridge is the answer's record.
+                answered_at=parse_time(bridge.get("creationtime")) if bridge else None,
+                caller_up=channel.get("state") == "Up",
             )
             self._spawn(
                 CallSession(
@@ -169,13 +163,6 @@ class CallManager:
                     pass
         if callers:
             log.info("calls.adopted", count=len(callers))
-
-    @staticmethod
-    async def _variable(client: AriClient, channel_id: str, name: str) -> str | None:
-        try:
-            return await client.get_variable(channel_id, name)
-        except AriGone:
-            return None
 
     async def shutdown(self) -> None:
         """Stop the workers; calls stay up in Asterisk and a later callguard re-adopts them."""

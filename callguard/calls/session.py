@@ -42,9 +42,9 @@ _UNANSWERED = {
     38: "unavailable",
 }
 
-VAR_ANSWERED_AT = "CG_ANSWERED_AT"
-VAR_LEG = "CG_LEG"
+# Set on each leg for operators reading `core show channel`; adoption goes by ids alone.
 VAR_CALL_ID = "CG_CALL_ID"
+LEG_SUFFIX = "-leg1"
 
 # With no event for this long, ask Asterisk how the channels are: a missed event
 # must not keep a session (and its record) open forever.
@@ -71,7 +71,6 @@ class AriActions(Protocol):
     async def ring(self, channel_id: str) -> None: ...
     async def answer(self, channel_id: str) -> None: ...
     async def hangup(self, channel_id: str, cause: int | None = None) -> None: ...
-    async def set_variable(self, channel_id: str, name: str, value: str) -> None: ...
     async def get_channel(self, channel_id: str) -> JSON: ...
     async def create_bridge(self, bridge_id: str) -> None: ...
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
@@ -101,8 +100,8 @@ class Adoption:
     """What Asterisk still knows about a call that a previous callguard process handled."""
 
     leg: JSON | None
-    leg_created: bool
     answered_at: datetime | None
+    caller_up: bool
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -115,8 +114,12 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def leg_channel_id(call_id: str, n: int = 1) -> str:
-    return f"{call_id}-leg{n}"
+def leg_channel_id(call_id: str) -> str:
+    return call_id + LEG_SUFFIX
+
+
+def bridge_id_for(call_id: str) -> str:
+    return f"cg-{call_id}"
 
 
 class CallSession:
@@ -133,7 +136,7 @@ class CallSession:
         self.call_id: str = caller_channel["id"]
         self.caller_id = self.call_id
         self.leg_id = leg_channel_id(self.call_id)
-        self.bridge_id = f"cg-{self.call_id}"
+        self.bridge_id = bridge_id_for(self.call_id)
         self.state = CallState.new
         self.queue: asyncio.Queue[JSON] = asyncio.Queue()
         self._adoption = adoption
@@ -236,8 +239,7 @@ class CallSession:
             variables["CALLERID(name)"] = caller.name
         self.state = CallState.creating
         self._route_decision = route
-        created = await self._act("set_leg", lambda a: a.set_variable(self.caller_id, VAR_LEG, self.leg_id))
-        created = created and await self._act(
+        created = await self._act(
             "create_leg",
             lambda a: a.create_channel(
                 f"PJSIP/{route.target}", self.leg_id, f"leg,{self.call_id}", self.caller_id, variables
@@ -310,9 +312,6 @@ class CallSession:
         self._bridged = await self._act("bridge", lambda a: a.create_bridge(self.bridge_id))
         await self._act(
             "bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [self.caller_id, self.leg_id])
-        )
-        await self._act(
-            "remember_answer", lambda a: a.set_variable(self.caller_id, VAR_ANSWERED_AT, at.isoformat())
         )
         self._emit(
             "call.answered",
@@ -390,33 +389,32 @@ class CallSession:
             leg_state=(adoption.leg or {}).get("state"),
         )
         self.record.decisions.append({"action": "readopt", "reason": "callguard restarted"})
-        if not adoption.leg_created:
+        route_target = self.record.dialed
+        if adoption.leg is None and adoption.answered_at is None and not adoption.caller_up:
+            # Never answered and no leg: route it (again; a leg that rang and ended while
+            # callguard was away left no trace, so its callee may ring a second time).
             await self._start()
             return
-        route_target = self.record.dialed
         self.record.callee = self.ctx.directory.party(route_target)
         self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=route_target)
         self.record.legs.append(self.callee_leg)
+        self._bridged = adoption.answered_at is not None
+        if adoption.answered_at is not None:
+            self.record.answered_at = self.callee_leg.answered_at = adoption.answered_at
+            self.caller_leg.answered_at = adoption.answered_at
+            self.record.disposition = "answered"
         if adoption.leg is None:
-            # The leg ended while nobody watched: end the caller's side too.
-            self.record.answered_at = adoption.answered_at
-            self.record.disposition = "answered" if adoption.answered_at else "unknown"
+            # The callee's side ended while nobody watched: end the caller's side too.
             self.state = CallState.ending
             await self._act("hangup", lambda a: a.hangup(self.caller_id, CAUSE_NORMAL))
             return
         self.ctx.register_channel(self.leg_id, self)
         self._alive.add(self.leg_id)
         leg_state = adoption.leg.get("state")
-        if leg_state == "Up":
-            if adoption.answered_at is not None:
-                self.state = CallState.talking
-                self.record.answered_at = self.callee_leg.answered_at = adoption.answered_at
-                self.caller_leg.answered_at = adoption.answered_at
-                self.record.disposition = "answered"
-                # CG_ANSWERED_AT is set only after both joined the bridge: it is there to clean up.
-                self._bridged = True
-            else:
-                await self._connect(datetime.now(UTC))
+        if leg_state == "Up" and adoption.answered_at is not None:
+            self.state = CallState.talking
+        elif leg_state == "Up":
+            await self._connect(datetime.now(UTC))  # answered while callguard was away
         else:
             self.state = CallState.ringing if leg_state == "Ringing" else CallState.dialing
         await self._resync()

@@ -182,11 +182,9 @@ noload = res_odbc_transaction.so
 [logfiles]
 messages.log => notice,warning,error
 """
-    files["http.conf"] = f"""[general]
-enabled = yes
-bindaddr = 127.0.0.1
-bindport = {ports.ari_port}
-"""
+    files["http.conf"] = (
+        (DIALPLAN_DIR / "http.conf").read_text().replace("bindport = 8088", f"bindport = {ports.ari_port}")
+    )
     files["ari.conf"] = (DIALPLAN_DIR / "ari.conf").read_text().replace("CHANGE_ME", ari_password)
     files["manager.conf"] = (
         (DIALPLAN_DIR / "manager.conf")
@@ -194,7 +192,15 @@ bindport = {ports.ari_port}
         .replace("CHANGE_ME", ami_password)
         .replace("port = 5038", f"port = {ports.ami_port}")
     )
-    files["extensions.conf"] = (DIALPLAN_DIR / "extensions.conf").read_text()
+    # The lab adds one context the product does not ship: a plain Dial() for `callguard bench`.
+    files["extensions.conf"] = (
+        (DIALPLAN_DIR / "extensions.conf").read_text()
+        + """
+[callguard-bench-plain]
+exten => _X.,1,Dial(PJSIP/${EXTEN},10)
+ same => n,Hangup()
+"""
+    )
     files["rtp.conf"] = "[general]\nrtpstart = 20000\nrtpend = 29999\n"
     files["pjsip.conf"] = _pjsip_conf(ports, directory)
     # Files Asterisk complains about when absent; empty is fine.
@@ -272,6 +278,14 @@ contact = sip:carrier@127.0.0.1:{ports.carrier_port}
 type = identify
 endpoint = pstn
 match = {ports.pstn_address}
+
+; `callguard bench` calls from this user take a plain Dial(), without callguard.
+[benchplain]
+type = endpoint
+context = callguard-bench-plain
+disallow = all
+allow = ulaw,alaw
+direct_media = no
 """
     ]
     for ext in directory.extensions():

@@ -28,14 +28,27 @@ class DemoCall:
 
 
 CALLS = (
-    DemoCall("answered after two seconds, 3 s of talk", "1001", "1002", "answer",
-             {"answer_after_ms": 2000}, {"talk_ms": 3000}),
-    DemoCall(f"nobody answers ({DEMO_NO_ANSWER_TIMEOUT_S} s no-answer timeout)", "2001", "2002",
-             "no_answer", {}, {}),
+    DemoCall(
+        "answered after two seconds, 3 s of talk",
+        "1001",
+        "1002",
+        "answer",
+        {"answer_after_ms": 2000},
+        {"talk_ms": 3000},
+    ),
+    DemoCall(
+        f"nobody answers ({DEMO_NO_ANSWER_TIMEOUT_S} s no-answer timeout)",
+        "2001",
+        "2002",
+        "no_answer",
+        {},
+        {},
+    ),
     DemoCall("the callee is busy", "1003", "2003", "busy", {}, {}),
     DemoCall("the callee declines", "2004", "1003", "decline", {}, {}),
-    DemoCall("the caller hangs up while it rings", "2003", "8001", "no_answer", {},
-             {"cancel_after_ms": 2500}),
+    DemoCall(
+        "the caller hangs up while it rings", "2003", "8001", "no_answer", {}, {"cancel_after_ms": 2500}
+    ),
     DemoCall("an extension that does not exist", "1002", "4321", None, {}, {}),
 )
 
@@ -58,13 +71,29 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
     assert lab.state is not None
     phone = None
     if call.phone is not None:
-        phone = await start_sipp(work, f"{n}-phone-{call.dialed}", callee_scenario(call.phone, **call.phone_kw),
-                                 ["-i", "127.0.0.1", "-p", str(lab.state.phones[call.dialed]), "-m", "1"])
+        phone = await start_sipp(
+            work,
+            f"{n}-phone-{call.dialed}",
+            callee_scenario(call.phone, **call.phone_kw),
+            ["-i", "127.0.0.1", "-p", str(lab.state.phones[call.dialed]), "-m", "1"],
+        )
         await asyncio.sleep(0.2)
-    caller = await start_sipp(work, f"{n}-call-{call.caller}", caller_scenario(call.caller, call.dialed,
-                                                                               **call.caller_kw),
-                              [f"{lab.state.sip_host}:{lab.state.sip_port}", "-i", "127.0.0.1",
-                               "-p", str(_free_port()), "-m", "1", "-timeout", "60s"])
+    caller = await start_sipp(
+        work,
+        f"{n}-call-{call.caller}",
+        caller_scenario(call.caller, call.dialed, **call.caller_kw),
+        [
+            f"{lab.state.sip_host}:{lab.state.sip_port}",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(_free_port()),
+            "-m",
+            "1",
+            "-timeout",
+            "60s",
+        ],
+    )
     await caller.wait(90)
     if phone is not None:
         try:
@@ -102,14 +131,21 @@ async def run_demo(state_dir: Path | None = None) -> int:
     for rec in records:
         who = rec["callee"]["name"] or "-"
         talk = f"{rec['talk_s']:.1f}s" if rec["talk_s"] is not None else "-"
-        print(f"  {rec['caller']['number']} {rec['caller']['name']:<14} -> {rec['dialed']:<5} {who:<16} "
-              f"{rec['disposition']:<18} talk {talk:<6} cause {rec['hangup_cause']}")
-    events = [json.loads(line)["event"] for line in Path(state.callguard_log).read_text().splitlines()
-              if line.startswith("{")]
+        print(
+            f"  {rec['caller']['number']} {rec['caller']['name']:<14} -> {rec['dialed']:<5} {who:<16} "
+            f"{rec['disposition']:<18} talk {talk:<6} cause {rec['hangup_cause']}"
+        )
+    events = [
+        json.loads(line)["event"]
+        for line in Path(state.callguard_log).read_text().splitlines()
+        if line.startswith("{")
+    ]
     print(f"\nrecords: {state.database_url}")
     print(f"  callguard calls list --db {state.database_url}     (add --json for every field)")
-    print(f"log: {state.callguard_log}  ({sum(e.startswith('call.') for e in events)} call events, "
-          "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)")
+    print(
+        f"log: {state.callguard_log}  ({sum(e.startswith('call.') for e in events)} call events, "
+        "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)"
+    )
     print("the lab is stopped; `callguard lab up` starts it again with answering phones.")
     expected = ["answered", "no_answer", "busy", "declined", "abandoned", "unknown_extension"]
     got = [r["disposition"] for r in records]

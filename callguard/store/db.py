@@ -8,10 +8,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from callguard.calls.records import CallRecord
+from callguard.calls.records import CallRecord, LegRecord
 from callguard.store.models import CallRow, LegRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -49,61 +49,69 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
-def _row(record: CallRecord) -> CallRow:
+def _call_values(record: CallRecord) -> dict[str, Any]:
     callee = record.callee
-    row = CallRow(
-        call_id=record.call_id,
-        node=record.node,
-        direction=record.direction,
-        dialed=record.dialed,
-        caller_number=record.caller.number,
-        caller_name=record.caller.name,
-        caller_department=record.caller.department,
-        callee_number=callee.number if callee else None,
-        callee_name=callee.name if callee else None,
-        callee_department=callee.department if callee else None,
-        started_at=_utc(record.started_at),
-        ringing_at=_utc(record.ringing_at),
-        answered_at=_utc(record.answered_at),
-        ended_at=_utc(record.ended_at),
-        talk_s=record.talk_s,
-        disposition=record.disposition,
-        hangup_cause=record.hangup_cause,
-        hangup_by=record.hangup_by,
-        decisions=record.decisions,
-        readopted=record.readopted,
-    )
-    row.legs = [
-        LegRow(
-            role=leg.role,
-            channel_id=leg.channel_id,
-            number=leg.number,
-            started_at=_utc(leg.started_at),
-            ringing_at=_utc(leg.ringing_at),
-            answered_at=_utc(leg.answered_at),
-            ended_at=_utc(leg.ended_at),
-            hangup_cause=leg.hangup_cause,
-            hangup_cause_text=leg.hangup_cause_text,
-        )
-        for leg in record.legs
-    ]
-    return row
+    return {
+        "call_id": record.call_id,
+        "node": record.node,
+        "direction": record.direction,
+        "dialed": record.dialed,
+        "caller_number": record.caller.number,
+        "caller_name": record.caller.name,
+        "caller_department": record.caller.department,
+        "callee_number": callee.number if callee else None,
+        "callee_name": callee.name if callee else None,
+        "callee_department": callee.department if callee else None,
+        "started_at": _utc(record.started_at),
+        "ringing_at": _utc(record.ringing_at),
+        "answered_at": _utc(record.answered_at),
+        "ended_at": _utc(record.ended_at),
+        "talk_s": record.talk_s,
+        "disposition": record.disposition,
+        "hangup_cause": record.hangup_cause,
+        "hangup_by": record.hangup_by,
+        "decisions": record.decisions,
+        "readopted": record.readopted,
+    }
+
+
+def _leg_values(call_pk: int, leg: LegRecord) -> dict[str, Any]:
+    return {
+        "call_pk": call_pk,
+        "role": leg.role,
+        "channel_id": leg.channel_id,
+        "number": leg.number,
+        "started_at": _utc(leg.started_at),
+        "ringing_at": _utc(leg.ringing_at),
+        "answered_at": _utc(leg.answered_at),
+        "ended_at": _utc(leg.ended_at),
+        "hangup_cause": leg.hangup_cause,
+        "hangup_cause_text": leg.hangup_cause_text,
+    }
 
 
 async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
-    """Insert records in one short transaction; a call already stored is skipped (replays are safe)."""
-    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+    """Insert records in one short transaction; a call already stored is skipped (replays are safe).
+
+    Core bulk inserts, not ORM objects: at call peaks this is the writer's hot path."""
+    async with engine.begin() as conn:
+        ids = [r.call_id for r in records]
         existing = set(
-            (
-                await session.execute(
-                    select(CallRow.call_id).where(CallRow.call_id.in_([r.call_id for r in records]))
-                )
-            ).scalars()
+            (await conn.execute(select(CallRow.call_id).where(CallRow.call_id.in_(ids)))).scalars()
         )
+        new: dict[str, CallRecord] = {}
         for r in records:
             if r.call_id not in existing:
-                existing.add(r.call_id)
-                session.add(_row(r))
+                new.setdefault(r.call_id, r)
+        if not new:
+            return
+        rows = await conn.execute(
+            insert(CallRow).returning(CallRow.id, CallRow.call_id, sort_by_parameter_order=True),
+            [_call_values(r) for r in new.values()],
+        )
+        legs = [_leg_values(pk, leg) for pk, call_id in rows.all() for leg in new[call_id].legs]
+        if legs:
+            await conn.execute(insert(LegRow), legs)
 
 
 def _iso(value: datetime | None) -> str | None:

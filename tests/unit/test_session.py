@@ -49,9 +49,6 @@ class FakeAri:
     async def hangup(self, channel_id: str, cause: int | None = None) -> None:
         self._do("hangup", channel_id, cause)
 
-    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
-        self._do("setvar", channel_id, name)
-
     async def get_channel(self, channel_id: str) -> dict[str, Any]:
         self._do("get", channel_id)
         return {"id": channel_id}
@@ -110,8 +107,8 @@ def ch(channel_id: str, **kw: Any) -> dict[str, Any]:
 async def test_answered_call_runs_through_every_state() -> None:
     w = World()
     await w.start_call()
-    assert w.names() == ["setvar", "create"]
-    assert w.ari.actions[1][2] == "PJSIP/1002"
+    assert w.names() == ["create"]
+    assert w.ari.actions[0][2] == "PJSIP/1002"
     await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
     assert ("dial", LEG, 20) in w.ari.actions
     await w.send(
