@@ -1,0 +1,137 @@
+"""Call records on a real PostgreSQL: migrations, writes, and no record lost while it is down."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callguard.calls import CallRecord, LegRecord
+from callguard.policy import Party
+from callguard.store import RecordWriter, list_calls, make_engine, migrate
+from tests.integration.harness import free_udp_port
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL's {name} is missing: `apt install postgresql` (scripts/setup does)")
+    return found
+
+
+class PgServer:
+    def __init__(self, data: Path, port: int) -> None:
+        self.data, self.port = data, port
+        self.url = f"postgresql+asyncpg://callguard@127.0.0.1:{port}/postgres"
+
+    def _run(self, *argv: str) -> None:
+        # PostgreSQL refuses to run as root.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)
+
+    def init(self) -> None:
+        self.data.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "callguard")
+
+    def start(self) -> None:
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.data / "log"),
+            "-o",
+            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+
+@pytest.fixture
+def postgres() -> Iterator[PgServer]:
+    # Not under pytest's tmp_path: its folders are private to root, and PostgreSQL runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="callguard-pg-"))
+    os.chmod(base, 0o755)
+    server = PgServer(base / "data", free_udp_port())
+    server.init()
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def record(call_id: str) -> CallRecord:
+    t = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    rec = CallRecord(
+        call_id=call_id,
+        node="n",
+        direction="internal",
+        dialed="1002",
+        caller=Party("1001", "王丽", "admin"),
+        callee=Party("1002", "赵敏", "admin"),
+        started_at=t,
+        answered_at=t + timedelta(seconds=1),
+        ended_at=t + timedelta(seconds=61),
+        disposition="answered",
+        hangup_cause=16,
+        hangup_by="callee",
+        decisions=[{"action": "route", "target": "1002"}],
+    )
+    rec.legs.append(LegRecord("caller", call_id, "1001", started_at=t))
+    rec.legs.append(LegRecord("callee", call_id + "-leg1", "1002", started_at=t))
+    return rec
+
+
+async def _until(check: object, timeout: float = 20.0) -> None:
+    assert callable(check)
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: Path) -> None:
+    engine = make_engine(postgres.url)
+    await migrate(engine)
+    journal = tmp_path / "journal.jsonl"
+    writer = RecordWriter(engine, journal, retry_interval_s=0.2)
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.submit(record("before"))
+        await _until(lambda: writer.written == 1)
+
+        postgres.stop()
+        writer.submit(record("during-1"))
+        writer.submit(record("during-2"))
+        await _until(lambda: writer.journal_size() == 2)
+
+        postgres.start()
+        await _until(lambda: not journal.exists())
+        rows = await list_calls(engine)
+    finally:
+        task.cancel()
+        await engine.dispose()
+    assert sorted(r["call_id"] for r in rows) == ["before", "during-1", "during-2"]
+    row = next(r for r in rows if r["call_id"] == "during-2")
+    assert row["talk_s"] == 60.0 and row["started_at"] == "2026-11-22T10:00:00+00:00"
+    assert [leg["role"] for leg in row["legs"]] == ["caller", "callee"]
+    assert row["caller"]["name"] == "王丽"
