@@ -70,9 +70,12 @@ def _database_url(args: argparse.Namespace) -> str:
     from callguard.lab.lab import Lab
 
     lab = Lab(Path(args.state_dir) if args.state_dir else None)
-    if lab.state is None:
-        raise LabError("say which records to read: --config FILE, --db URL, or start the lab")
-    return lab.state.database_url
+    if lab.state is not None:
+        return lab.state.database_url
+    # The lab is down, but its records stay (the demo stops the lab when it is done).
+    if (lab.state_dir / "calls.db").exists():
+        return f"sqlite+aiosqlite:///{lab.state_dir / 'calls.db'}"
+    raise LabError("say which records to read: --config FILE, --db URL, or start the lab")
 
 
 def _format_call(c: dict[str, Any]) -> str:
@@ -81,10 +84,11 @@ def _format_call(c: dict[str, Any]) -> str:
             return "-"
         return f"{p['number']} {p['name']}" if p.get("name") else str(p["number"])
 
+    callee = who(c["callee"]) if c["callee"].get("number") else str(c["dialed"])
     talk = f"{c['talk_s']:.1f}s" if c.get("talk_s") is not None else "-"
     start = (c.get("started_at") or "")[:19].replace("T", " ")
     return (
-        f"{start}  {c['direction']:<8} {who(c['caller']):<24} -> {who(c['callee']):<24} "
+        f"{start}  {c['direction']:<8} {who(c['caller']):<24} -> {callee:<24} "
         f"{c['disposition']:<17} talk {talk:<7} {c['call_id']}"
     )
 
@@ -212,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = calls.add_parser("list", help="print call records, oldest first")
     s.add_argument("--config")
     s.add_argument("--db", help="database URL (instead of --config)")
-    s.add_argument("--state-dir", help="lab state directory (default: the running lab)")
+    s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
     s.add_argument("--since", type=_parse_since, help="30m, 2h, 7d or an ISO time")
     s.add_argument("--limit", type=int, default=200)
     s.add_argument("--json", action="store_true")

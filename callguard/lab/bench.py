@@ -76,45 +76,42 @@ async def _run_path(lab: Lab, name: str, from_user: str, rate: float, count: int
         ["-i", "127.0.0.1", "-p", str(lab.state.phones[CALLEE])],
     )
     await asyncio.sleep(0.3)
-    ast_pid, cg_pid = lab.state.pids.get("asterisk"), lab.state.pids.get("callguard")
-    cpu0 = (_cpu_seconds(ast_pid), _cpu_seconds(cg_pid))
-    t0 = time.monotonic()
-    caller = await start_sipp(
-        work,
-        "caller",
-        caller_scenario(from_user, CALLEE, talk_ms=TALK_MS),
-        [
-            f"{lab.state.sip_host}:{lab.state.sip_port}",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(_free_port()),
-            "-r",
-            str(rate),
-            "-m",
-            str(count),
-            "-l",
-            str(max(50, int(rate * 4))),
-            "-trace_stat",
-            "-stf",
-            str(work / "stat.csv"),
-            "-fd",
-            "1",
-            "-trace_rtt",
-            "-rtt_freq",
-            "1",
-            "-timeout",
-            str(int(count / rate) + 60) + "s",
-        ],
-    )
     try:
-        await caller.wait(count / rate + 60)
-    except TimeoutError:
-        print(f"  {name}: calls still up after {count / rate + 60:.0f} s were abandoned", flush=True)
-    wall = time.monotonic() - t0
-    await asyncio.sleep(2.0)  # let every BYE and hang-up settle before counting leftovers
+        ast_pid, cg_pid = lab.state.pids.get("asterisk"), lab.state.pids.get("callguard")
+        cpu0 = (_cpu_seconds(ast_pid), _cpu_seconds(cg_pid))
+        t0 = time.monotonic()
+        caller = await start_sipp(
+            work,
+            "caller",
+            caller_scenario(from_user, CALLEE, talk_ms=TALK_MS),
+            [
+                f"{lab.state.sip_host}:{lab.state.sip_port}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(_free_port()),
+                "-r",
+                str(rate),
+                "-m",
+                str(count),
+                "-l",
+                str(max(50, int(rate * 4))),
+                "-trace_rtt",
+                "-rtt_freq",
+                "1",
+                "-timeout",
+                str(int(count / rate) + 60) + "s",
+            ],
+        )
+        try:
+            await caller.wait(count / rate + 60)
+        except TimeoutError:
+            print(f"  {name}: calls still up after {count / rate + 60:.0f} s were abandoned", flush=True)
+        wall = time.monotonic() - t0
+        await asyncio.sleep(2.0)  # let every BYE and hang-up settle before counting leftovers
+    finally:
+        await callee.stop()
     cpu1 = (_cpu_seconds(ast_pid), _cpu_seconds(cg_pid))
-    await callee.stop()
     # Completed = the caller's phone was answered (SIPp counts a refused call as "successful").
     completed = sum(1 for _, e in caller.events() if e == "ANSWERED")
     failed = count - completed

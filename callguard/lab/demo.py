@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,8 @@ async def run_demo(state_dir: Path | None = None) -> int:
         if line.startswith("{")
     ]
     print(f"\nrecords: {state.database_url}")
-    print(f"  callguard calls list --db {state.database_url}     (add --json for every field)")
+    cli = Path(sys.argv[0]) if Path(sys.argv[0]).name == "callguard" else Path("callguard")
+    print(f"  {cli} calls list     (add --json for every field)")
     print(
         f"log: {state.callguard_log}  ({sum(e.startswith('call.') for e in events)} call events, "
         "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)"

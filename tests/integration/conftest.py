@@ -35,6 +35,7 @@ async def harness(lab: Lab, tmp_path: Path) -> AsyncIterator[Harness]:
         lab.start_controller()
     lab.wait_controller_connected()
     yield h
+    await h.close()
 
 
 @pytest.fixture

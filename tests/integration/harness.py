@@ -33,6 +33,17 @@ class Harness:
         self.state = lab.state
         self.work = work
         self._n = 0
+        self._runs: list[SippRun] = []
+
+    async def _start(self, work: Path, name: str, scenario: str, args: list[str]) -> SippRun:
+        run = await start_sipp(work, name, scenario, args)
+        self._runs.append(run)
+        return run
+
+    async def close(self) -> None:
+        """A failed test must not leave a SIPp phone behind."""
+        for run in self._runs:
+            await run.stop()
 
     def _name(self, role: str) -> str:
         self._n += 1
@@ -40,7 +51,7 @@ class Harness:
 
     async def phone(self, ext: str, behaviour: str, **kw: Any) -> SippRun:
         """Be the desk phone `ext` for one call: answer / no_answer / busy / decline."""
-        run = await start_sipp(
+        run = await self._start(
             self.work,
             self._name(f"phone-{ext}-{behaviour}"),
             callee_scenario(behaviour, **kw),
@@ -51,7 +62,7 @@ class Harness:
 
     async def dial(self, caller: str, dialed: str, **kw: Any) -> SippRun:
         """The desk phone `caller` dials `dialed` (see caller_scenario for talk/cancel options)."""
-        return await start_sipp(
+        return await self._start(
             self.work,
             self._name(f"call-{caller}-{dialed}"),
             caller_scenario(caller, dialed, **kw),
