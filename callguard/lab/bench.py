@@ -11,20 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
-from callguard.lab.phones import callee_scenario, caller_scenario, require_sipp, start_sipp
+from callguard.lab.phones import callee_scenario, caller_scenario, free_udp_port, require_sipp, start_sipp
 
 BENCH_USER = "benchplain"  # the lab endpoint whose calls take the plain Dial() context
 CALLEE = "1002"
 TALK_MS = 500
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -89,7 +80,7 @@ async def _run_path(lab: Lab, name: str, from_user: str, rate: float, count: int
                 "-i",
                 "127.0.0.1",
                 "-p",
-                str(_free_port()),
+                str(free_udp_port()),
                 "-r",
                 str(rate),
                 "-m",

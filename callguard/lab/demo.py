@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
-from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, start_sipp
+from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, one_call_args, start_sipp
 from callguard.store import list_calls, make_engine
 
 DEMO_NO_ANSWER_TIMEOUT_S = 6
@@ -54,13 +53,6 @@ CALLS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _what_phone_saw(run: SippRun | None) -> str:
     if run is None:
         return "did not ring"
@@ -83,17 +75,7 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
         work,
         f"{n}-call-{call.caller}",
         caller_scenario(call.caller, call.dialed, **call.caller_kw),
-        [
-            f"{lab.state.sip_host}:{lab.state.sip_port}",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(_free_port()),
-            "-m",
-            "1",
-            "-timeout",
-            "60s",
-        ],
+        one_call_args(lab.state.sip_host, lab.state.sip_port),
     )
     await caller.wait(90)
     if phone is not None:

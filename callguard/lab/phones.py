@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -372,6 +373,29 @@ class SippRun:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+
+
+def free_udp_port() -> int:
+    """A UDP port nobody on 127.0.0.1 uses right now, for a SIPp phone that places a call."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def one_call_args(sip_host: str, sip_port: int) -> list[str]:
+    """SIPp arguments for a phone that places one call to Asterisk from a free port."""
+    return [
+        f"{sip_host}:{sip_port}",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(free_udp_port()),
+        "-m",
+        "1",
+        "-timeout",
+        "60s",
+    ]
 
 
 def require_sipp() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,15 +14,8 @@ from typing import Any
 import aiomqtt
 
 from callguard.lab import Lab
-from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, start_sipp
+from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, one_call_args, start_sipp
 from callguard.store import list_calls, make_engine
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Harness:
@@ -66,17 +58,7 @@ class Harness:
             self.work,
             self._name(f"call-{caller}-{dialed}"),
             caller_scenario(caller, dialed, **kw),
-            [
-                f"{self.state.sip_host}:{self.state.sip_port}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_port()),
-                "-m",
-                "1",
-                "-timeout",
-                "60s",
-            ],
+            one_call_args(self.state.sip_host, self.state.sip_port),
         )
 
     async def records(self, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -132,6 +114,17 @@ class MqttWatch:
 
     def topics_for(self, call_id: str) -> list[str]:
         return [t.rsplit("/", 1)[1] for t, _ in self.messages if f"/calls/{call_id}/" in t]
+
+    async def wait_ended(self, call_id: str, timeout: float = 10.0) -> list[str]:
+        """The call's event topics once its `ended` event has arrived (or the timeout passed)."""
+        deadline = time.monotonic() + timeout
+        while "ended" not in self.topics_for(call_id) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.topics_for(call_id)
+
+
+# What an answered internal call publishes, in order.
+ANSWERED_CALL_TOPICS = ["started", "decision", "dialing", "ringing", "answered", "ended"]
 
 
 async def watch_mqtt(host: str, port: int, pattern: str, watch: MqttWatch, ready: asyncio.Event) -> None:

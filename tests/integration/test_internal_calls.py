@@ -6,12 +6,10 @@ the call record in the database, and that Asterisk holds no channel or bridge af
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.integration.conftest import NO_ANSWER_TIMEOUT_S
-from tests.integration.harness import Harness, MqttWatch, now
+from tests.integration.harness import ANSWERED_CALL_TOPICS, Harness, MqttWatch, now
 
 pytestmark = pytest.mark.lab
 
@@ -37,18 +35,7 @@ async def test_answered_call_is_bridged_and_recorded(harness: Harness, mqtt: Mqt
     assert rec["decisions"][0]["action"] == "route" and rec["decisions"][0]["target"] == "1002"
     await harness.wait_clean()
 
-    for _ in range(50):
-        if "ended" in mqtt.topics_for(rec["call_id"]):
-            break
-        await asyncio.sleep(0.1)
-    assert mqtt.topics_for(rec["call_id"]) == [
-        "started",
-        "decision",
-        "dialing",
-        "ringing",
-        "answered",
-        "ended",
-    ]
+    assert await mqtt.wait_ended(rec["call_id"]) == ANSWERED_CALL_TOPICS
     assert "call.answered" in harness.callguard_log_events(rec["call_id"])
 
 

@@ -5,34 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from callguard.calls import CallRecord, LegRecord
-from callguard.policy import Party
+from callguard.calls import CallRecord
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
+from tests.records import answered_record
 
 
 def record(call_id: str) -> CallRecord:
-    t = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-    rec = CallRecord(
-        call_id=call_id,
-        node="n",
-        direction="internal",
-        dialed="1002",
-        caller=Party("1001", "王丽", "admin"),
-        callee=Party("1002", "赵敏", "admin"),
-        started_at=t,
-        ringing_at=t,
-        answered_at=t + timedelta(seconds=2),
-        ended_at=t + timedelta(seconds=12),
-        disposition="answered",
-        hangup_cause=16,
-        hangup_by="caller",
-        decisions=[{"action": "route", "target": "1002"}],
-    )
-    rec.legs.append(LegRecord("caller", call_id, "1001", started_at=t))
-    return rec
+    return answered_record(call_id)
 
 
 def test_record_json_round_trip() -> None:
