@@ -12,37 +12,29 @@ import structlog
 from callguard.events import MqttPublisher
 
 
-class _Tee:
-    def __init__(self, *streams: TextIO) -> None:
-        self._streams = streams
-
-    def write(self, text: str) -> int:
-        for s in self._streams:
-            s.write(text)
-            s.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        for s in self._streams:
-            s.flush()
+def _event_first(_logger: Any, _method: str, event_dict: Any) -> Any:
+    # `{"event": "call.ended", ...}`: the name ops grep for leads every line.
+    return {"event": event_dict.pop("event", None), **event_dict}
 
 
 def configure_logging(level: str = "info", file: str = "") -> None:
-    """JSON lines on stdout (and in `file`): event, timestamp, level, then the event's fields."""
-    streams: list[TextIO] = [sys.stdout]
+    """JSON lines on stdout, or in `file` instead: the event's name, its fields, level, timestamp."""
+    stream: TextIO = sys.stdout
     if file:
         Path(file).parent.mkdir(parents=True, exist_ok=True)
-        streams.append(open(file, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+        # Line-buffered: every event is on disk when it is logged.
+        stream = open(file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _event_first,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(_Tee(*streams)),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
 

@@ -97,6 +97,14 @@ class AriClient:
         result: JSON = await self.request("GET", f"/applications/{self.app}")
         return result
 
+    async def filter_events(self, allowed: list[str]) -> None:
+        """Ask Asterisk to send this application only these event types (Asterisk 18+)."""
+        await self.request(
+            "PUT",
+            f"/applications/{self.app}/eventFilter",
+            body={"allowed": [{"type": t} for t in allowed]},
+        )
+
     async def get_channel(self, channel_id: str) -> JSON:
         result: JSON = await self.request("GET", f"/channels/{channel_id}")
         return result

@@ -29,6 +29,11 @@ JSON = dict[str, Any]
 
 DIRECTIONS = ("internal", "inbound")
 
+# The events sessions act on. Asterisk sends a Stasis app every channel event by default
+# (variable sets, dialplan steps, connected line, ...): filtering them at the source halves
+# what both sides serialise and parse per call.
+EVENT_TYPES = ["StasisStart", "StasisEnd", "Dial", "ChannelHangupRequest", "ChannelDestroyed"]
+
 
 def _stasis_args(channel: JSON) -> list[str]:
     """The Stasis() arguments of a channel, from its dialplan location (used when re-adopting)."""
@@ -108,6 +113,10 @@ class CallManager:
 
     async def adopt(self, client: AriClient) -> None:
         """After (re)connecting: resync known calls and take over calls left in Stasis."""
+        try:
+            await client.filter_events(EVENT_TYPES)
+        except AriError as exc:
+            log.warning("ari.filter_failed", error=str(exc))
         try:
             app = await client.application()
         except AriError as exc:
