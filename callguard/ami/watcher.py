@@ -14,6 +14,18 @@ from callguard.config import AmiSettings
 log = structlog.get_logger("callguard.ami")
 
 
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, remembering a refused login (it only sets `authenticated`, and
+    Asterisk then drops the connection, which looks like an unreachable server)."""
+
+    login_refused = False
+
+    def login(self, future: Any) -> bool:
+        ok: bool = super().login(future)
+        self.login_refused = not ok
+        return ok
+
+
 class AmiWatcher:
     """Keeps `device_states` current ("PJSIP/1001" → "NOT_INUSE", "RINGING", "INUSE", ...)."""
 
@@ -45,7 +57,7 @@ class AmiWatcher:
         self.connected = False
 
     async def run(self) -> None:
-        manager = Manager(
+        manager = _Manager(
             host=self._settings.host,
             port=self._settings.port,
             username=self._settings.user,
@@ -66,11 +78,7 @@ class AmiWatcher:
                 if self.connected:
                     reported = ""
                     continue
-                if (
-                    getattr(manager, "_connected", False)
-                    and manager.authenticated_future is None
-                    and not manager.authenticated
-                ):
+                if manager.login_refused:
                     problem = "ami.login_failed"
                 elif not getattr(manager, "_connected", False):
                     problem = "ami.unreachable"
