@@ -130,9 +130,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> Any:
-    from callguard.lab.lab import Lab
+    from callguard.lab.lab import Lab, LabPorts
 
-    return Lab(Path(args.state_dir) if args.state_dir else None)
+    ports = LabPorts(offset=getattr(args, "port_offset", 0))
+    return Lab(Path(args.state_dir) if args.state_dir else None, ports)
 
 
 def cmd_lab_up(args: argparse.Namespace) -> int:
@@ -243,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--no-phones",
                 action="store_true",
                 help="start no simulated phones or carrier (another program plays them)",
+            )
+            s.add_argument(
+                "--port-offset",
+                type=int,
+                default=0,
+                help="shift every lab port by this much (to run beside another lab)",
             )
         if name == "status":
             s.add_argument("--json", action="store_true")
