@@ -378,6 +378,9 @@ class CallSession:
                 return  # Not connected: try again on the next resync.
             if self.state is CallState.done:
                 return
+        if self.state is CallState.creating and self.leg_id in self._alive:
+            # The leg exists but its StasisStart was missed: it was never dialled.
+            await self._dial()
 
     # --- re-adoption after a restart ----------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -46,7 +47,7 @@ async def test_lab_up_status_call_and_down(tmp_path: Path) -> None:
         status = cg("lab", "status", "--json", "--state-dir", str(state_dir))
         assert status.returncode == 0, status.stderr
         state = json.loads(status.stdout)
-        assert REQUIRED_STATE_KEYS <= set(state)
+        assert set(state) >= REQUIRED_STATE_KEYS
         assert state["sip_port"] == 5360 and state["pstn_address"] == "127.0.0.2"
         assert state["phones"]["1001"] == 16300 and len(state["phones"]) == 11
         assert all(state["running"].values()) and "phone-carrier" in state["running"]
@@ -63,14 +64,14 @@ async def test_lab_up_status_call_and_down(tmp_path: Path) -> None:
         listed = cg("calls", "list", "--json", "--state-dir", str(state_dir))
         deadline = time.monotonic() + 10
         while '"answered"' not in listed.stdout and time.monotonic() < deadline:
-            time.sleep(0.3)
+            await asyncio.sleep(0.3)
             listed = cg("calls", "list", "--json", "--state-dir", str(state_dir))
         [rec] = json.loads(listed.stdout)
         assert rec["disposition"] == "answered" and rec["callee"]["number"] == "2003"
     finally:
         down = cg("lab", "down", "--state-dir", str(state_dir))
     assert down.returncode == 0, down.stderr
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert not any(_alive(pid) for pid in state["pids"].values()), "lab down left processes behind"
 
 

@@ -203,3 +203,12 @@ async def test_events_for_unknown_channels_are_ignored() -> None:
     await w.send({"type": "ChannelDestroyed", **ch("someone-else"), "cause": 16})
     await w.send({"type": "StasisStart", "args": ["leg", "nobody"], **ch("x-leg1")})
     assert w.ari.actions == [] and w.records == []
+
+
+async def test_a_missed_leg_stasis_start_is_recovered_by_resync() -> None:
+    w = World()
+    await w.start_call()
+    w.manager._sessions[CALL].enqueue({"type": "CallguardResync"})  # what adopt() does after a reconnect
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ("get", LEG) in w.ari.actions and ("dial", LEG, 20) in w.ari.actions
