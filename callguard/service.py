@@ -8,7 +8,6 @@ import signal
 from pathlib import Path
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
@@ -17,24 +16,9 @@ from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
 from callguard.policy import Directory
-from callguard.store import RecordWriter, make_engine, migrate
+from callguard.store import RecordWriter, make_engine
 
 log = structlog.get_logger("callguard")
-
-
-async def _migrate_with_retry(config: Config) -> None:
-    """The schema must be current before calls are written; a database that is down is retried
-    in the background by the writer, so here a failure only delays nothing but is reported."""
-    engine = make_engine(config.database.url)
-    try:
-        await migrate(engine)
-        log.info("store.ready", url=_safe_url(config.database.url))
-    except (SQLAlchemyError, OSError) as exc:
-        log.error(
-            "store.migrate_failed", url=_safe_url(config.database.url), error=str(exc).splitlines()[0][:300]
-        )
-    finally:
-        await engine.dispose()
 
 
 def _safe_url(url: str) -> str:
@@ -47,9 +31,15 @@ def _safe_url(url: str) -> str:
 
 async def run_service(config: Config) -> None:
     directory = Directory(config.directory)
-    await _migrate_with_retry(config)
     engine = make_engine(config.database.url)
-    writer = RecordWriter(engine, Path(config.database.journal), config.database.retry_interval_s)
+    # The writer applies migrations (Alembic) before its first write, retrying while the
+    # database is away; records wait in the journal meanwhile.
+    writer = RecordWriter(
+        engine,
+        Path(config.database.journal),
+        config.database.retry_interval_s,
+        label=_safe_url(config.database.url),
+    )
     publisher = MqttPublisher(config.mqtt, config.service.node) if config.mqtt.enabled else None
     emit = Emitter(publisher)
 

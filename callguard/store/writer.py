@@ -11,21 +11,39 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.calls.records import CallRecord
-from callguard.store.db import write_records
+from callguard.store.db import migrate, write_records
 
 log = structlog.get_logger("callguard.store")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
 class RecordWriter:
     """`submit()` never blocks a call. Nothing is dropped: what the database refuses is journaled
     to disk and replayed, oldest first, once it accepts writes again."""
 
-    def __init__(self, engine: AsyncEngine, journal: Path, retry_interval_s: float) -> None:
+    def __init__(self, engine: AsyncEngine, journal: Path, retry_interval_s: float, label: str = "") -> None:
         self._engine = engine
         self._journal = journal
         self._retry_s = retry_interval_s
+        self._label = label  # the database as logs may name it (no password)
         self._queue: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self._schema_ready = False
         self.written = 0
+
+    async def _ensure_schema(self) -> bool:
+        """Migrate once the database answers: it may be down when callguard starts."""
+        if not self._schema_ready:
+            try:
+                await migrate(self._engine)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+                return False
+            self._schema_ready = True
+            log.info("store.ready", database=self._label)
+        return True
 
     def submit(self, record: CallRecord) -> None:
         self._queue.put_nowait(record)
@@ -40,6 +58,7 @@ class RecordWriter:
         return sum(1 for line in self._journal.read_text().splitlines() if line.strip())
 
     async def run(self) -> None:
+        await self._ensure_schema()
         await self._replay()
         while True:
             try:
@@ -66,6 +85,10 @@ class RecordWriter:
             await self._write_or_journal(batch)
 
     async def _write_or_journal(self, batch: list[CallRecord]) -> None:
+        if not await self._ensure_schema():
+            self._append(batch)
+            log.error("store.journaled", count=len(batch), journal=str(self._journal))
+            return
         try:
             await write_records(self._engine, batch)
             self.written += len(batch)
@@ -77,7 +100,7 @@ class RecordWriter:
                 "store.journaled",
                 count=len(batch),
                 journal=str(self._journal),
-                error=str(exc).splitlines()[0][:300],
+                error=_first_line(exc),
             )
 
     def _append(self, batch: list[CallRecord]) -> None:
@@ -88,7 +111,7 @@ class RecordWriter:
             fh.flush()
 
     async def _replay(self) -> None:
-        if not self._journal.exists():
+        if not self._journal.exists() or not await self._ensure_schema():
             return
         lines = [line for line in self._journal.read_text(encoding="utf-8").splitlines() if line.strip()]
         records = []
@@ -104,7 +127,7 @@ class RecordWriter:
             if records:
                 await write_records(self._engine, records)
         except (SQLAlchemyError, OSError) as exc:
-            log.warning("store.unreachable", journaled=len(records), error=str(exc).splitlines()[0][:300])
+            log.warning("store.unreachable", journaled=len(records), error=_first_line(exc))
             return
         self._journal.unlink()
         self.written += len(records)

@@ -111,3 +111,23 @@ async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: P
     assert row["talk_s"] == 10.0 and row["started_at"] == "2026-11-22T10:00:00+00:00"
     assert [leg["role"] for leg in row["legs"]] == ["caller", "callee"]
     assert row["caller"]["name"] == "王丽"
+
+
+async def test_database_down_at_start_is_migrated_when_it_appears(postgres: PgServer, tmp_path: Path) -> None:
+    """callguard may start before its database: records wait in the journal, then the schema is
+    created and they are written."""
+    postgres.stop()
+    engine = make_engine(postgres.url)
+    journal = tmp_path / "journal.jsonl"
+    writer = RecordWriter(engine, journal, retry_interval_s=0.2, label="pg")
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.submit(answered_record("early"))
+        await _until(lambda: writer.journal_size() == 1)
+        postgres.start()
+        await _until(lambda: not journal.exists())
+        rows = await list_calls(engine)
+    finally:
+        task.cancel()
+        await engine.dispose()
+    assert [r["call_id"] for r in rows] == ["early"]
