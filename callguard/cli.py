@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from callguard.config import ConfigError, load_config
+from callguard.config import CallSettings, ConfigError, load_config
 from callguard.lab.errors import LabError
 
 
@@ -197,7 +197,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from callguard.lab.bench import run_bench
 
     return run_bench(
-        rate=args.rate, count=args.count, state_dir=Path(args.state_dir) if args.state_dir else None
+        rate=args.rate,
+        count=args.count,
+        max_calls_in_setup=args.max_calls_in_setup,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
     )
 
 
@@ -257,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="load through plain dialplan and through callguard; print figures")
     s.add_argument("--rate", type=float, default=50.0, help="call attempts per second")
     s.add_argument("--count", type=int, default=500, help="calls per path")
+    s.add_argument(
+        "--max-calls-in-setup",
+        type=int,
+        default=CallSettings().max_calls_in_setup,
+        help="callguard's load-shedding threshold ([calls] max_calls_in_setup)",
+    )
     s.add_argument("--state-dir")
     s.set_defaults(func=cmd_bench)
     return p

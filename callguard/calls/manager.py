@@ -102,7 +102,9 @@ class CallManager:
             if args and args[0] in DIRECTIONS and channel.get("id") not in self._sessions:
                 dialed = args[1] if len(args) > 1 else ""
                 malformed = len(args) > 2 and args[2] == "malformed"
-                self._spawn(CallSession(self._ctx, channel, args[0], dialed, malformed))
+                in_setup = sum(1 for s in self._sessions.values() if s.in_setup)
+                overloaded = in_setup >= self._ctx.settings.max_calls_in_setup
+                self._spawn(CallSession(self._ctx, channel, args[0], dialed, malformed, overloaded))
                 return
         channel = event.get("peer") if kind == "Dial" else event.get("channel")
         if not isinstance(channel, dict):

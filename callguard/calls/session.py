@@ -130,6 +130,7 @@ class CallSession:
         direction: str,
         dialed: str,
         malformed: bool = False,
+        overloaded: bool = False,
         adoption: Adoption | None = None,
     ) -> None:
         self.ctx = ctx
@@ -141,6 +142,7 @@ class CallSession:
         self.queue: asyncio.Queue[JSON] = asyncio.Queue()
         self._adoption = adoption
         self._malformed = malformed
+        self._overloaded = overloaded
         self._bridged = False
         self._alive: set[str] = {self.caller_id}
         self._causes: dict[str, int] = {}
@@ -170,6 +172,11 @@ class CallSession:
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.ctx.emit(event, call_id=self.call_id, **fields)
+
+    @property
+    def in_setup(self) -> bool:
+        """Not yet ringing: the calls an overloaded PBX has not caught up with."""
+        return self.state in (CallState.new, CallState.creating, CallState.dialing)
 
     async def _act(self, what: str, op: Callable[[AriActions], Any]) -> bool:
         """Run one ARI action; a channel that is already gone is an ordinary outcome."""
@@ -207,6 +214,7 @@ class CallSession:
             self.record.dialed,
             no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
             malformed=self._malformed,
+            overloaded=self._overloaded,
         )
         self.record.decisions.append(decision.as_dict())
         self._emit(

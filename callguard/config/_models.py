@@ -55,6 +55,9 @@ class LogSettings(_Strict):
 class CallSettings(_Strict):
     # A plain overall timeout until the three-ring rule (ANS-1) replaces it.
     no_answer_timeout_s: int = Field(default=30, ge=1, le=600)
+    # Calls still being set up (not yet ringing) beyond which new calls are refused at once with
+    # congestion (SIP 503) instead of queueing behind them: an overloaded PBX answers fast.
+    max_calls_in_setup: int = Field(default=20, ge=1)
 
 
 class Role(StrEnum):

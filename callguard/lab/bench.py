@@ -129,15 +129,20 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def run_bench(rate: float, count: int, state_dir: Path | None = None) -> int:
+def run_bench(rate: float, count: int, max_calls_in_setup: int, state_dir: Path | None = None) -> int:
     require_sipp()
     state_dir = state_dir or default_state_dir().with_name("bench")
-    lab = Lab(state_dir, LabPorts(offset=200), calls={"no_answer_timeout_s": 10}, node="bench")
+    lab = Lab(
+        state_dir,
+        LabPorts(offset=200),
+        calls={"no_answer_timeout_s": 10, "max_calls_in_setup": max_calls_in_setup},
+        node="bench",
+    )
     if lab.state is not None:
         lab.down()
     print(
         f"callguard bench: {count} calls per path at {rate:g} calls/s, {TALK_MS} ms talk each; "
-        f"lab on ports +200 in {state_dir}",
+        f"max_calls_in_setup {max_calls_in_setup}; lab on ports +200 in {state_dir}",
         flush=True,
     )
     lab.up(phones=False)

@@ -9,17 +9,27 @@ from callguard.policy.directory import Directory
 CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_USER_BUSY = 17  # SIP 486
 CAUSE_INVALID_NUMBER_FORMAT = 28  # SIP 484
+CAUSE_CONGESTION = 34  # SIP 503
 
 
 def decide_call(
-    directory: Directory, caller: str, dialed: str, *, no_answer_timeout_s: int, malformed: bool = False
+    directory: Directory,
+    caller: str,
+    dialed: str,
+    *,
+    no_answer_timeout_s: int,
+    malformed: bool = False,
+    overloaded: bool = False,
 ) -> Decision:
     """Decide what happens to a call from `caller` that dialled `dialed`.
 
     `dialed` is untrusted data from the phone: anything that is not a known
     extension is refused as an unknown number, never interpreted; `malformed`
-    says the dialplan found characters that are not dialable in it.
+    says the dialplan found characters that are not dialable in it; `overloaded` that too many
+    calls are already being set up to take one more now.
     """
+    if overloaded:
+        return Refuse(reason="overloaded", cause=CAUSE_CONGESTION)
     if malformed:
         # The phone sent characters no dial plan uses; never guess what was meant.
         return Refuse(reason="malformed_number", cause=CAUSE_INVALID_NUMBER_FORMAT)

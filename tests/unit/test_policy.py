@@ -53,6 +53,11 @@ def test_malformed_is_refused_even_if_it_looks_like_an_extension() -> None:
     assert decide("1001", "1002", malformed=True) == Refuse(reason="malformed_number", cause=28)
 
 
+def test_overload_refuses_with_congestion_before_anything_else() -> None:
+    decision = decide_call(DIRECTORY, "1001", "1002", no_answer_timeout_s=30, overloaded=True)
+    assert decision == Refuse(reason="overloaded", cause=34)
+
+
 def test_every_decision_is_loggable_data() -> None:
     for decision in (decide("1001", "2001"), decide("1001", "x")):
         data = decision.as_dict()

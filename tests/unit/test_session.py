@@ -64,13 +64,13 @@ class FakeAri:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, settings: CallSettings | None = None) -> None:
         self.ari = FakeAri()
         self.records: list[CallRecord] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.manager = CallManager(
             DIRECTORY,
-            CallSettings(no_answer_timeout_s=20),
+            settings or CallSettings(no_answer_timeout_s=20),
             "n1",
             lambda: self.ari,
             lambda e, **f: self.events.append((e, f)),
@@ -212,3 +212,18 @@ async def test_a_missed_leg_stasis_start_is_recovered_by_resync() -> None:
     for _ in range(20):
         await asyncio.sleep(0)
     assert ("get", LEG) in w.ari.actions and ("dial", LEG, 20) in w.ari.actions
+
+
+async def test_calls_beyond_the_setup_limit_are_refused_with_congestion() -> None:
+    w = World(CallSettings(no_answer_timeout_s=20, max_calls_in_setup=2))
+    for n in range(3):
+        await w.send(
+            {
+                "type": "StasisStart",
+                "args": ["internal", "1002"],
+                "channel": {"id": f"c{n}", "caller": {"number": "1001"}},
+            }
+        )
+    # Two calls wait for their legs (still in set-up); the third is refused at once.
+    assert [a[1] for a in w.ari.actions if a[0] == "create"] == ["c0-leg1", "c1-leg1"]
+    assert ("hangup", "c2", 34) in w.ari.actions
