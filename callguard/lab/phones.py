@@ -375,22 +375,23 @@ class SippRun:
                 await self.proc.wait()
 
 
-def free_udp_port() -> int:
-    """A UDP port nobody on 127.0.0.1 uses right now, for a SIPp phone that places a call."""
+def free_udp_port(local_ip: str = "127.0.0.1") -> int:
+    """A UDP port nobody on `local_ip` uses right now, for a SIPp phone that places a call."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((local_ip, 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def one_call_args(sip_host: str, sip_port: int) -> list[str]:
-    """SIPp arguments for a phone that places one call to Asterisk from a free port."""
+def one_call_args(sip_host: str, sip_port: int, local_ip: str = "127.0.0.1") -> list[str]:
+    """SIPp arguments for a phone that places one call to Asterisk from a free port
+    (`local_ip` = the lab's PSTN address for a call from outside)."""
     return [
         f"{sip_host}:{sip_port}",
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-p",
-        str(free_udp_port()),
+        str(free_udp_port(local_ip)),
         "-m",
         "1",
         "-timeout",

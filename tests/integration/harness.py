@@ -61,6 +61,15 @@ class Harness:
             one_call_args(self.state.sip_host, self.state.sip_port),
         )
 
+    async def outside_call(self, caller: str, did: str, **kw: Any) -> SippRun:
+        """Someone outside calls number `did` through the PSTN trunk (SIP from the lab's PSTN address)."""
+        return await self._start(
+            self.work,
+            self._name(f"pstn-{did}"),
+            caller_scenario(caller, did, **kw),
+            one_call_args(self.state.sip_host, self.state.sip_port, self.state.pstn_address),
+        )
+
     async def records(self, since: datetime | None = None) -> list[dict[str, Any]]:
         engine = make_engine(self.state.database_url)
         try:

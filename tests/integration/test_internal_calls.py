@@ -126,3 +126,19 @@ async def test_malformed_dial_string_is_refused_not_cleaned(harness: Harness) ->
     assert not callee.saw("INVITE_RECEIVED")
     await callee.stop()
     await harness.wait_clean()
+
+
+async def test_outside_call_on_the_trunk_reaches_the_extension_it_dialled(harness: Harness) -> None:
+    """The PSTN trunk is identified by its address; the outside caller's number is kept as data,
+    whatever characters SIP allows in it (this one is deliberately odd)."""
+    t0 = now()
+    outside = "+86'(10)!~*8888"
+    callee = await harness.phone("2001", "answer", answer_after_ms=300)
+    caller = await harness.outside_call(outside, "2001", talk_ms=800)
+    assert await caller.wait() == 0 and await callee.wait() == 0
+    assert caller.saw("ANSWERED") and callee.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "2001")
+    assert rec["direction"] == "inbound" and rec["disposition"] == "answered"
+    assert rec["caller"] == {"number": outside, "name": None, "department": None}
+    assert rec["callee"]["name"] == "刘洋 Liu Yang"
+    await harness.wait_clean()
