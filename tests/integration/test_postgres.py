@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.lab.phones import free_udp_port
-from callguard.store import RecordWriter, list_calls, make_engine, migrate
+from callguard.store import RecordWriter, list_calls, make_engine
 from tests.records import answered_record
 
 
@@ -85,13 +87,21 @@ async def _until(check: object, timeout: float = 20.0) -> None:
     raise AssertionError("condition not reached")
 
 
-async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: Path) -> None:
-    engine = make_engine(postgres.url)
-    await migrate(engine)
-    journal = tmp_path / "journal.jsonl"
-    writer = RecordWriter(engine, journal, retry_interval_s=0.2)
+@contextlib.asynccontextmanager
+async def running_writer(url: str, journal: Path) -> AsyncIterator[tuple[RecordWriter, AsyncEngine]]:
+    engine = make_engine(url)
+    writer = RecordWriter(engine, journal, retry_interval_s=0.2, label="pg")
     task = asyncio.create_task(writer.run())
     try:
+        yield writer, engine
+    finally:
+        task.cancel()
+        await engine.dispose()
+
+
+async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    async with running_writer(postgres.url, journal) as (writer, engine):
         writer.submit(answered_record("before"))
         await _until(lambda: writer.written == 1)
 
@@ -103,9 +113,6 @@ async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: P
         postgres.start()
         await _until(lambda: not journal.exists())
         rows = await list_calls(engine)
-    finally:
-        task.cancel()
-        await engine.dispose()
     assert sorted(r["call_id"] for r in rows) == ["before", "during-1", "during-2"]
     row = next(r for r in rows if r["call_id"] == "during-2")
     assert row["talk_s"] == 10.0 and row["started_at"] == "2026-11-22T10:00:00+00:00"
@@ -117,17 +124,11 @@ async def test_database_down_at_start_is_migrated_when_it_appears(postgres: PgSe
     """callguard may start before its database: records wait in the journal, then the schema is
     created and they are written."""
     postgres.stop()
-    engine = make_engine(postgres.url)
     journal = tmp_path / "journal.jsonl"
-    writer = RecordWriter(engine, journal, retry_interval_s=0.2, label="pg")
-    task = asyncio.create_task(writer.run())
-    try:
+    async with running_writer(postgres.url, journal) as (writer, engine):
         writer.submit(answered_record("early"))
         await _until(lambda: writer.journal_size() == 1)
         postgres.start()
         await _until(lambda: not journal.exists())
         rows = await list_calls(engine)
-    finally:
-        task.cancel()
-        await engine.dispose()
     assert [r["call_id"] for r in rows] == ["early"]
