@@ -118,16 +118,20 @@ async def run_demo(state_dir: Path | None = None) -> int:
             f"  {rec['caller']['number']} {rec['caller']['name']:<14} -> {rec['dialed']:<5} {who:<16} "
             f"{rec['disposition']:<18} talk {talk:<6} cause {rec['hangup_cause']}"
         )
-    events = [
-        json.loads(line)["event"]
+    demo_calls = {r["call_id"] for r in records}
+    logged = [
+        json.loads(line)
         for line in Path(state.callguard_log).read_text().splitlines()
         if line.startswith("{")
     ]
+    call_events = sum(
+        1 for e in logged if e.get("call_id") in demo_calls and str(e["event"]).startswith("call.")
+    )
     print(f"\nrecords: {state.database_url}")
     cli = Path(sys.argv[0]) if Path(sys.argv[0]).name == "callguard" else Path("callguard")
     print(f"  {cli} calls list     (add --json for every field)")
     print(
-        f"log: {state.callguard_log}  ({sum(e.startswith('call.') for e in events)} call events, "
+        f"log: {state.callguard_log}  ({call_events} events of these calls, "
         "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)"
     )
     print("the lab is stopped; `callguard lab up` starts it again with answering phones.")
