@@ -148,16 +148,11 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     if args.detach:
         return 0
     print("press Ctrl-C to stop the lab")
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM (systemd, kill) stops the lab as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        while not stop:
-            signal.pause() if hasattr(signal, "pause") else None
+        while True:
+            signal.pause()
     except KeyboardInterrupt:
         pass
     lab.down()

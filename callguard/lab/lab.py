@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -287,8 +288,6 @@ file = "{self.state_dir}/callguard.log"
         return proc.pid
 
     def _wait_port(self, port: int, what: str, pid: int, timeout: float = 20.0) -> None:
-        import socket
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not _alive(pid):
