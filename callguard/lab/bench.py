@@ -41,6 +41,19 @@ class PathResult:
     channels_left: int
     bridges_left: int
     wall_s: float
+    asterisk_rss_mb: float
+    controller_rss_mb: float
+
+
+def _rss_mb(pid: int | None) -> float:
+    """Resident memory of a process after the run, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return float("nan")
 
 
 def _rtts(work: Path) -> list[float]:
@@ -119,6 +132,8 @@ async def _run_path(lab: Lab, name: str, from_user: str, rate: float, count: int
         len(channels),
         len(bridges),
         wall,
+        _rss_mb(ast_pid),
+        _rss_mb(cg_pid),
     )
 
 
@@ -157,13 +172,14 @@ def run_bench(rate: float, count: int, max_calls_in_setup: int, state_dir: Path 
     print(
         f"{'path':<14}{'completed':>10}{'failed':>8}{'PDD p50 ms':>12}{'PDD p99 ms':>12}"
         f"{'Asterisk CPU ms/call':>22}{'callguard CPU ms/call':>23}{'channels left':>15}"
-        f"{'bridges left':>14}{'wall s':>8}"
+        f"{'bridges left':>14}{'wall s':>8}{'Asterisk RSS MiB':>18}{'callguard RSS MiB':>19}"
     )
     for r in results:
         print(
             f"{r.name:<14}{r.completed:>10}{r.failed:>8}{_pct(r.pdd_ms, 0.5):>12.1f}"
             f"{_pct(r.pdd_ms, 0.99):>12.1f}{r.asterisk_cpu_ms:>22.2f}{r.controller_cpu_ms:>23.2f}"
             f"{r.channels_left:>15}{r.bridges_left:>14}{r.wall_s:>8.1f}"
+            f"{r.asterisk_rss_mb:>18.0f}{r.controller_rss_mb:>19.0f}"
         )
     print("\nPDD = post-dial delay, INVITE sent to 180 Ringing received, per call (SIPp rtd).")
     return 0
