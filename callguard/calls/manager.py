@@ -78,8 +78,9 @@ class CallManager:
 
     def _forget(self, session: CallSession) -> None:
         self._sessions.pop(session.call_id, None)
-        for channel_id in [c for c, s in self._by_channel.items() if s is session]:
-            del self._by_channel[channel_id]
+        for channel_id in (session.caller_id, session.leg_id):
+            if self._by_channel.get(channel_id) is session:
+                del self._by_channel[channel_id]
 
     def _spawn(self, session: CallSession) -> None:
         self._sessions[session.call_id] = session

@@ -104,9 +104,9 @@ class Adoption:
     caller_up: bool
 
 
-def parse_time(value: str | None) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
     """ARI timestamps look like 2026-11-22T20:06:36.452+0000."""
-    if not value:
+    if not isinstance(value, str) or not value:
         return None
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
@@ -202,8 +202,26 @@ class CallSession:
                     except TimeoutError:
                         event = {"type": "CallguardResync"}
                     await self._handle(event)
+            except Exception as exc:  # a bug must not leave a call unattended or unrecorded
+                self._log.exception("call.session_crashed", error=repr(exc))
+                await self._abandon_after_crash(repr(exc))
             finally:
                 self.ctx.forget(self)
+
+    async def _hangup_quietly(self, channel_id: str) -> None:
+        await self._act("hangup_after_crash", lambda a: a.hangup(channel_id, CAUSE_NORMAL))
+
+    async def _abandon_after_crash(self, error: str) -> None:
+        """Fail closed: end both sides, free the bridge, and still write what is known."""
+        for channel_id in sorted(self._alive):
+            await self._hangup_quietly(channel_id)
+        if self._bridged:
+            await self._act("destroy_bridge", lambda a: a.destroy_bridge(self.bridge_id))
+        self.record.decisions.append({"action": "error", "reason": error})
+        self.record.disposition = "error"
+        self.record.ended_at = datetime.now(UTC)
+        self.state = CallState.done
+        self.ctx.submit_record(self.record)
 
     # --- the state machine ------------------------------------------------------------
 

@@ -25,9 +25,12 @@ class FakeAri:
     def __init__(self) -> None:
         self.actions: list[tuple[Any, ...]] = []
         self.gone: set[str] = set()
+        self.explode_on: str | None = None  # an action that fails in a way nobody planned for
 
     def _do(self, *action: Any) -> None:
         self.actions.append(action)
+        if action[0] == self.explode_on:
+            raise RuntimeError(f"unexpected failure in {action[0]}")
         if len(action) > 1 and action[1] in self.gone:
             raise AriGone("gone", 404)
 
@@ -227,3 +230,24 @@ async def test_calls_beyond_the_setup_limit_are_refused_with_congestion() -> Non
     # Two calls wait for their legs (still in set-up); the third is refused at once.
     assert [a[1] for a in w.ari.actions if a[0] == "create"] == ["c0-leg1", "c1-leg1"]
     assert ("hangup", "c2", 34) in w.ari.actions
+
+
+async def test_a_crashing_session_ends_the_call_and_still_records_it() -> None:
+    w = World()
+    await w.start_call()
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
+    w.ari.explode_on = "answer"
+    await w.send({"type": "Dial", "dialstatus": "ANSWER", "peer": {"id": LEG}})
+    [rec] = w.records
+    assert rec.disposition == "error" and rec.decisions[-1]["action"] == "error"
+    assert ("hangup", LEG, 16) in w.ari.actions
+    assert w.manager.active_calls == 0
+
+
+async def test_odd_event_fields_are_data_not_crashes() -> None:
+    w = World()
+    await w.start_call()
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
+    await w.send({"type": "Dial", "dialstatus": "RINGING", "peer": {"id": LEG}, "timestamp": 12})
+    await w.send({"type": "Dial", "dialstatus": "no-such-status", "peer": {"id": LEG}})
+    assert ("ring", CALL) in w.ari.actions and w.manager.active_calls == 1
