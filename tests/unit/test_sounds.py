@@ -1,0 +1,54 @@
+"""The shipped prompts: every one in every language, in the format Asterisk plays as is."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import wave
+from pathlib import Path
+
+SOUNDS = Path(__file__).resolve().parents[2] / "sounds"
+PROMPTS = tomllib.loads((SOUNDS / "prompts.toml").read_text())
+LANGS = ("en", "zh_CN")
+
+
+def _format(path: Path) -> tuple[int, int, int, float]:
+    with wave.open(str(path)) as w:
+        return w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes() / w.getframerate()
+
+
+def test_every_prompt_is_shipped_in_every_language_as_8khz_mono_pcm() -> None:
+    assert len(PROMPTS) >= 10
+    for name, texts in PROMPTS.items():
+        for lang in LANGS:
+            assert texts[lang].strip(), f"{name}: no {lang} text"
+            rate, channels, width, seconds = _format(SOUNDS / lang / f"{name}.wav")
+            assert (rate, channels, width) == (8000, 1, 2), f"{lang}/{name}.wav"
+            assert 0.5 < seconds < 20, f"{lang}/{name}.wav lasts {seconds:.1f} s"
+
+
+def test_the_script_regenerates_them_with_the_company_name(tmp_path: Path) -> None:
+    directory = tmp_path / "directory.toml"
+    directory.write_text('company = "Acme Trading"\n')
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SOUNDS / "generate"),
+            "--directory",
+            str(directory),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    made = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.wav"))
+    assert made == sorted(f"{lang}/{name}.wav" for lang in LANGS for name in PROMPTS)
+    assert _format(tmp_path / "out" / "en" / "greeting.wav")[:3] == (8000, 1, 2)
+    # The greeting says the company's name, so it differs from the shipped one.
+    assert (tmp_path / "out" / "en" / "greeting.wav").read_bytes() != (
+        SOUNDS / "en" / "greeting.wav"
+    ).read_bytes()
