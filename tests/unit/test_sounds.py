@@ -28,27 +28,30 @@ def test_every_prompt_is_shipped_in_every_language_as_8khz_mono_pcm() -> None:
             assert 0.5 < seconds < 20, f"{lang}/{name}.wav lasts {seconds:.1f} s"
 
 
-def test_the_script_regenerates_them_with_the_company_name(tmp_path: Path) -> None:
-    directory = tmp_path / "directory.toml"
-    directory.write_text('company = "Acme Trading"\n')
+def _generate(tmp_path: Path, company: str) -> Path:
+    directory = tmp_path / f"{len(company)}.toml"
+    directory.write_text(f'company = "{company}"\n')
+    out = tmp_path / f"out-{len(company)}"
     result = subprocess.run(
-        [
-            sys.executable,
-            str(SOUNDS / "generate"),
-            "--directory",
-            str(directory),
-            "--out",
-            str(tmp_path / "out"),
-        ],
+        [sys.executable, str(SOUNDS / "generate"), "--directory", str(directory), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    made = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.wav"))
+    return out
+
+
+def test_the_script_regenerates_the_shipped_prompts_exactly(tmp_path: Path) -> None:
+    company = tomllib.loads((SOUNDS.parent / "config" / "directory.toml").read_text())["company"]
+    out = _generate(tmp_path, company)
+    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav"))
     assert made == sorted(f"{lang}/{name}.wav" for lang in LANGS for name in PROMPTS)
-    assert _format(tmp_path / "out" / "en" / "greeting.wav")[:3] == (8000, 1, 2)
-    # The greeting says the company's name, so it differs from the shipped one.
-    assert (tmp_path / "out" / "en" / "greeting.wav").read_bytes() != (
-        SOUNDS / "en" / "greeting.wav"
-    ).read_bytes()
+    for rel in made:
+        assert (out / rel).read_bytes() == (SOUNDS / rel).read_bytes(), f"{rel} is stale: run sounds/generate"
+
+
+def test_the_greeting_says_the_company_name(tmp_path: Path) -> None:
+    out = _generate(tmp_path, "Acme")
+    assert (out / "en" / "greeting.wav").read_bytes() != (SOUNDS / "en" / "greeting.wav").read_bytes()
+    assert (out / "en" / "apology.wav").read_bytes() == (SOUNDS / "en" / "apology.wav").read_bytes()
