@@ -109,14 +109,6 @@ class AriClient:
         result: JSON = await self.request("GET", f"/channels/{channel_id}")
         return result
 
-    async def list_channels(self) -> list[JSON]:
-        result: list[JSON] = await self.request("GET", "/channels")
-        return result
-
-    async def list_bridges(self) -> list[JSON]:
-        result: list[JSON] = await self.request("GET", "/bridges")
-        return result
-
     async def create_channel(
         self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: Mapping[str, str]
     ) -> JSON:

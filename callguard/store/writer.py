@@ -48,10 +48,6 @@ class RecordWriter:
     def submit(self, record: CallRecord) -> None:
         self._queue.put_nowait(record)
 
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
     def journal_size(self) -> int:
         if not self._journal.exists():
             return 0
