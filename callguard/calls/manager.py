@@ -21,7 +21,7 @@ from callguard.calls.session import (
     parse_time,
 )
 from callguard.config import CallSettings
-from callguard.policy import Directory
+from callguard.policy import CallRequest, Directory
 
 log = structlog.get_logger("callguard.calls")
 
@@ -33,6 +33,18 @@ DIRECTIONS = ("internal", "inbound")
 # (variable sets, dialplan steps, connected line, ...): filtering them at the source halves
 # what both sides serialise and parse per call.
 EVENT_TYPES = ["StasisStart", "StasisEnd", "Dial", "ChannelHangupRequest", "ChannelDestroyed"]
+
+
+def _request(channel: JSON, args: list[str], overloaded: bool = False) -> CallRequest:
+    """The facts of a new call, from the caller's channel and its Stasis(callguard, ...) arguments:
+    direction, the (filtered) dialled number, and "malformed" when the dialplan had to filter it."""
+    return CallRequest(
+        caller=str((channel.get("caller") or {}).get("number") or ""),
+        dialed=args[1] if len(args) > 1 else "",
+        direction=args[0],
+        malformed=len(args) > 2 and args[2] == "malformed",
+        overloaded=overloaded,
+    )
 
 
 def _stasis_args(channel: JSON) -> list[str]:
@@ -101,11 +113,9 @@ class CallManager:
             channel = event.get("channel") or {}
             args = [str(a) for a in event.get("args") or []]
             if args and args[0] in DIRECTIONS and channel.get("id") not in self._sessions:
-                dialed = args[1] if len(args) > 1 else ""
-                malformed = len(args) > 2 and args[2] == "malformed"
                 in_setup = sum(1 for s in self._sessions.values() if s.in_setup)
                 overloaded = in_setup >= self._ctx.settings.max_calls_in_setup
-                self._spawn(CallSession(self._ctx, channel, args[0], dialed, malformed, overloaded))
+                self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded)))
                 return
         channel = event.get("peer") if kind == "Dial" else event.get("channel")
         if not isinstance(channel, dict):
@@ -155,16 +165,7 @@ class CallManager:
                 answered_at=parse_time(bridge.get("creationtime")) if bridge else None,
                 caller_up=channel.get("state") == "Up",
             )
-            self._spawn(
-                CallSession(
-                    self._ctx,
-                    channel,
-                    args[0],
-                    args[1] if len(args) > 1 else "",
-                    malformed=len(args) > 2 and args[2] == "malformed",
-                    adoption=adoption,
-                )
-            )
+            self._spawn(CallSession(self._ctx, channel, _request(channel, args), adoption))
         # A leg whose caller is gone has nobody to talk to.
         for call_id, leg in legs.items():
             if call_id not in self._sessions:

@@ -20,7 +20,7 @@ import structlog
 from callguard.ari.client import AriError, AriGone
 from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import CallSettings
-from callguard.policy import Directory, Refuse, Route, decide_call
+from callguard.policy import CallRequest, Directory, Refuse, Route, decide_call
 
 log = structlog.get_logger("callguard.calls")
 
@@ -127,10 +127,7 @@ class CallSession:
         self,
         ctx: SessionContext,
         caller_channel: JSON,
-        direction: str,
-        dialed: str,
-        malformed: bool = False,
-        overloaded: bool = False,
+        request: CallRequest,
         adoption: Adoption | None = None,
     ) -> None:
         self.ctx = ctx
@@ -141,25 +138,23 @@ class CallSession:
         self.state = CallState.new
         self.queue: asyncio.Queue[JSON] = asyncio.Queue()
         self._adoption = adoption
-        self._malformed = malformed
-        self._overloaded = overloaded
+        self.request = request
         self._bridged = False
         self._alive: set[str] = {self.caller_id}
         self._causes: dict[str, int] = {}
         self._route_decision: Route | None = None
-        caller_number = (caller_channel.get("caller") or {}).get("number") or ""
         now = parse_time(caller_channel.get("creationtime")) or datetime.now(UTC)
         self.record = CallRecord(
             call_id=self.call_id,
             node=ctx.node,
-            direction=direction,
-            dialed=dialed,
-            caller=ctx.directory.party(caller_number),
+            direction=request.direction,
+            dialed=request.dialed,
+            caller=ctx.directory.party(request.caller),
             started_at=now,
             readopted=adoption is not None,
         )
         self.caller_leg = LegRecord(
-            role="caller", channel_id=self.caller_id, number=caller_number, started_at=now
+            role="caller", channel_id=self.caller_id, number=request.caller, started_at=now
         )
         self.record.legs.append(self.caller_leg)
         self.callee_leg: LegRecord | None = None
@@ -227,12 +222,7 @@ class CallSession:
 
     async def _start(self) -> None:
         decision = decide_call(
-            self.ctx.directory,
-            self.record.caller.number,
-            self.record.dialed,
-            no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
-            malformed=self._malformed,
-            overloaded=self._overloaded,
+            self.ctx.directory, self.request, no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s
         )
         self.record.decisions.append(decision.as_dict())
         self._emit(

@@ -7,6 +7,17 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class CallRequest:
+    """What is known about a call when it arrives: the facts a decision is made from."""
+
+    caller: str
+    dialed: str
+    direction: str = "internal"  # "internal" (a desk phone) or "inbound" (the PSTN trunk)
+    malformed: bool = False  # the dialplan found characters no dial plan uses in `dialed`
+    overloaded: bool = False  # too many calls are still being set up to take this one now
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """Ring `target` for at most `timeout_s` seconds."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callguard.policy.decisions import Decision, Refuse, Route
+from callguard.policy.decisions import CallRequest, Decision, Refuse, Route
 from callguard.policy.directory import Directory
 
 # Q.850 causes; Asterisk turns them into the caller's SIP response.
@@ -12,30 +12,19 @@ CAUSE_INVALID_NUMBER_FORMAT = 28  # SIP 484
 CAUSE_CONGESTION = 34  # SIP 503
 
 
-def decide_call(
-    directory: Directory,
-    caller: str,
-    dialed: str,
-    *,
-    no_answer_timeout_s: int,
-    malformed: bool = False,
-    overloaded: bool = False,
-) -> Decision:
-    """Decide what happens to a call from `caller` that dialled `dialed`.
+def decide_call(directory: Directory, call: CallRequest, *, no_answer_timeout_s: int) -> Decision:
+    """Decide what happens to `call`.
 
-    `dialed` is untrusted data from the phone: anything that is not a known
-    extension is refused as an unknown number, never interpreted; `malformed`
-    says the dialplan found characters that are not dialable in it; `overloaded` that too many
-    calls are already being set up to take one more now.
+    `call.dialed` is untrusted data from the phone or the trunk: anything that is not a known
+    extension is refused as an unknown number, never interpreted.
     """
-    if overloaded:
+    if call.overloaded:
         return Refuse(reason="overloaded", cause=CAUSE_CONGESTION)
-    if malformed:
-        # The phone sent characters no dial plan uses; never guess what was meant.
+    if call.malformed:
+        # Characters no dial plan uses: never guess what was meant.
         return Refuse(reason="malformed_number", cause=CAUSE_INVALID_NUMBER_FORMAT)
-    target = directory.lookup(dialed)
-    if target is None:
+    if directory.lookup(call.dialed) is None:
         return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
-    if dialed == caller:
+    if call.dialed == call.caller:
         return Refuse(reason="dialled_self", cause=CAUSE_USER_BUSY)
-    return Route(target=dialed, timeout_s=no_answer_timeout_s, reason="extension")
+    return Route(target=call.dialed, timeout_s=no_answer_timeout_s, reason="extension")

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callguard.config import load_config
-from callguard.policy import Directory, Refuse, Route, decide_call
+from callguard.policy import CallRequest, Directory, Refuse, Route, decide_call
 
 PROJECT = Path(__file__).resolve().parents[2]
 DIRECTORY = Directory(
@@ -18,8 +18,8 @@ DIRECTORY = Directory(
 )
 
 
-def decide(caller: str, dialed: str, malformed: bool = False) -> Route | Refuse:
-    return decide_call(DIRECTORY, caller, dialed, no_answer_timeout_s=30, malformed=malformed)
+def decide(caller: str, dialed: str, **facts: bool) -> Route | Refuse:
+    return decide_call(DIRECTORY, CallRequest(caller, dialed, **facts), no_answer_timeout_s=30)
 
 
 def test_directory_resolves_people_and_shared_lines() -> None:
@@ -54,8 +54,7 @@ def test_malformed_is_refused_even_if_it_looks_like_an_extension() -> None:
 
 
 def test_overload_refuses_with_congestion_before_anything_else() -> None:
-    decision = decide_call(DIRECTORY, "1001", "1002", no_answer_timeout_s=30, overloaded=True)
-    assert decision == Refuse(reason="overloaded", cause=34)
+    assert decide("1001", "1002", overloaded=True, malformed=True) == Refuse(reason="overloaded", cause=34)
 
 
 def test_every_decision_is_loggable_data() -> None:
