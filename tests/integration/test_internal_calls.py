@@ -114,6 +114,16 @@ async def test_unknown_extension_gets_404(harness: Harness) -> None:
     await harness.wait_clean()
 
 
+async def test_letters_only_dial_string_is_refused_and_recorded(harness: Harness) -> None:
+    t0 = now()
+    caller = await harness.dial("1003", "abc")
+    assert await caller.wait() == 0
+    assert caller.final_code() == 484
+    rec = await harness.wait_record(t0, "")
+    assert rec["disposition"] == "malformed_number" and rec["caller"]["number"] == "1003"
+    await harness.wait_clean()
+
+
 async def test_malformed_dial_string_is_refused_not_cleaned(harness: Harness) -> None:
     """'100a2' must not become a call to 1002: it is refused and recorded as data."""
     t0 = now()
