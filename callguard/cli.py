@@ -78,23 +78,9 @@ def _database_url(args: argparse.Namespace) -> str:
     raise LabError("say which records to read: --config FILE, --db URL, or start the lab")
 
 
-def _format_call(c: dict[str, Any]) -> str:
-    def who(p: dict[str, Any]) -> str:
-        if not p.get("number"):
-            return "-"
-        return f"{p['number']} {p['name']}" if p.get("name") else str(p["number"])
-
-    callee = who(c["callee"]) if c["callee"].get("number") else str(c["dialed"])
-    talk = f"{c['talk_s']:.1f}s" if c.get("talk_s") is not None else "-"
-    start = (c.get("started_at") or "")[:19].replace("T", " ")
-    return (
-        f"{start}  {c['direction']:<8} {who(c['caller']):<24} -> {callee:<24} "
-        f"{c['disposition']:<17} talk {talk:<7} {c['call_id']}"
-    )
-
-
 def cmd_calls_list(args: argparse.Namespace) -> int:
     from callguard.store import list_calls, make_engine, migrate
+    from callguard.store.text import call_line
 
     async def fetch() -> list[dict[str, Any]]:
         engine = make_engine(_database_url(args))
@@ -109,7 +95,7 @@ def cmd_calls_list(args: argparse.Namespace) -> int:
         print(json.dumps(calls, ensure_ascii=False, indent=2))
     else:
         for c in reversed(calls):
-            print(_format_call(c))
+            print(call_line(c))
         print(f"({len(calls)} calls)")
     return 0
 

@@ -13,6 +13,7 @@ from typing import Any
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
 from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, one_call_args, start_sipp
 from callguard.store import list_calls, make_engine
+from callguard.store.text import call_line
 
 DEMO_NO_ANSWER_TIMEOUT_S = 6
 
@@ -112,12 +113,7 @@ async def run_demo(state_dir: Path | None = None) -> int:
         lab.down()
     print("\ncall records written by callguard:")
     for rec in records:
-        who = rec["callee"]["name"] or "-"
-        talk = f"{rec['talk_s']:.1f}s" if rec["talk_s"] is not None else "-"
-        print(
-            f"  {rec['caller']['number']} {rec['caller']['name']:<14} -> {rec['dialed']:<5} {who:<16} "
-            f"{rec['disposition']:<18} talk {talk:<6} cause {rec['hangup_cause']}"
-        )
+        print(f"  {call_line(rec)}")
     demo_calls = {r["call_id"] for r in records}
     logged = [
         json.loads(line)

@@ -1,0 +1,32 @@
+"""Call records as terminal lines, aligned even when names are written in Chinese."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal uses for `text`: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def _party(p: dict[str, Any], fallback: str = "-") -> str:
+    if not p.get("number"):
+        return fallback
+    return f"{p['number']} {p['name']}" if p.get("name") else str(p["number"])
+
+
+def call_line(c: dict[str, Any]) -> str:
+    """One call record (as `list_calls` returns it) on one line."""
+    talk = f"{c['talk_s']:.1f}s" if c.get("talk_s") is not None else "-"
+    start = (c.get("started_at") or "")[:19].replace("T", " ")
+    return (
+        f"{start}  {pad(c['direction'], 8)} {pad(_party(c['caller']), 24)} -> "
+        f"{pad(_party(c['callee'], str(c['dialed'])), 24)} {pad(c['disposition'], 17)} "
+        f"talk {pad(talk, 7)} cause {pad(str(c.get('hangup_cause') or '-'), 4)}{c['call_id']}"
+    )
