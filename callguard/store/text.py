@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 
@@ -24,7 +25,9 @@ def _party(p: dict[str, Any], fallback: str = "-") -> str:
 def call_line(c: dict[str, Any]) -> str:
     """One call record (as `list_calls` returns it) on one line."""
     talk = f"{c['talk_s']:.1f}s" if c.get("talk_s") is not None else "-"
-    start = (c.get("started_at") or "")[:19].replace("T", " ")
+    # Stored in UTC; shown in the machine's local time, as people read their phone logs.
+    started = c.get("started_at")
+    start = datetime.fromisoformat(started).astimezone().strftime("%Y-%m-%d %H:%M:%S") if started else "-"
     return (
         f"{start}  {pad(c['direction'], 8)} {pad(_party(c['caller']), 24)} -> "
         f"{pad(_party(c['callee'], str(c['dialed'])), 24)} {pad(c['disposition'], 17)} "

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from callguard.store.text import call_line, display_width
 
 
@@ -29,3 +33,13 @@ def test_columns_align_for_chinese_and_latin_names() -> None:
     # The call id column starts at the same terminal column on both lines.
     assert len({display_width(line[: line.rindex("X")]) for line in lines}) == 1
     assert "-> 1002 " in lines[0] and "talk 12.5s" in lines[0] and "cause 16" in lines[0]
+
+
+def test_start_time_is_shown_in_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        assert call_line(_record("Bob", "busy", None)).startswith("2026-11-22 18:00:00")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
