@@ -32,7 +32,8 @@ def _parse_since(value: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"--since: {value!r} is neither a duration (30m, 2h, 7d) nor an ISO time"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # A time without a zone is local time, as `calls list` prints it.
+    return parsed if parsed.tzinfo else parsed.astimezone()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
