@@ -49,7 +49,16 @@ async def run_service(config: Config) -> None:
         assert supervisor is not None
         return supervisor.client  # raises NotConnected while Asterisk is away
 
-    manager = CallManager(directory, config.calls, config.service.node, current_ari, emit, writer.submit)
+    node = config.service.node
+    manager = CallManager(
+        directory,
+        config.calls,
+        node,
+        current_ari,
+        emit,
+        writer.submit,
+        close_unobserved=lambda still_open: writer.close_unobserved(node, still_open),
+    )
     supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
 
     tasks = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -11,6 +11,7 @@ import structlog
 from callguard.ari.client import AriClient, AriError
 from callguard.calls.records import CallRecord
 from callguard.calls.session import (
+    BRIDGE_PREFIX,
     LEG_SUFFIX,
     Adoption,
     AriActions,
@@ -66,7 +67,9 @@ class CallManager:
         ari: Callable[[], AriActions],
         emit: Emitter,
         submit_record: Callable[[CallRecord], None],
+        close_unobserved: Callable[[set[str]], Awaitable[None]] | None = None,
     ) -> None:
+        self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
             directory=directory,
             settings=settings,
@@ -166,16 +169,30 @@ class CallManager:
                 caller_up=channel.get("state") == "Up",
             )
             self._spawn(CallSession(self._ctx, channel, _request(channel, args), adoption))
-        # A leg whose caller is gone has nobody to talk to.
+        # A leg whose caller is gone has nobody to talk to; a bridge of a call nobody handles
+        # any more is a leak.
         for call_id, leg in legs.items():
             if call_id not in self._sessions:
                 log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg["id"])
-                try:
-                    await client.hangup(leg["id"])
-                except AriError:
-                    pass
+                await self._quietly(client.hangup(leg["id"]))
+        orphan_bridges = {str(b) for b in app.get("bridge_ids", []) if str(b).startswith(BRIDGE_PREFIX)}
+        orphan_bridges |= {bridge_id_for(call_id) for call_id in legs if call_id not in self._sessions}
+        for bridge_id in sorted(orphan_bridges):
+            if bridge_id.removeprefix(BRIDGE_PREFIX) not in self._sessions:
+                log.info("call.orphan_bridge_destroyed", bridge=bridge_id)
+                await self._quietly(client.destroy_bridge(bridge_id))
         if callers:
             log.info("calls.adopted", count=len(callers))
+        if self._close_unobserved is not None:
+            await self._close_unobserved(set(self._sessions))
+
+    @staticmethod
+    async def _quietly(request: Awaitable[None]) -> None:
+        """Clean-up of things that may already be gone."""
+        try:
+            await request
+        except AriError:
+            pass
 
     async def shutdown(self) -> None:
         """Stop the workers; calls stay up in Asterisk and a later callguard re-adopts them."""

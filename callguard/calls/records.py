@@ -8,6 +8,11 @@ from typing import Any
 
 from callguard.policy import Party
 
+# Dispositions of a provisional record: written when a call is routed, so that a call still
+# leaves a trace if callguard is down when it ends; the final record replaces it.
+IN_PROGRESS = "in_progress"
+ENDED_UNOBSERVED = "ended_unobserved"
+
 
 @dataclass(slots=True)
 class LegRecord:
@@ -62,6 +67,12 @@ class CallRecord:
         data: dict[str, Any] = conv(asdict(self))
         data["talk_s"] = self.talk_s
         return data
+
+    def provisional(self) -> CallRecord:
+        """A snapshot of this call as it stands, marked in progress."""
+        snapshot = CallRecord.from_json(self.as_json())
+        snapshot.disposition = IN_PROGRESS
+        return snapshot
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:

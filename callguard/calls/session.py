@@ -45,6 +45,7 @@ _UNANSWERED = {
 # Set on each leg for operators reading `core show channel`; adoption goes by ids alone.
 VAR_CALL_ID = "CG_CALL_ID"
 LEG_SUFFIX = "-leg1"
+BRIDGE_PREFIX = "cg-"
 
 # With no event for this long, ask Asterisk how the channels are: a missed event
 # must not keep a session (and its record) open forever.
@@ -119,7 +120,7 @@ def leg_channel_id(call_id: str) -> str:
 
 
 def bridge_id_for(call_id: str) -> str:
-    return f"cg-{call_id}"
+    return BRIDGE_PREFIX + call_id
 
 
 class CallSession:
@@ -255,6 +256,7 @@ class CallSession:
             variables["CALLERID(name)"] = caller.name
         self.state = CallState.creating
         self._route_decision = route
+        self.ctx.submit_record(self.record.provisional())
         created = await self._act(
             "create_leg",
             lambda a: a.create_channel(

@@ -8,10 +8,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, event, insert, select
+from sqlalchemy import Connection, delete, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from callguard.calls.records import CallRecord, LegRecord
+from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
 from callguard.store.models import CallRow, LegRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -90,19 +90,38 @@ def _leg_values(call_pk: int, leg: LegRecord) -> dict[str, Any]:
     }
 
 
-async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
-    """Insert records in one short transaction; a call already stored is skipped (replays are safe).
+OPEN, UNOBSERVED = IN_PROGRESS, ENDED_UNOBSERVED
+# A row with one of these dispositions is provisional: the call's final record replaces it.
+PROVISIONAL = (OPEN, UNOBSERVED)
 
-    Core bulk inserts, not ORM objects: at call peaks this is the writer's hot path."""
+
+async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
+    """Store records in one short transaction (Core bulk inserts: the writer's hot path).
+
+    A call's provisional row (written when it started) is replaced by its final record; a call
+    already stored for good is skipped, so replaying the journal is safe."""
+    latest: dict[str, CallRecord] = {}
+    for r in records:  # within a batch, the last word on a call wins unless it is only "open"
+        if r.disposition != OPEN or r.call_id not in latest:
+            latest[r.call_id] = r
     async with engine.begin() as conn:
-        ids = [r.call_id for r in records]
-        existing = set(
-            (await conn.execute(select(CallRow.call_id).where(CallRow.call_id.in_(ids)))).scalars()
+        found = await conn.execute(
+            select(CallRow.call_id, CallRow.disposition).where(CallRow.call_id.in_(list(latest)))
         )
-        new: dict[str, CallRecord] = {}
-        for r in records:
-            if r.call_id not in existing:
-                new.setdefault(r.call_id, r)
+        stored: dict[str, str] = {call_id: disposition for call_id, disposition in found}
+        new = {
+            cid: r
+            for cid, r in latest.items()
+            if cid not in stored or (stored[cid] in PROVISIONAL and r.disposition != OPEN)
+        }
+        replaced = [cid for cid in new if cid in stored]
+        if replaced:
+            await conn.execute(
+                delete(LegRow).where(
+                    LegRow.call_pk.in_(select(CallRow.id).where(CallRow.call_id.in_(replaced)))
+                )
+            )
+            await conn.execute(delete(CallRow).where(CallRow.call_id.in_(replaced)))
         if not new:
             return
         rows = await conn.execute(
@@ -112,6 +131,25 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
         legs = [_leg_values(pk, leg) for pk, call_id in rows.all() for leg in new[call_id].legs]
         if legs:
             await conn.execute(insert(LegRow), legs)
+
+
+async def close_unobserved(engine: AsyncEngine, node: str, still_open: set[str]) -> list[str]:
+    """Calls this node left open that no longer exist in Asterisk ended while no callguard
+    watched: mark them so (their final record, if it still comes, replaces the mark)."""
+    async with engine.begin() as conn:
+        open_ids = set(
+            (
+                await conn.execute(
+                    select(CallRow.call_id).where(CallRow.node == node, CallRow.disposition == OPEN)
+                )
+            ).scalars()
+        )
+        gone = sorted(open_ids - still_open)
+        if gone:
+            await conn.execute(
+                update(CallRow).where(CallRow.call_id.in_(gone)).values(disposition=UNOBSERVED)
+            )
+        return gone
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.calls.records import CallRecord
-from callguard.store.db import migrate, write_records
+from callguard.store.db import close_unobserved, migrate, write_records
 
 log = structlog.get_logger("callguard.store")
 
@@ -31,22 +31,39 @@ class RecordWriter:
         self._label = label  # the database as logs may name it (no password)
         self._queue: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._schema_ready = False
+        # Alembic is not re-entrant, and two racing migrations half-create the schema.
+        self._schema_lock = asyncio.Lock()
         self.written = 0
 
     async def _ensure_schema(self) -> bool:
         """Migrate once the database answers: it may be down when callguard starts."""
-        if not self._schema_ready:
-            try:
-                await migrate(self._engine)
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("store.unreachable", database=self._label, error=_first_line(exc))
-                return False
-            self._schema_ready = True
-            log.info("store.ready", database=self._label)
+        async with self._schema_lock:
+            if not self._schema_ready:
+                try:
+                    await migrate(self._engine)
+                except (SQLAlchemyError, OSError) as exc:
+                    log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+                    return False
+                self._schema_ready = True
+                log.info("store.ready", database=self._label)
         return True
 
     def submit(self, record: CallRecord) -> None:
         self._queue.put_nowait(record)
+
+    async def close_unobserved(self, node: str, still_open: set[str]) -> None:
+        """After (re)connecting to Asterisk: close this node's open calls that are gone (LOG-1:
+        a call that ended while callguard was down still leaves a record). Best effort: it runs
+        again at the next reconnect if the database is away now."""
+        if not await self._ensure_schema():
+            return
+        try:
+            gone = await close_unobserved(self._engine, node, still_open)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+            return
+        for call_id in gone:
+            log.warning("store.call_unobserved", call_id=call_id)
 
     def journal_size(self) -> int:
         if not self._journal.exists():

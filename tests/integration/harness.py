@@ -77,14 +77,23 @@ class Harness:
         finally:
             await engine.dispose()
 
-    async def wait_record(self, since: datetime, dialed: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_record(
+        self, since: datetime, dialed: str, timeout: float = 15.0, disposition: str | None = None
+    ) -> dict[str, Any]:
+        """The call's record once final (not the provisional `in_progress` one), or once it has
+        `disposition`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for rec in await self.records(since):
-                if rec["dialed"] == dialed:
+                done = (
+                    rec["disposition"] == disposition if disposition else rec["disposition"] != "in_progress"
+                )
+                if rec["dialed"] == dialed and done:
                     return rec
             await asyncio.sleep(0.2)
-        raise AssertionError(f"no call record for {dialed} since {since} within {timeout} s")
+        raise AssertionError(
+            f"no {disposition or 'final'} call record for {dialed} since {since} within {timeout} s"
+        )
 
     async def wait_clean(self, timeout: float = 10.0) -> None:
         """Every call must leave Asterisk as it found it: no channel, no bridge."""

@@ -134,6 +134,25 @@ async def test_callguard_killed_during_talk_keeps_the_call(harness: Harness, lab
     await harness.wait_clean()
 
 
+async def test_call_that_ends_while_callguard_is_down_still_leaves_a_record(
+    harness: Harness, lab: Lab
+) -> None:
+    """LOG-1: the caller hangs up while no callguard runs. The next callguard finds the callee
+    alone in its bridge, hangs it up, and closes the call's provisional record."""
+    t0 = now()
+    phone = await harness.phone("2002", "answer", answer_after_ms=200)
+    call = await harness.dial("2001", "2002", talk_ms=1000)
+    await _wait_log(lab, "call.answered", _count_events(lab, "call.answered") + 1)
+    lab.stop_controller(kill=True)
+    assert await call.wait() == 0 and call.saw("ANSWERED")  # hung up while nobody watched
+    lab.start_controller()
+    assert await phone.wait() == 0 and phone.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "2002", disposition="ended_unobserved")
+    assert rec["caller"]["number"] == "2001" and rec["callee"]["number"] == "2002"
+    assert rec["decisions"][0]["action"] == "route"
+    await harness.wait_clean()
+
+
 async def test_calls_work_while_broker_is_down_and_events_resume(
     harness: Harness, lab: Lab, mqtt: MqttWatch
 ) -> None:

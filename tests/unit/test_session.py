@@ -99,6 +99,11 @@ class World:
             }
         )
 
+    @property
+    def finals(self) -> list[CallRecord]:
+        """Final records; a routed call also submits a provisional one when it starts ringing out."""
+        return [r for r in self.records if r.disposition != "in_progress"]
+
     def names(self) -> list[str]:
         return [a[0] for a in self.ari.actions]
 
@@ -111,6 +116,8 @@ async def test_answered_call_runs_through_every_state() -> None:
     w = World()
     await w.start_call()
     assert w.names() == ["create"]
+    [provisional] = w.records
+    assert provisional.disposition == "in_progress" and provisional.callee is not None
     assert w.ari.actions[0][2] == "PJSIP/1002"
     await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
     assert ("dial", LEG, 20) in w.ari.actions
@@ -135,11 +142,11 @@ async def test_answered_call_runs_through_every_state() -> None:
     assert ("bridge_add", f"cg-{CALL}", (CALL, LEG)) in w.ari.actions
     await w.send({"type": "StasisEnd", **ch(CALL), "timestamp": "2026-11-22T10:00:13.000+0000"})
     assert ("hangup", LEG, 16) in w.ari.actions
-    assert w.records == []  # the leg is still alive
+    assert w.finals == []  # the leg is still alive
     await w.send(
         {"type": "ChannelDestroyed", **ch(LEG), "cause": 16, "timestamp": "2026-11-22T10:00:13.100+0000"}
     )
-    [rec] = w.records
+    [rec] = w.finals
     assert (rec.disposition, rec.hangup_by, rec.hangup_cause, rec.talk_s) == ("answered", "caller", 16, 10.1)
     assert ("bridge_destroy", f"cg-{CALL}") in w.ari.actions
     assert [e for e, _ in w.events] == [
@@ -163,7 +170,7 @@ async def test_busy_leg_propagates_its_cause_to_the_caller() -> None:
     await w.send({"type": "ChannelDestroyed", **ch(LEG), "cause": 17})
     assert ("hangup", CALL, 17) in w.ari.actions
     await w.send({"type": "StasisEnd", **ch(CALL)})
-    [rec] = w.records
+    [rec] = w.finals
     assert (rec.disposition, rec.hangup_cause, rec.answered_at) == ("busy", 17, None)
     assert "bridge" not in w.names()
 
@@ -174,7 +181,7 @@ async def test_caller_abandons_before_the_leg_is_dialled() -> None:
     await w.send({"type": "StasisEnd", **ch(CALL)})
     assert ("hangup", LEG, None) in w.ari.actions
     await w.send({"type": "ChannelDestroyed", **ch(LEG), "cause": 16})
-    [rec] = w.records
+    [rec] = w.finals
     assert rec.disposition == "abandoned" and rec.hangup_by == "caller"
     assert "dial" not in w.names()
 
@@ -184,7 +191,7 @@ async def test_refused_call_hangs_up_with_the_decision_cause() -> None:
     await w.start_call(dialed="9999")
     assert w.ari.actions == [("hangup", CALL, 1)]
     await w.send({"type": "StasisEnd", **ch(CALL)})
-    [rec] = w.records
+    [rec] = w.finals
     assert rec.disposition == "unknown_extension" and rec.decisions[0]["action"] == "refuse"
 
 
@@ -238,7 +245,7 @@ async def test_a_crashing_session_ends_the_call_and_still_records_it() -> None:
     await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
     w.ari.explode_on = "answer"
     await w.send({"type": "Dial", "dialstatus": "ANSWER", "peer": {"id": LEG}})
-    [rec] = w.records
+    [rec] = w.finals
     assert rec.disposition == "error" and rec.decisions[-1]["action"] == "error"
     assert ("hangup", LEG, 16) in w.ari.actions
     assert w.manager.active_calls == 0

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callguard.calls import CallRecord
-from callguard.store import RecordWriter, list_calls, make_engine, migrate
+from callguard.store import RecordWriter, list_calls, make_engine, migrate, write_records
+from callguard.store.db import close_unobserved
 from tests.records import answered_record
 
 
@@ -68,4 +69,39 @@ async def test_unreachable_database_journals_then_replays(tmp_path: Path) -> Non
         await asyncio.sleep(0.02)
     task.cancel()
     assert sorted(r["call_id"] for r in await list_calls(engine)) == ["x1", "x2"]
+    await engine.dispose()
+
+
+async def test_a_provisional_record_is_replaced_by_the_final_one(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    early = record("p").provisional()
+    early.legs = early.legs[:1]
+    await write_records(engine, [early])
+    [row] = await list_calls(engine)
+    assert row["disposition"] == "in_progress" and len(row["legs"]) == 1
+    await write_records(engine, [record("p")])
+    await write_records(engine, [record("p").provisional()])  # a late provisional changes nothing
+    [row] = await list_calls(engine)
+    assert row["disposition"] == "answered" and [leg["role"] for leg in row["legs"]] == ["caller", "callee"]
+    # Both in one batch: the final one wins.
+    await write_records(engine, [record("q").provisional(), record("q")])
+    assert {r["call_id"]: r["disposition"] for r in await list_calls(engine)} == {
+        "p": "answered",
+        "q": "answered",
+    }
+    await engine.dispose()
+
+
+async def test_open_calls_that_vanished_are_closed_and_still_take_their_final_record(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    other_node = record("elsewhere").provisional()
+    other_node.node = "other"
+    await write_records(engine, [record("gone").provisional(), record("alive").provisional(), other_node])
+    assert await close_unobserved(engine, "n", still_open={"alive"}) == ["gone"]
+    dispositions = {r["call_id"]: r["disposition"] for r in await list_calls(engine)}
+    assert dispositions == {"gone": "ended_unobserved", "alive": "in_progress", "elsewhere": "in_progress"}
+    await write_records(engine, [record("gone")])  # its final record was only late
+    assert {r["call_id"]: r["disposition"] for r in await list_calls(engine)}["gone"] == "answered"
     await engine.dispose()
