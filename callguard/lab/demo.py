@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from callguard.calls.records import IN_PROGRESS
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
 from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, one_call_args, start_sipp
 from callguard.store import list_calls, make_engine
@@ -103,10 +104,14 @@ async def run_demo(state_dir: Path | None = None) -> int:
             caller_saw, phone_saw = await _place(lab, work, n, call)
             print(f"    caller's phone: {caller_saw}")
             print(f"    {call.dialed}'s phone: {phone_saw}")
-        await asyncio.sleep(0.5)
         engine = make_engine(state.database_url)
         try:
-            records = list(reversed(await list_calls(engine, limit=len(CALLS))))
+            # The writer may still be turning the last provisional records into final ones.
+            for _ in range(50):
+                records = list(reversed(await list_calls(engine, limit=len(CALLS))))
+                if all(r["disposition"] != IN_PROGRESS for r in records):
+                    break
+                await asyncio.sleep(0.1)
         finally:
             await engine.dispose()
     finally:
