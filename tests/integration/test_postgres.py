@@ -102,18 +102,25 @@ async def running_writer(url: str, journal: Path) -> AsyncIterator[tuple[RecordW
 async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: Path) -> None:
     journal = tmp_path / "journal.jsonl"
     async with running_writer(postgres.url, journal) as (writer, engine):
-        writer.submit(answered_record("before"))
+        writer.submit(answered_record("before").provisional())
         await _until(lambda: writer.written == 1)
+        writer.submit(answered_record("before"))  # the final record replaces the provisional one
+        await _until(lambda: writer.written == 2)
 
         postgres.stop()
+        writer.submit(answered_record("during-1").provisional())
         writer.submit(answered_record("during-1"))
         writer.submit(answered_record("during-2"))
-        await _until(lambda: writer.journal_size() == 2)
+        await _until(lambda: writer.journal_size() == 3)
 
         postgres.start()
         await _until(lambda: not journal.exists())
         rows = await list_calls(engine)
-    assert sorted(r["call_id"] for r in rows) == ["before", "during-1", "during-2"]
+    assert sorted((r["call_id"], r["disposition"]) for r in rows) == [
+        ("before", "answered"),
+        ("during-1", "answered"),
+        ("during-2", "answered"),
+    ]
     row = next(r for r in rows if r["call_id"] == "during-2")
     assert row["talk_s"] == 10.0 and row["started_at"] == "2026-11-22T10:00:00+00:00"
     assert [leg["role"] for leg in row["legs"]] == ["caller", "callee"]
