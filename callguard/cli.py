@@ -101,6 +101,65 @@ def cmd_calls_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_violations_list(args: argparse.Namespace) -> int:
+    from callguard.store import list_violations, make_engine, migrate
+    from callguard.store.text import violation_line
+
+    async def fetch() -> list[dict[str, Any]]:
+        engine = make_engine(_database_url(args))
+        try:
+            await migrate(engine)
+            return await list_violations(engine, since=args.since, limit=args.limit)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(fetch())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in reversed(rows):
+            print(violation_line(row))
+        print(f"({len(rows)} violations, fines {sum(r['fine_yuan'] for r in rows):.2f} 元)")
+    return 0
+
+
+def cmd_pin_set(args: argparse.Namespace) -> int:
+    """Store a person's authorization code (OUT-3) hashed; the PIN comes from stdin, never argv."""
+    import getpass
+    import secrets
+    import tomllib
+
+    from callguard.policy import hash_pin
+
+    path = Path(args.file)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            return _fail(f"{path}: (syntax): {exc}")
+    pin = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if not re.fullmatch(r"[0-9]{4,12}", pin):
+        return _fail("a PIN is 4 to 12 digits")
+    salt = str(data.get("salt") or secrets.token_hex(16))
+    digest = hash_pin(pin, bytes.fromhex(salt))
+    entries = [e for e in data.get("pins", []) if e.get("person") != args.person]
+    if any(e.get("hash") == digest for e in entries):
+        return _fail("another person already has this PIN; choose a different one")
+    entries.append({"person": args.person, "hash": digest})
+    lines = [
+        "# Authorization codes (POLICY OUT-3), written by `callguard pin set`. Only PBKDF2 hashes",
+        "# under this file's salt are stored; a PIN identifies its owner. Keep this file private.",
+        f'salt = "{salt}"',
+    ]
+    for e in entries:
+        lines += ["", "[[pins]]", f'person = "{e["person"]}"', f'hash = "{e["hash"]}"']
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    print(f"{path}: PIN set for {args.person}")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from callguard.store import make_engine, migrate
 
@@ -207,6 +266,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=200)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_calls_list)
+
+    violations = sub.add_parser("violations", help="the violations ledger").add_subparsers(
+        dest="violations_cmd", required=True
+    )
+    s = violations.add_parser("list", help="print violations (rule, line, person, fine), oldest first")
+    s.add_argument("--config")
+    s.add_argument("--db", help="database URL (instead of --config)")
+    s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+    s.add_argument("--since", type=_parse_since, help="30m, 2h, 7d or an ISO time")
+    s.add_argument("--limit", type=int, default=500)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_violations_list)
+
+    pin = sub.add_parser("pin", help="authorization codes (OUT-3)").add_subparsers(
+        dest="pin_cmd", required=True
+    )
+    s = pin.add_parser("set", help="set a person's PIN (read from stdin) in the PIN file")
+    s.add_argument("person", help="a person id from directory.toml")
+    s.add_argument("--file", required=True, help="the PIN file ([outbound] pins)")
+    s.set_defaults(func=cmd_pin_set)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     s = db.add_parser("upgrade", help="apply schema migrations")

@@ -12,10 +12,11 @@ import structlog
 from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
 from callguard.calls import CallManager
+from callguard.calls.emergency import EmergencyCalls
 from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
-from callguard.policy import Directory
+from callguard.policy import Directory, OutboundPolicy, PinBook
 from callguard.store import RecordWriter, make_engine
 
 log = structlog.get_logger("callguard")
@@ -27,6 +28,14 @@ def _safe_url(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+def _pin_book(config: Config) -> PinBook:
+    if config.pin_file is None:
+        return PinBook()
+    return PinBook(
+        bytes.fromhex(config.pin_file.salt), {entry.hash: entry.person for entry in config.pin_file.pins}
+    )
 
 
 async def run_service(config: Config) -> None:
@@ -58,6 +67,8 @@ async def run_service(config: Config) -> None:
         emit,
         writer.submit,
         close_unobserved=lambda still_open: writer.close_unobserved(node, still_open),
+        outbound=OutboundPolicy(directory, config.outbound, _pin_book(config)),
+        language=config.service.language,
     )
     supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
 
@@ -68,7 +79,9 @@ async def run_service(config: Config) -> None:
     if publisher is not None:
         tasks.append(asyncio.create_task(publisher.run(), name="mqtt"))
     if config.ami.enabled:
-        tasks.append(asyncio.create_task(AmiWatcher(config.ami).run(), name="ami"))
+        emergency = EmergencyCalls(directory, node, emit, writer.submit)
+        watcher = AmiWatcher(config.ami, on_user_event=emergency.on_user_event)
+        tasks.append(asyncio.create_task(watcher.run(), name="ami"))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -29,8 +30,11 @@ class _Manager(Manager):  # type: ignore[misc]
 class AmiWatcher:
     """Keeps `device_states` current ("PJSIP/1001" → "NOT_INUSE", "RINGING", "INUSE", ...)."""
 
-    def __init__(self, settings: AmiSettings) -> None:
+    def __init__(
+        self, settings: AmiSettings, on_user_event: Callable[[Mapping[str, Any]], None] | None = None
+    ) -> None:
         self._settings = settings
+        self._on_user_event = on_user_event
         self.device_states: dict[str, str] = {}
         self.connected = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -43,6 +47,13 @@ class AmiWatcher:
         device, state = message.get("Device"), message.get("State")
         if device and state:
             self.device_states[device] = state
+
+    def _on_user(self, _manager: Any, message: Any) -> None:
+        if self._on_user_event is not None:
+            try:
+                self._on_user_event(message)
+            except Exception as exc:  # a bad event must not stop the watcher
+                log.exception("ami.user_event_failed", error=repr(exc))
 
     def _on_login(self, manager: Any) -> None:
         self.connected = True
@@ -69,6 +80,7 @@ class AmiWatcher:
             log=logging.getLogger("callguard.ami.panoramisk"),
         )
         manager.register_event("DeviceStateChange", self._on_device_state)
+        manager.register_event("UserEvent", self._on_user)
         manager.connect()
         reported = ""
         try:
@@ -95,13 +107,12 @@ class AmiWatcher:
     async def _load_states(self, manager: Any) -> None:
         # Server-side filter: without it Asterisk sends every call event, and parsing them
         # cost callguard more CPU at call peaks than the calls themselves.
+        # UserEvents carry the dialplan's emergency calls (OUT-6).
         try:
-            await asyncio.wait_for(
-                manager.send_action(
-                    {"Action": "Filter", "Operation": "Add", "Filter": "Event: DeviceStateChange"}
-                ),
-                10,
-            )
+            for wanted in ("Event: DeviceStateChange", "Event: UserEvent"):
+                await asyncio.wait_for(
+                    manager.send_action({"Action": "Filter", "Operation": "Add", "Filter": wanted}), 10
+                )
         except (TimeoutError, OSError) as exc:
             log.warning("ami.filter_failed", error=str(exc))
         try:

@@ -135,6 +135,20 @@ class AriClient:
     async def ring(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/ring")
 
+    async def progress(self, channel_id: str) -> None:
+        """183 Session Progress: the caller hears early media (a prompt) without being answered."""
+        await self.request("POST", f"/channels/{channel_id}/progress")
+
+    async def play(self, channel_id: str, media: str, playback_id: str, lang: str) -> None:
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/play/{playback_id}",
+            params={"media": media, "lang": lang},
+        )
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}")
+
     async def answer(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/answer")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ from callguard.calls.session import (
     parse_time,
 )
 from callguard.config import CallSettings
-from callguard.policy import CallRequest, Directory
+from callguard.policy import CallRequest, Directory, OutboundPolicy, TollFraudGuard
 
 log = structlog.get_logger("callguard.calls")
 
@@ -33,18 +34,29 @@ DIRECTIONS = ("internal", "inbound")
 # The events sessions act on. Asterisk sends a Stasis app every channel event by default
 # (variable sets, dialplan steps, connected line, ...): filtering them at the source halves
 # what both sides serialise and parse per call.
-EVENT_TYPES = ["StasisStart", "StasisEnd", "Dial", "ChannelHangupRequest", "ChannelDestroyed"]
+EVENT_TYPES = [
+    "StasisStart",
+    "StasisEnd",
+    "Dial",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "PlaybackFinished",
+    "ChannelDtmfReceived",
+]
 
 
 def _request(channel: JSON, args: list[str], overloaded: bool = False) -> CallRequest:
     """The facts of a new call, from the caller's channel and its Stasis(callguard, ...) arguments:
-    direction, the (filtered) dialled number, and "malformed" when the dialplan had to filter it."""
+    direction, the (filtered) dialled number, "malformed" when the dialplan had to filter it, and
+    for desk phones the PJSIP endpoint (the line: caller ID is whatever the phone claims)."""
     return CallRequest(
         caller=str((channel.get("caller") or {}).get("number") or ""),
         dialed=args[1] if len(args) > 1 else "",
         direction=args[0],
         malformed=len(args) > 2 and args[2] == "malformed",
         overloaded=overloaded,
+        line=args[3] if len(args) > 3 and args[3] else None,
+        at=datetime.now().astimezone(),
     )
 
 
@@ -68,6 +80,8 @@ class CallManager:
         emit: Emitter,
         submit_record: Callable[[CallRecord], None],
         close_unobserved: Callable[[set[str]], Awaitable[None]] | None = None,
+        outbound: OutboundPolicy | None = None,
+        language: str = "zh_CN",
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -79,6 +93,9 @@ class CallManager:
             submit_record=submit_record,
             register_channel=self._register,
             forget=self._forget,
+            outbound=outbound,
+            guard=TollFraudGuard(outbound.settings.toll_guard) if outbound is not None else None,
+            language=language,
         )
         self._by_channel: dict[str, CallSession] = {}
         self._sessions: dict[str, CallSession] = {}
@@ -120,10 +137,15 @@ class CallManager:
                 overloaded = in_setup >= self._ctx.settings.max_calls_in_setup
                 self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded)))
                 return
-        channel = event.get("peer") if kind == "Dial" else event.get("channel")
-        if not isinstance(channel, dict):
-            return
-        session = self._by_channel.get(channel.get("id", ""))
+        if kind == "PlaybackFinished":
+            target = str((event.get("playback") or {}).get("target_uri", ""))
+            channel_id = target.removeprefix("channel:")
+        else:
+            subject = event.get("peer") if kind == "Dial" else event.get("channel")
+            if not isinstance(subject, dict):
+                return
+            channel_id = str(subject.get("id", ""))
+        session = self._by_channel.get(channel_id)
         if session is not None:
             session.enqueue(event)
 

@@ -45,6 +45,12 @@ class CallRecord:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     legs: list[LegRecord] = field(default_factory=list)
     readopted: bool = False
+    # Outside calls (OUT-1..7): what the number was, who authorised it with a PIN, its matter
+    # code (the long-distance register, OUT-3), and every rule broken on the call (LOG-5).
+    number_class: str | None = None
+    authorized_by: str | None = None
+    matter: str | None = None
+    violations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def talk_s(self) -> float | None:
@@ -105,4 +111,8 @@ class CallRecord:
             decisions=list(data.get("decisions", [])),
             legs=legs,
             readopted=bool(data.get("readopted", False)),
+            number_class=data.get("number_class"),
+            authorized_by=data.get("authorized_by"),
+            matter=data.get("matter"),
+            violations=list(data.get("violations", [])),
         )

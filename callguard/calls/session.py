@@ -9,6 +9,7 @@ answer time is a channel variable), so a new process can re-adopt the call.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,17 @@ import structlog
 from callguard.ari.client import AriError, AriGone
 from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import CallSettings
-from callguard.policy import CallRequest, Directory, Refuse, Route, decide_call
+from callguard.policy import (
+    CallRequest,
+    DialOut,
+    Directory,
+    OutboundPolicy,
+    Party,
+    Refuse,
+    Route,
+    TollFraudGuard,
+    decide_call,
+)
 
 log = structlog.get_logger("callguard.calls")
 
@@ -51,9 +62,27 @@ BRIDGE_PREFIX = "cg-"
 # must not keep a session (and its record) open forever.
 RESYNC_AFTER_S = 60.0
 
+# What an answered caller hears while the far end rings (a 183/180 carries ringback otherwise).
+RINGBACK_MEDIA = "tone:ring;tonezone=cn"
+# A prompt that never reports its end must not hold the call.
+PROMPT_MAX_S = 60.0
+PIN_MAX_DIGITS = 12
+MATTER_MAX_DIGITS = 8
+MATTER_ATTEMPTS = 2
+
+
+class CallerGone(Exception):
+    """The caller hung up while callguard was talking to them (prompt, PIN, matter code)."""
+
+    def __init__(self, event: JSON) -> None:
+        super().__init__("caller hung up")
+        self.event = event
+
 
 class CallState(StrEnum):
     new = "new"
+    announcing = "announcing"  # a refusal prompt plays before the hangup
+    authorizing = "authorizing"  # PIN / matter code by DTMF (OUT-3), reminders (OUT-7)
     creating = "creating"
     dialing = "dialing"
     ringing = "ringing"
@@ -70,6 +99,9 @@ class AriActions(Protocol):
     ) -> JSON: ...
     async def dial(self, channel_id: str, caller: str, timeout_s: int) -> None: ...
     async def ring(self, channel_id: str) -> None: ...
+    async def progress(self, channel_id: str) -> None: ...
+    async def play(self, channel_id: str, media: str, playback_id: str, lang: str) -> None: ...
+    async def stop_playback(self, playback_id: str) -> None: ...
     async def answer(self, channel_id: str) -> None: ...
     async def hangup(self, channel_id: str, cause: int | None = None) -> None: ...
     async def get_channel(self, channel_id: str) -> JSON: ...
@@ -94,6 +126,9 @@ class SessionContext:
     submit_record: Callable[[CallRecord], None]
     register_channel: Callable[[str, CallSession], None]
     forget: Callable[[CallSession], None]
+    outbound: OutboundPolicy | None = None
+    guard: TollFraudGuard | None = None
+    language: str = "zh_CN"
 
 
 @dataclass(frozen=True)
@@ -143,7 +178,13 @@ class CallSession:
         self._bridged = False
         self._alive: set[str] = {self.caller_id}
         self._causes: dict[str, int] = {}
-        self._route_decision: Route | None = None
+        self._leg_timeout_s = 0
+        self._dial_out: DialOut | None = None
+        self._caller_answered = False
+        self._ringback_playing = False
+        self._dtmf: list[str] = []  # digits typed ahead of the prompt that asks for them
+        self._playbacks = 0
+        self._timers: list[asyncio.Task[None]] = []
         now = parse_time(caller_channel.get("creationtime")) or datetime.now(UTC)
         self.record = CallRecord(
             call_id=self.call_id,
@@ -202,6 +243,10 @@ class CallSession:
                 self._log.exception("call.session_crashed", error=repr(exc))
                 await self._abandon_after_crash(repr(exc))
             finally:
+                for timer in self._timers:
+                    timer.cancel()
+                if self.ctx.guard is not None:
+                    self.ctx.guard.release(self.call_id)
                 self.ctx.forget(self)
 
     async def _hangup_quietly(self, channel_id: str) -> None:
@@ -223,7 +268,10 @@ class CallSession:
 
     async def _start(self) -> None:
         decision = decide_call(
-            self.ctx.directory, self.request, no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s
+            self.ctx.directory,
+            self.request,
+            no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
+            outbound=self.ctx.outbound,
         )
         self.record.decisions.append(decision.as_dict())
         self._emit(
@@ -234,18 +282,174 @@ class CallSession:
             ext=self.record.caller.number,
         )
         self._emit("call.decision", ext=self.record.caller.number, **decision.as_dict())
-        if isinstance(decision, Refuse):
-            self.record.disposition = decision.reason
-            self.record.hangup_cause, self.record.hangup_by = decision.cause, "callguard"
-            self.state = CallState.ending
-            await self._act("hangup", lambda a: a.hangup(self.caller_id, decision.cause))
-            return
-        await self._route(decision)
+        try:
+            if isinstance(decision, Refuse):
+                await self._refuse(decision)
+            elif isinstance(decision, DialOut):
+                await self._place_outside_call(decision)
+            else:
+                await self._route(decision)
+        except CallerGone as gone:
+            await self._handle(gone.event)
+
+    async def _refuse(self, decision: Refuse) -> None:
+        """Refuse the call; with a prompt, the caller hears why (early media) before the SIP error."""
+        self.record.disposition = decision.reason
+        self.record.hangup_cause, self.record.hangup_by = decision.cause, "callguard"
+        if decision.violation is not None:
+            self._add_violation(decision.violation.as_dict())
+        if decision.prompt is not None:
+            self.state = CallState.announcing
+            if not self._caller_answered:
+                await self._act("progress", lambda a: a.progress(self.caller_id))
+            await self._play(decision.prompt)
+        self.state = CallState.ending
+        await self._act("hangup", lambda a: a.hangup(self.caller_id, decision.cause))
+
+    def _add_violation(self, violation: dict[str, Any]) -> None:
+        violation["at"] = datetime.now(UTC).isoformat()
+        self.record.violations.append(violation)
+        self._emit("call.violation", **{k: v for k, v in violation.items() if k != "at"})
 
     async def _route(self, route: Route) -> None:
-        callee = self.ctx.directory.party(route.target)
+        await self._create_leg(
+            f"PJSIP/{route.target}", self.ctx.directory.party(route.target), route.timeout_s
+        )
+
+    async def _place_outside_call(self, dial: DialOut) -> None:
+        """OUT-1..7: the decision said this outside call may go, possibly after a PIN and a
+        matter code; SEC-3's counters have the last word before the trunk is seized."""
+        assert self.ctx.outbound is not None
+        self._dial_out = dial
+        self.record.direction = "outbound"
+        self.record.number_class = dial.number_class
+        guard = self.ctx.guard
+        if guard is not None and not dial.emergency:
+            over = guard.admit(self.call_id, self.request.from_line, time.monotonic())
+            if over is not None:
+                self._emit("alert.toll_fraud", ext=self.request.from_line, dialed=dial.number, reason=over)
+                await self._refuse(self.ctx.outbound.toll_refused(self.request, over))
+                return
+        if dial.needs_pin or dial.needs_matter:
+            self.state = CallState.authorizing
+            await self._act("answer", lambda a: a.answer(self.caller_id))
+            self._caller_answered = True
+            if dial.needs_pin:
+                owner = await self._ask_pin(dial)
+                if owner is None:
+                    await self._refuse(self.ctx.outbound.pin_refused(self.request, dial))
+                    return
+                self.record.authorized_by = owner
+                self._emit("call.authorized", ext=self.request.from_line, person=owner, rule="OUT-3")
+            if dial.needs_matter:
+                matter = await self._ask_matter()
+                if matter is None:
+                    await self._refuse(self.ctx.outbound.no_matter(self.request))
+                    return
+                self.record.matter = matter
+        if dial.reminder is not None:
+            self.state = CallState.authorizing
+            if not self._caller_answered:
+                await self._act("progress", lambda a: a.progress(self.caller_id))
+            await self._play(dial.reminder)
+        await self._create_leg(f"PJSIP/{dial.number}@{dial.trunk}", Party(number=dial.number), dial.timeout_s)
+
+    # --- talking to the caller: prompts and DTMF ----------------------------------------------
+
+    async def _next_event(self, timeout: float) -> JSON | None:
+        """The next event while callguard talks to the caller; the caller leaving ends the talk."""
+        try:
+            event = await asyncio.wait_for(self.queue.get(), max(timeout, 0.0))
+        except TimeoutError:
+            return None
+        kind = event.get("type")
+        channel_id = (event.get("channel") or {}).get("id")
+        if kind in ("StasisEnd", "ChannelDestroyed") and channel_id == self.caller_id:
+            raise CallerGone(event)
+        if kind == "ChannelHangupRequest" and event.get("cause") and channel_id:
+            self._causes.setdefault(channel_id, event["cause"])
+        return event
+
+    async def _play(self, prompt: str, barge_in: bool = False) -> None:
+        """Play a prompt to the caller and wait for its end. With `barge_in`, a digit stops it
+        (and is kept for the question that follows); digits typed ahead skip it."""
+        if barge_in and self._dtmf:
+            return
+        self._playbacks += 1
+        playback_id = f"{self.call_id}-play{self._playbacks}"
+        media = f"sound:callguard/{prompt}"
+        started = await self._act(
+            "play", lambda a: a.play(self.caller_id, media, playback_id, self.ctx.language)
+        )
+        self._emit("call.prompt", prompt=prompt, playback_id=playback_id)
+        if not started:
+            return
+        deadline = time.monotonic() + PROMPT_MAX_S
+        stopping = False
+        while (event := await self._next_event(deadline - time.monotonic())) is not None:
+            kind = event.get("type")
+            if kind == "PlaybackFinished" and (event.get("playback") or {}).get("id") == playback_id:
+                return
+            if kind == "ChannelDtmfReceived":
+                self._dtmf.append(str(event.get("digit", "")))
+                if barge_in and not stopping:
+                    stopping = True
+                    await self._act("stop_playback", lambda a: a.stop_playback(playback_id))
+
+    async def _collect(self, max_digits: int) -> str:
+        """Digits up to `#` (or `max_digits`, or a pause of `digit_timeout_s`)."""
+        assert self.ctx.outbound is not None
+        timeout = self.ctx.outbound.settings.digit_timeout_s
+        digits = ""
+        while True:
+            if self._dtmf:
+                digit = self._dtmf.pop(0)
+            else:
+                event = await self._next_event(timeout)
+                if event is None:
+                    return digits
+                if event.get("type") != "ChannelDtmfReceived":
+                    continue
+                digit = str(event.get("digit", ""))
+            if digit == "#":
+                return digits
+            digits += digit
+            if len(digits) >= max_digits:
+                return digits
+
+    async def _ask_pin(self, dial: DialOut) -> str | None:
+        """OUT-3: the owner of a valid PIN whose class covers the call, or None after the last try.
+        PINs are never logged or recorded; only their owner is."""
+        outbound = self.ctx.outbound
+        assert outbound is not None
+        attempts = outbound.settings.pin_attempts
+        for attempt in range(1, attempts + 1):
+            await self._play("enter_pin", barge_in=True)
+            pin = await self._collect(PIN_MAX_DIGITS)
+            owner = await asyncio.to_thread(outbound.pins.owner, pin) if pin else None
+            if owner is not None and outbound.pin_covers(dial, owner):
+                return owner
+            why = "no_pin" if not pin else ("unknown_pin" if owner is None else "pin_class_too_low")
+            self._emit(
+                "call.pin_rejected", ext=self.request.from_line, attempt=attempt, reason=why, rule="OUT-3"
+            )
+            self._dtmf.clear()  # nothing typed after a wrong code counts towards the next one
+            await self._play("pin_wrong")
+        return None
+
+    async def _ask_matter(self) -> str | None:
+        for _ in range(MATTER_ATTEMPTS):
+            await self._play("enter_matter", barge_in=True)
+            matter = await self._collect(MATTER_MAX_DIGITS)
+            if matter:
+                return matter
+        return None
+
+    # --- ringing the callee ---------------------------------------------------------------
+
+    async def _create_leg(self, endpoint: str, callee: Party, timeout_s: int) -> None:
         self.record.callee = callee
-        self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=route.target)
+        self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=callee.number)
         self.record.legs.append(self.callee_leg)
         # Register before creating: the leg's StasisStart can arrive before the REST answer.
         self.ctx.register_channel(self.leg_id, self)
@@ -255,12 +459,12 @@ class CallSession:
         if caller.name:
             variables["CALLERID(name)"] = caller.name
         self.state = CallState.creating
-        self._route_decision = route
+        self._leg_timeout_s = timeout_s
         self.ctx.submit_record(self.record.provisional())
         created = await self._act(
             "create_leg",
             lambda a: a.create_channel(
-                f"PJSIP/{route.target}", self.leg_id, f"leg,{self.call_id}", self.caller_id, variables
+                endpoint, self.leg_id, f"leg,{self.call_id}", self.caller_id, variables
             ),
         )
         if not created:
@@ -268,8 +472,8 @@ class CallSession:
         # Dialling waits for the leg's StasisStart: before it, Asterisk answers 409 to /dial.
 
     async def _dial(self) -> None:
-        assert self.callee_leg is not None and self._route_decision is not None
-        timeout_s = self._route_decision.timeout_s
+        assert self.callee_leg is not None
+        timeout_s = self._leg_timeout_s
         self.state = CallState.dialing
         # The no-answer timeout is Asterisk's own dial timeout: it keeps running if callguard restarts.
         if await self._act("dial", lambda a: a.dial(self.leg_id, self.caller_id, timeout_s)):
@@ -309,6 +513,8 @@ class CallSession:
             )
         elif kind == "CallguardResync":
             await self._resync()
+        elif kind == "CallguardTimer":
+            await self._on_timer(str(event.get("name")))
 
     async def _on_dial(self, event: JSON) -> None:
         status = event.get("dialstatus")
@@ -317,7 +523,13 @@ class CallSession:
             self.state = CallState.ringing
             self.callee_leg.ringing_at = self.caller_leg.ringing_at = self.record.ringing_at = at
             self._emit("call.ringing", ext=self.callee_leg.number)
-            await self._act("ring", lambda a: a.ring(self.caller_id))
+            if self._caller_answered:  # a caller answered for a PIN hears ringback as a tone
+                self._ringback_playing = await self._act(
+                    "ringback",
+                    lambda a: a.play(self.caller_id, RINGBACK_MEDIA, self.call_id + "-ringback", "en"),
+                )
+            else:
+                await self._act("ring", lambda a: a.ring(self.caller_id))
         elif status == "ANSWER" and self.state in (CallState.dialing, CallState.ringing):
             await self._connect(at)
 
@@ -326,7 +538,10 @@ class CallSession:
         self.state = CallState.talking
         self.callee_leg.answered_at = self.caller_leg.answered_at = self.record.answered_at = at
         self.record.disposition = "answered"
-        await self._act("answer", lambda a: a.answer(self.caller_id))
+        if self._ringback_playing:
+            await self._act("stop_ringback", lambda a: a.stop_playback(self.call_id + "-ringback"))
+        if not self._caller_answered:
+            await self._act("answer", lambda a: a.answer(self.caller_id))
         self._bridged = await self._act("bridge", lambda a: a.create_bridge(self.bridge_id))
         await self._act(
             "bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [self.caller_id, self.leg_id])
@@ -336,6 +551,49 @@ class CallSession:
             ext=self.callee_leg.number,
             rings_wait_s=round((at - (self.record.ringing_at or at)).total_seconds(), 3),
         )
+        duration = self._dial_out.duration if self._dial_out else None
+        if duration is not None:
+            self._start_timer("duration_warning", duration.limit_s - duration.warn_before_s)
+            self._start_timer("duration_limit", duration.limit_s)
+
+    # --- OUT-4: how long an outside call may last ----------------------------------------------
+
+    def _start_timer(self, name: str, after_s: float) -> None:
+        async def fire() -> None:
+            await asyncio.sleep(after_s)
+            self.enqueue({"type": "CallguardTimer", "name": name})
+
+        self._timers.append(asyncio.create_task(fire(), name=f"{self.call_id}-{name}"))
+
+    async def _on_timer(self, name: str) -> None:
+        dial, outbound = self._dial_out, self.ctx.outbound
+        if self.state is not CallState.talking or dial is None or dial.duration is None or outbound is None:
+            return
+        if name == "duration_warning":
+            # Only the employee hears it: the playback targets their channel, not the bridge.
+            self._playbacks += 1
+            playback_id = f"{self.call_id}-play{self._playbacks}"
+            await self._act(
+                "play",
+                lambda a: a.play(
+                    self.caller_id, "sound:callguard/duration_warning", playback_id, self.ctx.language
+                ),
+            )
+            self._emit(
+                "call.duration_warning",
+                ext=self.request.from_line,
+                limit_s=dial.duration.limit_s,
+                rule="OUT-4",
+                playback_id=playback_id,
+            )
+        elif name == "duration_limit":
+            self._add_violation(outbound.over_duration(self.request, dial).as_dict())
+            if dial.duration.hard_cap:
+                self.record.decisions.append({"action": "hangup", "reason": "duration_cap", "rule": "OUT-4"})
+                self.record.hangup_by, self.record.hangup_cause = "callguard", CAUSE_NORMAL
+                self.state = CallState.ending
+                await self._act("hangup_leg", lambda a: a.hangup(self.leg_id, CAUSE_NORMAL))
+                await self._act("hangup", lambda a: a.hangup(self.caller_id, CAUSE_NORMAL))
 
     async def _on_destroyed(
         self, channel_id: str, cause: int | None, cause_txt: str | None, at: datetime | None
@@ -348,7 +606,13 @@ class CallSession:
         if leg is not None:
             leg.ended_at, leg.hangup_cause, leg.hangup_cause_text = at, cause, cause_txt
         is_caller = channel_id == self.caller_id
-        if self.state in (CallState.creating, CallState.dialing, CallState.ringing):
+        if self.state in (CallState.announcing, CallState.authorizing, CallState.new):
+            if self.state is not CallState.announcing:
+                self.record.disposition = "abandoned"
+                self.record.hangup_by = "caller"
+                self.record.hangup_cause = cause
+            self.state = CallState.ending
+        elif self.state in (CallState.creating, CallState.dialing, CallState.ringing):
             if is_caller:
                 self.record.disposition = "abandoned"
                 self.record.hangup_by = "caller"

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from callguard.config._models import Config, DirectoryConfig, Role
+from callguard.config._models import Config, DirectoryConfig, PinFile, Role
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,7 +58,9 @@ def _validate(model: type[M], data: Mapping[str, Any], path: Path, problems: lis
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if p not in ("source", "directory") or len(err["loc"]) > 1)
+            loc = tuple(
+                p for p in err["loc"] if p not in ("source", "directory", "pin_file") or len(err["loc"]) > 1
+            )
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
@@ -100,6 +102,22 @@ def _cross_check(directory: DirectoryConfig, path: Path, problems: list[str]) ->
             problems.append(f"{path}: lines[{i}]: a line needs a person or a department")
 
 
+def _load_pins(path: Path, directory: DirectoryConfig | None, problems: list[str]) -> PinFile | None:
+    raw = _read_toml(path, problems)
+    pins = _validate(PinFile, raw, path, problems) if raw is not None else None
+    if pins is None:
+        return None
+    people = {p.id for p in directory.people} if directory else set()
+    seen: set[str] = set()
+    for i, entry in enumerate(pins.pins):
+        if directory is not None and entry.person not in people:
+            problems.append(f"{path}: pins[{i}].person: unknown person {entry.person!r}")
+        if entry.hash in seen:
+            problems.append(f"{path}: pins[{i}].hash: two people share one PIN")
+        seen.add(entry.hash)
+    return pins
+
+
 def _resolve_relative(value: str, base: Path) -> str:
     return value if not value or Path(value).is_absolute() else str(base / value)
 
@@ -137,14 +155,33 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     )
     if directory is not None:
         _cross_check(directory, directory_path, problems)
+    outbound = raw.get("outbound", {})
+    pins_name = outbound.get("pins", "") if isinstance(outbound, dict) else ""
+    pin_file = (
+        _load_pins(Path(_resolve_relative(str(pins_name), base)), directory, problems)
+        if isinstance(pins_name, str) and pins_name
+        else None
+    )
     config = _validate(
         Config,
-        {**raw, "directory": directory or DirectoryConfig(company="-"), "source": path},
+        {**raw, "directory": directory or DirectoryConfig(company="-"), "pin_file": pin_file, "source": path},
         path,
         problems,
     )
     if problems or config is None:
         raise ConfigError(problems)
+    dept_ids = {d.id for d in config.directory.departments}
+    for i, window in enumerate(config.outbound.quiet_hours):
+        for j, dept in enumerate(window.departments):
+            if dept not in dept_ids:
+                problems.append(
+                    f"{path}: outbound.quiet_hours[{i}].departments[{j}]: unknown department {dept!r}"
+                )
+    for cls, limit in config.outbound.durations.items():
+        if limit.warn_before_s >= limit.limit_s:
+            problems.append(
+                f"{path}: outbound.durations.{cls.value}.warn_before_s: must be less than limit_s"
+            )
     if config.ari.password == "":
         problems.append(f"{path}: ari.password: missing (set it here or in CALLGUARD_ARI_PASSWORD)")
     if config.ami.enabled and config.ami.password == "":

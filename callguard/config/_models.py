@@ -71,10 +71,34 @@ class Role(StrEnum):
 
 class LineKind(StrEnum):
     desk = "desk"
-    front_desk = "front_desk"
-    alarm = "alarm"
+    front_desk = "front_desk"  # receives calls only: no outside calls (OUT-5)
+    inbound_only = "inbound_only"  # e.g. a publicity line: no outside calls (OUT-5)
+    alarm = "alarm"  # the guard room: dials emergency numbers only (OUT-5)
     duty = "duty"
     operator = "operator"
+
+
+class ServiceClass(StrEnum):
+    """Classes of service, lowest first (OUT-2): a line may call numbers up to its class."""
+
+    internal = "internal"
+    local = "local"
+    national = "national"
+    hk_macau = "hk_macau"
+    international = "international"
+
+
+class NumberClass(StrEnum):
+    """What an outside number is, after the trunk access code is stripped."""
+
+    emergency = "emergency"
+    local = "local"
+    mobile = "mobile"
+    service = "service"
+    national = "national"
+    hk_macau = "hk_macau"
+    international = "international"
+    premium = "premium"
 
 
 class Department(_Strict):
@@ -88,6 +112,7 @@ class Person(_Strict):
     department: str
     role: Role = Role.employee
     assistants: tuple[str, ...] = ()
+    class_of_service: ServiceClass | None = None  # overrides [outbound.class_by_role]
 
 
 class Line(_Strict):
@@ -96,6 +121,7 @@ class Line(_Strict):
     person: str | None = None
     department: str | None = None
     label: str | None = None
+    class_of_service: ServiceClass | None = None  # overrides the person's class
 
 
 class DirectoryConfig(_Strict):
@@ -105,9 +131,142 @@ class DirectoryConfig(_Strict):
     lines: tuple[Line, ...] = ()
 
 
+class NumberRule(_Strict):
+    """Numbers starting with `prefix` and `min_length`..`max_length` digits long are `class_`."""
+
+    prefix: str = Field(pattern=r"^[0-9]{1,12}$")
+    class_: NumberClass = Field(alias="class")
+    min_length: int = Field(default=1, ge=1, le=32)
+    max_length: int = Field(default=32, ge=1, le=32)
+
+
+def _rules(cls: str, prefixes: str, min_length: int, max_length: int) -> list[dict[str, object]]:
+    return [
+        {"prefix": p, "class": cls, "min_length": min_length, "max_length": max_length}
+        for p in prefixes.split()
+    ]
+
+
+# China's numbering plan, as dialled after the outside-line code. Longest prefix wins; a number
+# no rule covers, or of the wrong length for its rule, is refused as invalid. Emergency numbers
+# are `emergency_numbers`, matched exactly before this table.
+CHINA_NUMBER_RULES: tuple[NumberRule, ...] = tuple(
+    NumberRule.model_validate(r)
+    for r in [
+        *_rules("local", "2 3 4 5 6 7 8", 7, 8),
+        *_rules("mobile", "13 14 15 16 17 18 19", 11, 11),
+        *_rules("service", "95 96", 5, 8),
+        *_rules("service", "100 123", 5, 5),
+        *_rules("national", "01 02 03 04 05 06 07 08 09", 10, 12),
+        *_rules("international", "00", 7, 18),
+        *_rules("hk_macau", "00852 00853", 13, 13),
+        # Premium-rate information services (声讯台/信息台): refused by OUT-1 at any length.
+        *_rules("premium", "168 160 1259", 3, 20),
+    ]
+)
+
+
+class DurationLimit(_Strict):
+    """OUT-4: warn the employee at `limit_s - warn_before_s`, a violation at `limit_s`, and
+    with `hard_cap` the call is ended there."""
+
+    limit_s: int = Field(default=180, ge=1)
+    warn_before_s: int = Field(default=30, ge=0)
+    hard_cap: bool = False
+
+
+class QuietHours(_Strict):
+    """OUT-7: outside calls from these departments between `start` and `end` (local time;
+    may wrap midnight) first hear a reminder, or are refused."""
+
+    departments: tuple[str, ...]
+    start: str = Field(default="12:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(default="14:00", pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$")
+    action: str = Field(default="remind", pattern="^(remind|refuse)$")
+
+
+class Fines(_Strict):
+    """元 per attempt (OUT-1, OUT-2). Premium: `premium_base + premium_cost_multiplier x cost`,
+    the cost being `premium_estimated_cost` since a refused call has none of its own."""
+
+    national: float = Field(default=50, ge=0)
+    hk_macau: float = Field(default=100, ge=0)
+    international: float = Field(default=500, ge=0)
+    premium_base: float = Field(default=50, ge=0)
+    premium_cost_multiplier: float = Field(default=20, ge=0)
+    premium_estimated_cost: float = Field(default=5, ge=0)
+
+
+class TollGuard(_Strict):
+    """SEC-3: outside calls (emergency ones never count) beyond these are refused and alerted."""
+
+    per_extension_concurrent: int = Field(default=2, ge=1)
+    per_extension_per_hour: int = Field(default=30, ge=1)
+    total_concurrent: int = Field(default=30, ge=1)
+    total_per_hour: int = Field(default=500, ge=1)
+
+
+_EXTERNAL = ("local", "mobile", "service", "national", "hk_macau", "international")
+
+
+class OutboundSettings(_Strict):
+    access_code: str = Field(default="0", pattern=r"^[0-9*#]{0,3}$")
+    trunk: str = Field(default="pstn", pattern=r"^[A-Za-z0-9_.-]+$")
+    emergency_numbers: tuple[str, ...] = ("110", "119", "120", "122", "112")
+    number_rules: tuple[NumberRule, ...] = CHINA_NUMBER_RULES
+    class_by_role: dict[Role, ServiceClass] = Field(
+        default_factory=lambda: {
+            Role.employee: ServiceClass.local,
+            Role.assistant: ServiceClass.local,
+            Role.operator: ServiceClass.local,
+            Role.guard: ServiceClass.local,
+            Role.manager: ServiceClass.national,
+            Role.director: ServiceClass.international,
+        }
+    )
+    # Above-class calls to these classes may be authorised with a PIN (OUT-3); others are refused.
+    pin_classes: tuple[ServiceClass, ...] = (
+        ServiceClass.national,
+        ServiceClass.hk_macau,
+        ServiceClass.international,
+    )
+    # Calls to these classes are registered with a matter code, whoever makes them (OUT-3).
+    matter_classes: tuple[ServiceClass, ...] = (
+        ServiceClass.national,
+        ServiceClass.hk_macau,
+        ServiceClass.international,
+    )
+    pins: str = ""  # file of hashed PINs (`callguard pin set`); empty = no PINs
+    pin_attempts: int = Field(default=3, ge=1, le=10)
+    digit_timeout_s: float = Field(default=8.0, gt=0)
+    ring_timeout_s: int = Field(default=60, ge=1, le=600)
+    # OUT-4 per number class; a class not listed has no limit (emergency never has one).
+    durations: dict[NumberClass, DurationLimit] = Field(
+        default_factory=lambda: {NumberClass(c): DurationLimit() for c in _EXTERNAL}
+    )
+    quiet_hours: tuple[QuietHours, ...] = ()
+    fines: Fines = Fines()
+    toll_guard: TollGuard = TollGuard()
+
+
+class PinEntry(_Strict):
+    person: str
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class PinFile(_Strict):
+    """The authorization codes file (OUT-3), written by `callguard pin set`: PINs are only
+    ever stored as PBKDF2 hashes under the file's salt."""
+
+    salt: str = Field(pattern=r"^[0-9a-f]{32,128}$")
+    pins: tuple[PinEntry, ...] = ()
+
+
 class ServiceSection(_Strict):
     node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$")
     directory: str = "directory.toml"
+    # Prompts play from Asterisk's sounds/<language>/callguard/ (see sounds/README.md).
+    language: str = Field(default="zh_CN", pattern=r"^[A-Za-z_]{2,10}$")
 
 
 class Config(_Strict):
@@ -120,5 +279,7 @@ class Config(_Strict):
     mqtt: MqttSettings = MqttSettings()
     log: LogSettings = LogSettings()
     calls: CallSettings = CallSettings()
+    outbound: OutboundSettings = OutboundSettings()
     directory: DirectoryConfig
+    pin_file: PinFile | None = None
     source: Path

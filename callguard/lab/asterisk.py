@@ -15,6 +15,7 @@ from callguard.lab.errors import LabError
 from callguard.policy import Directory
 
 DIALPLAN_DIR = Path(__file__).resolve().parents[2] / "dialplan"
+SOUNDS_DIR = Path(__file__).resolve().parents[2] / "sounds"
 SID_PACKAGES = "asterisk,asterisk-core-sounds-en-gsm"
 MIRROR = "http://deb.debian.org/debian"
 
@@ -31,8 +32,21 @@ class AsteriskInstall:
     moddir: str
 
     def host_path(self, inside: str) -> Path:
-        """A path as Asterisk sees it, translated to the host."""
-        return Path(inside) if self.root is None else self.root / inside.lstrip("/")
+        """A path as Asterisk sees it, translated to the host. Symbolic links on the way are
+        followed inside the root (Debian links sounds/en to /etc/alternatives/...)."""
+        if self.root is None:
+            return Path(inside)
+        current = self.root
+        for part in Path(inside).parts[1:]:
+            current = current / part
+            for _ in range(16):
+                if not current.is_symlink():
+                    break
+                target = os.readlink(current)
+                current = (
+                    self.root / target.lstrip("/") if target.startswith("/") else current.parent / target
+                )
+        return current
 
     def command(self, *args: str) -> list[str]:
         if self.root is None:
@@ -248,6 +262,19 @@ stutter = 450+425
     return files
 
 
+# Line kinds whose outgoing calls the fail-safe dialplan restricts (CG_LINE_ROLE, OUT-5).
+LINE_ROLES = {"alarm": "alarm", "front_desk": "inbound_only", "inbound_only": "inbound_only"}
+
+
+def install_prompts(install: AsteriskInstall, sounds_dir: Path = SOUNDS_DIR) -> None:
+    """Asterisk plays `sound:callguard/<name>` in language L from sounds/L/callguard/<name>.wav."""
+    for lang_dir in sorted(p for p in sounds_dir.iterdir() if p.is_dir()):
+        target = install.host_path(f"/usr/share/asterisk/sounds/{lang_dir.name}/callguard")
+        target.mkdir(parents=True, exist_ok=True)
+        for wav in lang_dir.glob("*.wav"):
+            shutil.copyfile(wav, target / wav.name)
+
+
 def _pjsip_conf(ports: AsteriskPorts, directory: Directory) -> str:
     out = [
         f"""[global]
@@ -291,6 +318,9 @@ direct_media = no
     for ext in directory.extensions():
         party = directory.party(ext)
         name = (party.name or ext).replace('"', "")
+        # The fail-safe dialplan keeps OUT-5 by this variable while callguard is down.
+        role = LINE_ROLES.get(party.line_kind or "")
+        role_var = f"set_var = CG_LINE_ROLE={role}\n" if role else ""
         out.append(f"""
 [{ext}]
 type = endpoint
@@ -300,7 +330,7 @@ allow = ulaw,alaw
 aors = {ext}
 callerid = "{name}" <{ext}>
 direct_media = no
-
+{role_var}
 [{ext}]
 type = aor
 contact = sip:{ext}@127.0.0.1:{ports.phone_ports[ext]}
@@ -324,6 +354,7 @@ class AsteriskProcess:
             (self.host_run_dir / sub).mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (self.host_run_dir / "etc" / name).write_text(text)
+        install_prompts(self.install)
         if self.install.root is not None:
             # Without these, Asterisk waits on DNS that never answers here, on every call.
             etc = self.install.root / "etc"

@@ -152,12 +152,14 @@ class Lab:
         directory_file: Path = DEFAULT_DIRECTORY,
         calls: dict[str, Any] | None = None,
         node: str = "lab",
+        outbound_config: str = "",
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or LabPorts()
         self.directory_file = directory_file.resolve()
         self.calls = calls or {}
         self.node = node
+        self.outbound_config = outbound_config  # more [outbound] settings (tests: short limits)
         self.state_file = self.state_dir / "state.json"
         self.state: LabState | None = LabState.load(self.state_file) if self.state_file.exists() else None
 
@@ -167,6 +169,7 @@ class Lab:
         cfg_dir = self.state_dir / "config"
         cfg_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
+        shutil.copyfile(self.directory_file.with_name("pins.toml"), cfg_dir / "pins.toml")
         calls = "\n".join(f"{k} = {json.dumps(v)}" for k, v in self.calls.items())
         path = cfg_dir / "callguard.toml"
         path.write_text(f"""# Written by `callguard lab up`; edit config/ in the project instead.
@@ -199,6 +202,10 @@ file = "{self.state_dir}/callguard.log"
 
 [calls]
 {calls}
+
+[outbound]
+pins = "pins.toml"
+{self.outbound_config}
 """)
         return path
 
@@ -362,6 +369,14 @@ file = "{self.state_dir}/callguard.log"
                 return
             time.sleep(0.1)
         raise LabError(f"callguard did not connect to ARI within {timeout:.0f} s")
+
+    def reconfigure(self, outbound_config: str) -> None:
+        """Restart callguard with other [outbound] settings (Asterisk and the calls' state stay)."""
+        assert self.state is not None
+        self.outbound_config = outbound_config
+        self._write_callguard_config(self.state.ari_password, self.state.ami_password)
+        self.stop_controller()
+        self.start_controller()
 
     def stop_controller(self, kill: bool = False) -> None:
         self._stop("callguard", sig=signal.SIGKILL if kill else signal.SIGTERM)

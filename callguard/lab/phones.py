@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import struct
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -22,9 +23,48 @@ o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 0
+m=audio [media_port] RTP/AVP 0 101
 a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
 """
+
+_DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+_DTMF_PT = 101
+
+
+def dtmf_pcap(digit: str, position: int) -> bytes:
+    """One RFC 4733 key press as a pcap file SIPp replays (`play_pcap_audio`): five event
+    packets 20 ms apart and three end packets. Each key press of a call gets later sequence
+    numbers and a later timestamp than the one before, as a real phone sends them; replaying
+    one fixed recording twice looks like an old packet to Asterisk, which drops it."""
+    event = _DTMF_EVENTS[digit]
+    seq0, ts = 1000 + position * 16, 8000 * (position + 1)
+    packets = []
+    for i, duration in enumerate([160, 320, 480, 640, 800, 800, 800, 800]):
+        end = i >= 5
+        marker = 0x80 if i == 0 else 0
+        rtp = struct.pack("!BBHII", 0x80, marker | _DTMF_PT, seq0 + i, ts, 0x1234ABCD)
+        rtp += struct.pack("!BBH", event, (0x80 if end else 0) | 10, duration)
+        udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+        localhost = bytes([127, 0, 0, 1])
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, localhost, localhost)
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+        packets.append(struct.pack("<IIII", 0, i * 20_000, len(frame), len(frame)) + frame)
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    return header + b"".join(packets)
+
+
+def _dtmf_file(position: int, digit: str) -> str:
+    return f"dtmf-{position:02d}-{_DTMF_EVENTS[digit]}.pcap"
+
+
+def write_dtmf_files(work_dir: Path, dtmf: tuple[tuple[int, str], ...]) -> None:
+    """The key presses a `caller_scenario(..., dtmf=...)` replays, in SIPp's working directory."""
+    digits = "".join(d for _, group in dtmf for d in group)
+    for position, digit in enumerate(digits):
+        (work_dir / _dtmf_file(position, digit)).write_bytes(dtmf_pcap(digit, position))
+
 
 # Final responses a caller may get; each is logged and ACKed.
 _FINAL_CODES = (400, 403, 404, 408, 480, 484, 486, 487, 488, 500, 503, 603)
@@ -34,6 +74,10 @@ def _log(msg: str) -> str:
     return f'<action><log message="[clock_tick] {msg}"/></action>'
 
 
+def _log_nop(msg: str) -> str:
+    return f"\n  <nop>{_log(msg)}</nop>"
+
+
 def caller_scenario(
     caller: str,
     dialed: str,
@@ -41,9 +85,20 @@ def caller_scenario(
     talk_ms: int | None = 1000,
     cancel_after_ms: int | None = None,
     wait_for_bye_ms: int = 60_000,
+    dtmf: tuple[tuple[int, str], ...] = (),
 ) -> str:
     """A phone that dials: hangs up after `talk_ms` of talk, or waits for the far end's BYE
-    (talk_ms=None), or abandons (CANCEL) `cancel_after_ms` after it first hears ringing."""
+    (talk_ms=None), or abandons (CANCEL) `cancel_after_ms` after it first hears ringing.
+    Once answered it types `dtmf`: (pause ms, digits) groups, sent as RFC 4733 events."""
+    keys = ""
+    position = 0
+    for pause_ms, digits in dtmf:
+        keys += f'\n  <pause milliseconds="{pause_ms}"/>'
+        for digit in digits:
+            play = f'<exec play_pcap_audio="{_dtmf_file(position, digit)}"/>'
+            keys += f'\n  <nop><action>{play}</action></nop>\n  <pause milliseconds="250"/>'
+            position += 1
+        keys += _log_nop(f"TYPED {digits}")
     finals = "\n".join(
         f'  <recv response="{code}" optional="true" next="failed">{_log(f"FINAL {code}")}</recv>'
         for code in _FINAL_CODES
@@ -157,6 +212,7 @@ Content-Length: 0
 
     ]]>
   </send>
+{keys}
 {talk}
 {after_ring}
   <label id="failed"/>
@@ -258,7 +314,10 @@ Content-Length: 0
   <recv request="INVITE">
     <action>
       {dialog_vars}<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invcseq"/>
+      <ereg regexp="^INVITE sip:([^@;> ]*)" search_in="msg" assign_to="ruri,dialed"/>
       <log message="[clock_tick] INVITE_RECEIVED"/>
+      <log message="[clock_tick] DIALED [$dialed]"/>
+      <log message="[clock_tick] REQUEST [$ruri]"/>
     </action>
   </recv>
   <send>
@@ -347,6 +406,10 @@ class SippRun:
             if tick.isdigit() and msg:
                 out.append((int(tick), msg))
         return out
+
+    def dialed(self) -> list[str]:
+        """The numbers this phone (or carrier) was called on, from each INVITE's request URI."""
+        return [msg.split(" ", 1)[1] for _, msg in self.events() if msg.startswith("DIALED ")]
 
     def saw(self, event: str) -> bool:
         return any(msg == event for _, msg in self.events())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -15,6 +16,28 @@ class CallRequest:
     direction: str = "internal"  # "internal" (a desk phone) or "inbound" (the PSTN trunk)
     malformed: bool = False  # the dialplan found characters no dial plan uses in `dialed`
     overloaded: bool = False  # too many calls are still being set up to take this one now
+    # The desk phone's line (its PJSIP endpoint): who is calling, whatever caller ID it sent.
+    line: str | None = None
+    at: datetime | None = None  # local time of the call (quiet hours); None = no time rules
+
+    @property
+    def from_line(self) -> str:
+        return self.line or self.caller
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule broken (or attempted) on a call: a row of the violations ledger (LOG-5)."""
+
+    rule: str
+    extension: str
+    person: str | None
+    reason: str
+    fine_yuan: float = 0.0
+    severity: str = "minor"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +61,69 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Refuse:
-    """End the call without ringing anyone; `cause` is the Q.850 cause the caller receives."""
+    """End the call without ringing anyone; `cause` is the Q.850 cause the caller receives,
+    after hearing `prompt` (early media) when there is one."""
 
     reason: str
     cause: int
     rule: str | None = None
+    prompt: str | None = None
+    violation: Violation | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"action": "refuse", "reason": self.reason, "cause": self.cause, "rule": self.rule}
+        out: dict[str, Any] = {
+            "action": "refuse",
+            "reason": self.reason,
+            "cause": self.cause,
+            "rule": self.rule,
+        }
+        if self.prompt:
+            out["prompt"] = self.prompt
+        return out
 
 
-Decision = Route | Refuse
+@dataclass(frozen=True, slots=True)
+class DurationPolicy:
+    """OUT-4 for one call: warn at `limit_s - warn_before_s`, violation at `limit_s`."""
+
+    limit_s: int
+    warn_before_s: int
+    hard_cap: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DialOut:
+    """Call `number` through `trunk`, after asking for a PIN and/or a matter code (OUT-3) and
+    playing `reminder` (OUT-7) where the decision says so."""
+
+    number: str
+    number_class: str
+    trunk: str
+    timeout_s: int
+    reason: str
+    rule: str | None = None
+    needs_pin: bool = False
+    needs_matter: bool = False
+    reminder: str | None = None
+    duration: DurationPolicy | None = None
+
+    @property
+    def emergency(self) -> bool:
+        return self.number_class == "emergency"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": "dial_out",
+            "number": self.number,
+            "number_class": self.number_class,
+            "reason": self.reason,
+            "rule": self.rule,
+            "needs_pin": self.needs_pin,
+            "needs_matter": self.needs_matter,
+            "reminder": self.reminder,
+            "duration_limit_s": self.duration.limit_s if self.duration else None,
+            "hard_cap": self.duration.hard_cap if self.duration else None,
+        }
+
+
+Decision = Route | Refuse | DialOut

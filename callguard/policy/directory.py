@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from callguard.config import DirectoryConfig
+from callguard.config import DirectoryConfig, Line, Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,8 @@ class Directory:
         self.company = config.company
         departments = {d.id: d for d in config.departments}
         people = {p.id: p for p in config.people}
+        self._people = people
+        self._lines = {line.extension: line for line in config.lines}
         self._by_extension: dict[str, Party] = {}
         for line in config.lines:
             person = people.get(line.person) if line.person else None
@@ -47,6 +49,12 @@ class Directory:
 
     def extensions(self) -> list[str]:
         return sorted(self._by_extension)
+
+    def line(self, extension: str) -> Line | None:
+        return self._lines.get(extension)
+
+    def person(self, person_id: str | None) -> Person | None:
+        return self._people.get(person_id) if person_id else None
 
     def lookup(self, number: str) -> Party | None:
         return self._by_extension.get(number)

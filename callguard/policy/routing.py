@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callguard.policy.decisions import CallRequest, Decision, Refuse, Route
 from callguard.policy.directory import Directory
+from callguard.policy.outbound import OutboundPolicy
 
 # Q.850 causes; Asterisk turns them into the caller's SIP response.
 CAUSE_UNALLOCATED = 1  # SIP 404
@@ -12,17 +13,28 @@ CAUSE_INVALID_NUMBER_FORMAT = 28  # SIP 484
 CAUSE_CONGESTION = 34  # SIP 503
 
 
-def decide_call(directory: Directory, call: CallRequest, *, no_answer_timeout_s: int) -> Decision:
+def decide_call(
+    directory: Directory,
+    call: CallRequest,
+    *,
+    no_answer_timeout_s: int,
+    outbound: OutboundPolicy | None = None,
+) -> Decision:
     """Decide what happens to `call`.
 
-    `call.dialed` is untrusted data from the phone or the trunk: anything that is not a known
-    extension is refused as an unknown number, never interpreted.
+    `call.dialed` is untrusted data from the phone or the trunk: a known extension is routed,
+    a desk phone's outside number is classified by the number plan (`outbound`), anything else
+    is refused as an unknown number, never interpreted.
     """
     if call.overloaded:
         return Refuse(reason="overloaded", cause=CAUSE_CONGESTION)
     if call.malformed:
         # Characters no dial plan uses: never guess what was meant.
         return Refuse(reason="malformed_number", cause=CAUSE_INVALID_NUMBER_FORMAT)
+    if outbound is not None and call.direction == "internal":
+        decision = outbound.decide(call)
+        if decision is not None:
+            return decision
     if directory.lookup(call.dialed) is None:
         return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
     if call.dialed == call.caller:

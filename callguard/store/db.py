@@ -12,7 +12,7 @@ from sqlalchemy import Connection, delete, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
-from callguard.store.models import CallRow, LegRow
+from callguard.store.models import CallRow, LegRow, ViolationRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -49,17 +49,23 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
+def _clip(value: str | None, size: int) -> str | None:
+    # Dialled strings and caller IDs are untrusted: an over-long one must not make PostgreSQL
+    # refuse the whole record (the decisions keep what the policy saw).
+    return value[:size] if value is not None else None
+
+
 def _call_values(record: CallRecord) -> dict[str, Any]:
     callee = record.callee
     return {
         "call_id": record.call_id,
         "node": record.node,
         "direction": record.direction,
-        "dialed": record.dialed,
-        "caller_number": record.caller.number,
+        "dialed": _clip(record.dialed, 64),
+        "caller_number": _clip(record.caller.number, 64),
         "caller_name": record.caller.name,
         "caller_department": record.caller.department,
-        "callee_number": callee.number if callee else None,
+        "callee_number": _clip(callee.number, 64) if callee else None,
         "callee_name": callee.name if callee else None,
         "callee_department": callee.department if callee else None,
         "started_at": _utc(record.started_at),
@@ -72,6 +78,23 @@ def _call_values(record: CallRecord) -> dict[str, Any]:
         "hangup_by": record.hangup_by,
         "decisions": record.decisions,
         "readopted": record.readopted,
+        "number_class": record.number_class,
+        "authorized_by": record.authorized_by,
+        "matter": _clip(record.matter, 16),
+    }
+
+
+def _violation_values(record: CallRecord, violation: dict[str, Any]) -> dict[str, Any]:
+    at = violation.get("at")
+    return {
+        "call_id": record.call_id,
+        "rule": violation["rule"],
+        "extension": _clip(str(violation.get("extension") or record.caller.number), 64),
+        "person": violation.get("person"),
+        "reason": _clip(str(violation.get("reason", "")), 256),
+        "fine_yuan": float(violation.get("fine_yuan") or 0),
+        "severity": violation.get("severity", "minor"),
+        "at": _utc(datetime.fromisoformat(at)) if at else _utc(record.ended_at or record.started_at),
     }
 
 
@@ -122,6 +145,7 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
                 )
             )
             await conn.execute(delete(CallRow).where(CallRow.call_id.in_(replaced)))
+            await conn.execute(delete(ViolationRow).where(ViolationRow.call_id.in_(replaced)))
         if not new:
             return
         rows = await conn.execute(
@@ -131,6 +155,9 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
         legs = [_leg_values(pk, leg) for pk, call_id in rows.all() for leg in new[call_id].legs]
         if legs:
             await conn.execute(insert(LegRow), legs)
+        violations = [_violation_values(r, v) for r in new.values() for v in r.violations]
+        if violations:
+            await conn.execute(insert(ViolationRow), violations)
 
 
 async def close_unobserved(engine: AsyncEngine, node: str, still_open: set[str]) -> list[str]:
@@ -197,6 +224,9 @@ async def list_calls(
                 "hangup_by": r.hangup_by,
                 "decisions": r.decisions,
                 "readopted": r.readopted,
+                "number_class": r.number_class,
+                "authorized_by": r.authorized_by,
+                "matter": r.matter,
                 "legs": [
                     {
                         "role": leg.role,
@@ -211,6 +241,30 @@ async def list_calls(
                     }
                     for leg in r.legs
                 ],
+            }
+            for r in rows
+        ]
+
+
+async def list_violations(
+    engine: AsyncEngine, since: datetime | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The violations ledger, newest first (LOG-5)."""
+    stmt = select(ViolationRow).order_by(ViolationRow.at.desc(), ViolationRow.id.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(ViolationRow.at >= _utc(since))
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(stmt)).scalars().all()
+        return [
+            {
+                "call_id": r.call_id,
+                "rule": r.rule,
+                "extension": r.extension,
+                "person": r.person,
+                "reason": r.reason,
+                "fine_yuan": float(r.fine_yuan),
+                "severity": r.severity,
+                "at": _iso(r.at),
             }
             for r in rows
         ]

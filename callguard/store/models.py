@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -37,6 +37,9 @@ class CallRow(Base):
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     decisions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     readopted: Mapped[bool] = mapped_column(Boolean, default=False)
+    number_class: Mapped[str | None] = mapped_column(String(16))
+    authorized_by: Mapped[str | None] = mapped_column(String(64))
+    matter: Mapped[str | None] = mapped_column(String(16))
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.id", lazy="selectin"
@@ -59,3 +62,19 @@ class LegRow(Base):
     hangup_cause_text: Mapped[str | None] = mapped_column(String(128))
 
     call: Mapped[CallRow] = relationship(back_populates="legs")
+
+
+class ViolationRow(Base):
+    """The violations ledger (LOG-5): one row per rule broken or attempted on a call."""
+
+    __tablename__ = "violations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), index=True)
+    rule: Mapped[str] = mapped_column(String(16), index=True)
+    extension: Mapped[str] = mapped_column(String(64), index=True)
+    person: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(String(256))
+    fine_yuan: Mapped[float] = mapped_column(Numeric(10, 2, asdecimal=False))
+    severity: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

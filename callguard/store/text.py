@@ -28,8 +28,30 @@ def call_line(c: dict[str, Any]) -> str:
     # Stored in UTC; shown in the machine's local time, as people read their phone logs.
     started = c.get("started_at")
     start = datetime.fromisoformat(started).astimezone().strftime("%Y-%m-%d %H:%M:%S") if started else "-"
+    extra = ""
+    if c.get("number_class"):
+        extra += f"  [{c['number_class']}"
+        if c.get("authorized_by"):
+            extra += f" pin:{c['authorized_by']}"
+        if c.get("matter"):
+            extra += f" matter:{c['matter']}"
+        extra += "]"
     return (
         f"{start}  {pad(c['direction'], 8)} {pad(_party(c['caller']), 24)} -> "
         f"{pad(_party(c['callee'], str(c['dialed'])), 24)} {pad(c['disposition'], 17)} "
-        f"talk {pad(talk, 7)} cause {pad(str(c.get('hangup_cause') or '-'), 4)}{c['call_id']}"
+        f"talk {pad(talk, 7)} cause {pad(str(c.get('hangup_cause') or '-'), 4)}{c['call_id']}{extra}"
+    )
+
+
+def _local(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S") if iso else "-"
+
+
+def violation_line(v: dict[str, Any]) -> str:
+    """One row of the violations ledger (as `list_violations` returns it) on one line."""
+    fine = f"{v['fine_yuan']:.2f} 元"
+    who = v.get("person") or "-"
+    return (
+        f"{_local(v.get('at'))}  {pad(v['rule'], 6)} {pad(v['extension'], 6)} {pad(who, 12)} "
+        f"{pad(fine, 12)} {pad(v['severity'], 7)} {v['reason']}  ({v['call_id']})"
     )

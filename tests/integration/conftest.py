@@ -4,21 +4,60 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from callguard.lab import Lab, LabPorts
-from tests.integration.harness import Harness, MqttWatch, watch_mqtt
+from tests.integration.harness import AriWatch, Harness, MqttWatch, watch_ari, watch_mqtt
 
 NO_ANSWER_TIMEOUT_S = 3
+
+
+# Short limits so that OUT-4 and SEC-3 show within seconds; the security department's quiet
+# hours (OUT-7) are a window around now, so that its reminder plays whenever the suite runs.
+DURATION_LIMIT_S = 4
+DURATION_WARN_BEFORE_S = 2
+
+
+def _hhmm(hour: int) -> str:
+    return f"{hour % 24:02d}:00"
+
+
+def outbound_test_config() -> str:
+    hour = datetime.now().hour
+    return f"""digit_timeout_s = 3
+ring_timeout_s = 15
+# International stays refused outright for those below its class (no PIN can lift it here).
+pin_classes = ["national", "hk_macau"]
+
+[outbound.durations.local]
+limit_s = {DURATION_LIMIT_S}
+warn_before_s = {DURATION_WARN_BEFORE_S}
+
+[outbound.durations.national]
+limit_s = {DURATION_LIMIT_S}
+warn_before_s = {DURATION_WARN_BEFORE_S}
+hard_cap = true
+
+[[outbound.quiet_hours]]
+departments = ["security"]
+start = "{_hhmm(hour - 2)}"
+end = "{_hhmm(hour + 2)}"
+action = "remind"
+"""
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     state_dir = tmp_path_factory.mktemp("lab")
     lab = Lab(
-        state_dir, LabPorts(offset=100), calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S}, node="labtest"
+        state_dir,
+        LabPorts(offset=100),
+        calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S},
+        node="labtest",
+        outbound_config=outbound_test_config(),
     )
     lab.up(phones=False)
     try:
@@ -45,6 +84,19 @@ async def mqtt(lab: Lab) -> AsyncIterator[MqttWatch]:
     ready = asyncio.Event()
     task = asyncio.create_task(
         watch_mqtt(lab.state.mqtt_host, lab.state.mqtt_port, "callguard/labtest/#", watch, ready)
+    )
+    await asyncio.wait_for(ready.wait(), 10)
+    yield watch
+    task.cancel()
+
+
+@pytest.fixture
+async def ari_watch(lab: Lab) -> AsyncIterator[AriWatch]:
+    assert lab.state is not None
+    watch = AriWatch()
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        watch_ari(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, watch, ready)
     )
     await asyncio.wait_for(ready.wait(), 10)
     yield watch

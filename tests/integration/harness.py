@@ -11,11 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiomqtt
 
 from callguard.lab import Lab
-from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, one_call_args, start_sipp
-from callguard.store import list_calls, make_engine
+from callguard.lab.phones import (
+    SippRun,
+    callee_scenario,
+    caller_scenario,
+    one_call_args,
+    start_sipp,
+    write_dtmf_files,
+)
+from callguard.store import list_calls, list_violations, make_engine
 
 
 class Harness:
@@ -53,7 +61,8 @@ class Harness:
         return run
 
     async def dial(self, caller: str, dialed: str, **kw: Any) -> SippRun:
-        """The desk phone `caller` dials `dialed` (see caller_scenario for talk/cancel options)."""
+        """The desk phone `caller` dials `dialed` (see caller_scenario for talk/cancel/DTMF options)."""
+        write_dtmf_files(self.work, kw.get("dtmf", ()))
         return await self._start(
             self.work,
             self._name(f"call-{caller}-{dialed}"),
@@ -69,6 +78,26 @@ class Harness:
             caller_scenario(caller, did, **kw),
             one_call_args(self.state.sip_host, self.state.sip_port, self.state.pstn_address),
         )
+
+    async def carrier(self, behaviour: str = "answer", **kw: Any) -> SippRun:
+        """Be the PSTN carrier behind the trunk: every outside call that leaves the PBX arrives
+        here, and `dialed()` lists the numbers that did."""
+        kw.setdefault("answer_after_ms", 300)
+        run = await self._start(
+            self.work,
+            self._name(f"carrier-{behaviour}"),
+            callee_scenario(behaviour, **kw),
+            ["-i", "127.0.0.1", "-p", str(self.state.carrier_port)],
+        )
+        await asyncio.sleep(0.2)
+        return run
+
+    async def violations(self, call_id: str) -> list[dict[str, Any]]:
+        engine = make_engine(self.state.database_url)
+        try:
+            return [v for v in await list_violations(engine) if v["call_id"] == call_id]
+        finally:
+            await engine.dispose()
 
     async def records(self, since: datetime | None = None) -> list[dict[str, Any]]:
         engine = make_engine(self.state.database_url)
@@ -118,6 +147,58 @@ class Harness:
             if entry.get("call_id") == call_id:
                 out.append(entry["event"])
         return out
+
+
+class AriWatch:
+    """An independent witness on Asterisk: a second ARI application subscribed to everything,
+    so tests see the prompts Asterisk really played (PlaybackStarted/Finished) and the digits
+    it really received, not what callguard says it did."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def playbacks(self, channel_id: str | None = None, kind: str = "PlaybackFinished") -> list[str]:
+        """Media URIs played to `channel_id` (or anyone), in order, that reached `kind`."""
+        out = []
+        for e in self.events:
+            pb = e.get("playback") or {}
+            if e.get("type") == kind and (
+                channel_id is None or pb.get("target_uri") == f"channel:{channel_id}"
+            ):
+                out.append(str(pb.get("media_uri", "")))
+        return out
+
+    def prompts(self, channel_id: str) -> list[str]:
+        """callguard prompt names played to the end on `channel_id`."""
+        return [
+            m.removeprefix("sound:callguard/")
+            for m in self.playbacks(channel_id)
+            if m.startswith("sound:callguard/")
+        ]
+
+    def dtmf(self, channel_id: str) -> str:
+        return "".join(
+            str(e.get("digit"))
+            for e in self.events
+            if e.get("type") == "ChannelDtmfReceived" and (e.get("channel") or {}).get("id") == channel_id
+        )
+
+
+async def watch_ari(url: str, user: str, password: str, watch: AriWatch, ready: asyncio.Event) -> None:
+    ws_url = url.replace("http", "ws", 1) + "/ari/events"
+    headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
+    while True:
+        try:
+            async with (
+                aiohttp.ClientSession(headers=headers) as session,
+                session.ws_connect(ws_url, params={"app": "cg-test-witness", "subscribeAll": "true"}) as ws,
+            ):
+                ready.set()
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        watch.events.append(json.loads(msg.data))
+        except (aiohttp.ClientError, OSError):
+            await asyncio.sleep(0.3)
 
 
 def now() -> datetime:

@@ -1,0 +1,271 @@
+"""Outside calls from desk phones through the real lab (POLICY OUT-1..OUT-7, SEC-3).
+
+A SIPp "carrier" answers behind the PSTN trunk, so each test sees which numbers really
+left the PBX; an independent ARI witness sees which prompts Asterisk really played and
+which digits it received; the records and the violations ledger are read from SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import DURATION_LIMIT_S, DURATION_WARN_BEFORE_S
+from tests.integration.harness import AriWatch, Harness, MqttWatch, now
+
+pytestmark = pytest.mark.lab
+
+
+async def test_premium_number_is_refused_with_announcement_and_fined(
+    harness: Harness, ari_watch: AriWatch, mqtt: MqttWatch
+) -> None:
+    """OUT-1: 0 (outside line) + 168…: never reaches the trunk, the caller hears why, a fine."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("2003", "016812345678")
+    assert await caller.wait() == 0
+    assert caller.saw("PROGRESS") and not caller.saw("ANSWERED")
+    assert caller.final_code() == 403
+    rec = await harness.wait_record(t0, "016812345678")
+    assert rec["disposition"] == "premium_number" and rec["hangup_by"] == "callguard"
+    assert rec["decisions"][0]["rule"] == "OUT-1"
+    assert ari_watch.prompts(rec["call_id"]) == ["refused_premium"]
+    [violation] = await harness.violations(rec["call_id"])
+    assert violation["rule"] == "OUT-1" and violation["person"] == "zhou.qiang"
+    assert violation["fine_yuan"] == 50 + 20 * 5  # base + 20 x the estimated cost (config defaults)
+    assert violation["severity"] == "serious"
+    await harness.wait_clean()
+    assert carrier.dialed() == []
+    assert "violation" in await mqtt.wait_ended(rec["call_id"])
+
+
+async def test_local_call_reaches_the_carrier_without_the_access_code(harness: Harness) -> None:
+    """OUT-2: an employee (class local) dials 0 + a local number; the trunk gets the number."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("2003", "062345678", talk_ms=1000)
+    assert await caller.wait() == 0
+    assert caller.saw("RINGING") and caller.saw("ANSWERED")
+    rec = await harness.wait_record(t0, "062345678")
+    assert rec["disposition"] == "answered" and rec["direction"] == "outbound"
+    assert rec["number_class"] == "local" and rec["callee"]["number"] == "62345678"
+    assert rec["talk_s"] >= 1.0
+    assert await harness.violations(rec["call_id"]) == []
+    await harness.wait_clean()
+    assert carrier.dialed() == ["62345678"]
+
+
+async def test_call_above_class_is_refused_with_the_class_fine(harness: Harness, ari_watch: AriWatch) -> None:
+    """OUT-2: an employee (class local) dials an international number; no PIN can lift that
+    class in this config, so it is refused at once, announced, and fined 500 元."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("2003", "0001212555010")
+    assert await caller.wait() == 0
+    assert caller.final_code() == 403 and not caller.saw("ANSWERED")
+    rec = await harness.wait_record(t0, "0001212555010")
+    assert rec["disposition"] == "above_class" and rec["decisions"][0]["rule"] == "OUT-2"
+    assert ari_watch.prompts(rec["call_id"]) == ["refused_class"]
+    [violation] = await harness.violations(rec["call_id"])
+    assert (violation["rule"], violation["fine_yuan"], violation["extension"]) == ("OUT-2", 500, "2003")
+    await harness.wait_clean()
+    assert carrier.dialed() == []
+
+
+async def test_long_distance_with_pin_and_matter_code_is_registered(
+    harness: Harness, ari_watch: AriWatch
+) -> None:
+    """OUT-3: an employee dials a national number, types a director's PIN and a matter code;
+    the call leaves through the trunk and the record is the long-distance register entry."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("1003", "001012345678", talk_ms=1000, dtmf=((1500, "2468#"), (1000, "42#")))
+    assert await caller.wait(timeout=40) == 0
+    assert caller.saw("ANSWERED")  # callguard answers to ask for the code
+    rec = await harness.wait_record(t0, "001012345678")
+    assert rec["disposition"] == "answered" and rec["number_class"] == "national"
+    assert rec["authorized_by"] == "wang.li" and rec["matter"] == "42"
+    assert rec["caller"]["number"] == "1003" and rec["callee"]["number"] == "01012345678"
+    assert rec["answered_at"] is not None and rec["ended_at"] is not None
+    assert ari_watch.dtmf(rec["call_id"]) == "2468#42#"
+    played = ari_watch.playbacks(rec["call_id"], kind="PlaybackStarted")
+    assert played[:2] == ["sound:callguard/enter_pin", "sound:callguard/enter_matter"]
+    assert await harness.violations(rec["call_id"]) == []
+    await harness.wait_clean()
+    assert carrier.dialed() == ["01012345678"]
+    # The PIN itself is never written anywhere callguard writes.
+    log_text = Path(harness.state.callguard_log).read_text()
+    assert "2468" not in log_text and "2468" not in json.dumps(rec)
+
+
+async def test_three_wrong_pins_refuse_the_call_and_are_fined(harness: Harness, ari_watch: AriWatch) -> None:
+    """OUT-3: three wrong codes → refused, logged, fined as an unauthorised national attempt."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial(
+        "1003", "001012345678", talk_ms=None, dtmf=((1500, "1111#"), (1500, "2222#"), (1500, "3333#"))
+    )
+    assert await caller.wait(timeout=40) == 0
+    assert caller.saw("ANSWERED") and caller.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "001012345678", timeout=30)
+    assert rec["disposition"] == "pin_refused" and rec["authorized_by"] is None
+    assert ari_watch.prompts(rec["call_id"]).count("pin_wrong") == 3
+    assert ari_watch.prompts(rec["call_id"])[-1] == "refused_class"
+    [violation] = await harness.violations(rec["call_id"])
+    assert (violation["rule"], violation["fine_yuan"], violation["person"]) == ("OUT-2", 50, "chen.jie")
+    events = harness.callguard_log_events(rec["call_id"])
+    assert events.count("call.pin_rejected") == 3
+    await harness.wait_clean()
+    assert carrier.dialed() == []
+
+
+async def test_duration_warning_then_violation_without_cap(harness: Harness, ari_watch: AriWatch) -> None:
+    """OUT-4: at limit − warn_before the employee alone hears the warning; past the limit a
+    violation is recorded; local calls have no hard cap here, so the call goes on."""
+    t0 = now()
+    carrier = await harness.carrier(talk_ms=None)
+    caller = await harness.dial("2003", "062345678", talk_ms=(DURATION_LIMIT_S + 1) * 1000)
+    assert await caller.wait(timeout=30) == 0
+    rec = await harness.wait_record(t0, "062345678")
+    assert rec["hangup_by"] == "caller" and rec["talk_s"] >= DURATION_LIMIT_S + 1
+    warnings = [
+        e
+        for e in ari_watch.events
+        if e.get("type") == "PlaybackStarted"
+        and (e.get("playback") or {}).get("media_uri") == "sound:callguard/duration_warning"
+    ]
+    assert [w["playback"]["target_uri"] for w in warnings] == [f"channel:{rec['call_id']}"]
+    warned_after = (_ts(warnings[0]["timestamp"]) - _ts(rec["answered_at"])).total_seconds()
+    assert (
+        DURATION_LIMIT_S - DURATION_WARN_BEFORE_S - 0.2
+        <= warned_after
+        <= DURATION_LIMIT_S - DURATION_WARN_BEFORE_S + 0.5
+    )
+    [violation] = await harness.violations(rec["call_id"])
+    assert violation["rule"] == "OUT-4" and violation["person"] == "zhou.qiang"
+    await harness.wait_clean()
+    assert carrier.dialed() == ["62345678"] and carrier.saw("BYE_RECEIVED")
+
+
+async def test_hard_cap_ends_the_call_at_the_limit(harness: Harness) -> None:
+    """OUT-4 with hard_cap (national in this config): callguard ends the call at the limit. The
+    director's class covers national calls, so only the matter code is asked for."""
+    t0 = now()
+    carrier = await harness.carrier(talk_ms=None)
+    caller = await harness.dial("1001", "001012345678", talk_ms=None, dtmf=((1000, "7#"),))
+    assert await caller.wait(timeout=40) == 0
+    assert caller.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "001012345678")
+    assert rec["hangup_by"] == "callguard" and rec["authorized_by"] is None and rec["matter"] == "7"
+    assert DURATION_LIMIT_S - 0.1 <= rec["talk_s"] < DURATION_LIMIT_S + 1
+    assert {"action": "hangup", "reason": "duration_cap", "rule": "OUT-4"} in rec["decisions"]
+    assert [v["rule"] for v in await harness.violations(rec["call_id"])] == ["OUT-4"]
+    await harness.wait_clean()
+    assert carrier.saw("BYE_RECEIVED")
+
+
+async def test_alarm_line_dials_only_emergency_numbers(harness: Harness, ari_watch: AriWatch) -> None:
+    """OUT-5 (alarm) and OUT-6: the guard room's line is refused an outside and an internal call,
+    and still reaches 110, which goes straight from the dialplan to the trunk."""
+    t0 = now()
+    carrier = await harness.carrier(talk_ms=500)
+    outside = await harness.dial("9100", "062345678")
+    inside = await harness.dial("9100", "1001")
+    assert await outside.wait() == 0 and await inside.wait() == 0
+    assert outside.final_code() == 403 and inside.final_code() == 403
+    for dialed in ("062345678", "1001"):
+        rec = await harness.wait_record(t0, dialed)
+        assert rec["disposition"] == "alarm_line_emergency_only"
+        assert ari_watch.prompts(rec["call_id"]) == ["refused_class"]
+        assert [v["rule"] for v in await harness.violations(rec["call_id"])] == ["OUT-5"]
+    emergency = await harness.dial("9100", "110", talk_ms=None)
+    assert await emergency.wait() == 0
+    assert emergency.saw("ANSWERED") and emergency.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "110")
+    assert rec["number_class"] == "emergency" and rec["disposition"] == "answered"
+    assert rec["caller"]["number"] == "9100" and rec["decisions"][0]["rule"] == "OUT-6"
+    await harness.wait_clean()
+    assert carrier.dialed() == ["110"]
+
+
+async def test_front_desk_cannot_dial_out_but_can_call_a_colleague(harness: Harness) -> None:
+    """OUT-5 (inbound only): the front desk is refused outside, rings an extension inside."""
+    t0 = now()
+    carrier = await harness.carrier()
+    colleague = await harness.phone("1003", "answer", answer_after_ms=200)
+    refused = await harness.dial("8000", "062345678")
+    assert await refused.wait() == 0 and refused.final_code() == 403
+    allowed = await harness.dial("8000", "1003", talk_ms=500)
+    assert await allowed.wait() == 0 and allowed.saw("ANSWERED") and await colleague.wait() == 0
+    rec = await harness.wait_record(t0, "062345678")
+    assert rec["disposition"] == "inbound_only_line" and rec["decisions"][0]["rule"] == "OUT-5"
+    assert (await harness.wait_record(t0, "1003"))["disposition"] == "answered"
+    await harness.wait_clean()
+    assert carrier.dialed() == []
+
+
+async def test_emergency_number_with_access_code_bypasses_callguard(
+    harness: Harness, mqtt: MqttWatch
+) -> None:
+    """OUT-6: 0 + 119 from an ordinary phone goes out as 119 and is recorded from the dialplan."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("2004", "0119", talk_ms=800)
+    assert await caller.wait() == 0 and caller.saw("ANSWERED")
+    rec = await harness.wait_record(t0, "119")
+    assert rec["number_class"] == "emergency" and rec["caller"]["name"] == "吴芳 Wu Fang"
+    assert rec["talk_s"] is not None and rec["decisions"][0]["by"] == "dialplan"
+    await harness.wait_clean()
+    assert carrier.dialed() == ["119"]
+    assert "emergency" in await mqtt.wait_ended(rec["call_id"])
+
+
+async def test_quiet_hours_reminder_plays_before_the_call(harness: Harness, ari_watch: AriWatch) -> None:
+    """OUT-7 (remind): the security department's window covers now in the test config."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("9101", "062345678", talk_ms=500)
+    assert await caller.wait(timeout=30) == 0
+    assert caller.saw("PROGRESS") and caller.saw("ANSWERED")
+    rec = await harness.wait_record(t0, "062345678")
+    assert rec["disposition"] == "answered" and rec["decisions"][0]["reminder"] == "quiet_hours"
+    assert ari_watch.prompts(rec["call_id"]) == ["quiet_hours"]
+    await harness.wait_clean()
+    assert carrier.dialed() == ["62345678"]
+
+
+async def test_toll_fraud_guard_refuses_a_third_concurrent_outside_call(
+    harness: Harness, ari_watch: AriWatch, mqtt: MqttWatch
+) -> None:
+    """SEC-3: two outside calls at once per extension (config default); the third is refused
+    and an alert is published."""
+    t0 = now()
+    carrier = await harness.carrier()
+    first = await harness.dial("2004", "062345671", talk_ms=3000)
+    second = await harness.dial("2004", "062345672", talk_ms=3000)
+    await asyncio.sleep(1.5)
+    third = await harness.dial("2004", "062345673")
+    assert await third.wait() == 0 and third.final_code() == 403
+    assert await first.wait() == 0 and await second.wait() == 0
+    assert first.saw("ANSWERED") and second.saw("ANSWERED")
+    rec = await harness.wait_record(t0, "062345673")
+    assert rec["disposition"] == "toll_fraud_limit"
+    assert ari_watch.prompts(rec["call_id"]) == ["refused_limit"]
+    [violation] = await harness.violations(rec["call_id"])
+    assert violation["rule"] == "SEC-3" and violation["severity"] == "alert"
+    alerts = [m for t, m in mqtt.messages if t == "callguard/labtest/alert/toll_fraud"]
+    assert alerts and alerts[-1]["ext"] == "2004"
+    await harness.wait_clean()
+    assert sorted(carrier.dialed()) == ["62345671", "62345672"]
+
+
+def _ts(value: str) -> datetime:
+    """ARI's 2026-11-22T20:06:36.452+0000 or the records' ISO times."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return datetime.fromisoformat(value)
