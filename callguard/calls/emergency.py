@@ -23,9 +23,10 @@ _DISPOSITIONS = {
 
 
 def _epoch(value: Any) -> datetime | None:
+    """The dialplan's ${STRFTIME(,,%s.%3q)}: seconds since the epoch, with milliseconds."""
     try:
-        return datetime.fromtimestamp(int(str(value)), UTC)
-    except (TypeError, ValueError):
+        return datetime.fromtimestamp(float(str(value)), UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -56,8 +57,12 @@ class EmergencyCalls:
             self._emit("call.emergency", call_id=call_id, ext=line, dialed=number, rule="OUT-6")
             return
         started, ended = _epoch(message.get("Start")), _epoch(message.get("End"))
-        talk = str(message.get("AnsweredTime") or "")
-        answered = ended - timedelta(seconds=int(talk)) if ended and talk.isdigit() else None
+        talk_ms = str(message.get("AnsweredMs") or "")
+        answered = (
+            ended - timedelta(milliseconds=int(talk_ms))
+            if ended and talk_ms.isdigit() and talk_ms != "0"
+            else None
+        )
         status = str(message.get("DialStatus") or "")
         record = CallRecord(
             call_id=call_id,

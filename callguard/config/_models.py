@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Strict(BaseModel):
@@ -247,6 +247,14 @@ class OutboundSettings(_Strict):
     quiet_hours: tuple[QuietHours, ...] = ()
     fines: Fines = Fines()
     toll_guard: TollGuard = TollGuard()
+
+    @field_validator("durations", mode="after")
+    @classmethod
+    def _every_outside_class_has_a_limit(
+        cls, value: dict[NumberClass, DurationLimit]
+    ) -> dict[NumberClass, DurationLimit]:
+        # Configuring one class must not silently lift the limit of the others.
+        return {**{NumberClass(c): DurationLimit() for c in _EXTERNAL}, **value}
 
 
 class PinEntry(_Strict):

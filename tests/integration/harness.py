@@ -65,7 +65,7 @@ class Harness:
         write_dtmf_files(self.work, kw.get("dtmf", ()))
         return await self._start(
             self.work,
-            self._name(f"call-{caller}-{dialed}"),
+            self._name(f"call-{caller}-{dialed[:20]}"),
             caller_scenario(caller, dialed, **kw),
             one_call_args(self.state.sip_host, self.state.sip_port),
         )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import DURATION_LIMIT_S, DURATION_WARN_BEFORE_S
+from callguard.lab import Lab
+from tests.integration.conftest import DURATION_LIMIT_S, DURATION_WARN_BEFORE_S, outbound_test_config
 from tests.integration.harness import AriWatch, Harness, MqttWatch, now
 
 pytestmark = pytest.mark.lab
@@ -218,7 +219,7 @@ async def test_emergency_number_with_access_code_bypasses_callguard(
     assert await caller.wait() == 0 and caller.saw("ANSWERED")
     rec = await harness.wait_record(t0, "119")
     assert rec["number_class"] == "emergency" and rec["caller"]["name"] == "吴芳 Wu Fang"
-    assert rec["talk_s"] is not None and rec["decisions"][0]["by"] == "dialplan"
+    assert rec["talk_s"] >= 0.8 and rec["decisions"][0]["by"] == "dialplan"
     await harness.wait_clean()
     assert carrier.dialed() == ["119"]
     assert "emergency" in await mqtt.wait_ended(rec["call_id"])
@@ -269,3 +270,98 @@ def _ts(value: str) -> datetime:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
     except ValueError:
         return datetime.fromisoformat(value)
+
+
+async def test_sec3_hourly_limit_per_extension(harness: Harness, lab: Lab, ari_watch: AriWatch) -> None:
+    """SEC-3 per rolling hour: with 2 outside calls an hour allowed, the third is refused."""
+    lab.reconfigure(outbound_test_config() + "\n[outbound.toll_guard]\nper_extension_per_hour = 2\n")
+    try:
+        t0 = now()
+        carrier = await harness.carrier()
+        for number in ("062345681", "062345682"):
+            call = await harness.dial("1003", number, talk_ms=300)
+            assert await call.wait() == 0 and call.saw("ANSWERED")
+        third = await harness.dial("1003", "062345683")
+        assert await third.wait() == 0 and third.final_code() == 403
+        rec = await harness.wait_record(t0, "062345683")
+        assert rec["disposition"] == "toll_fraud_limit"
+        assert ari_watch.prompts(rec["call_id"]) == ["refused_limit"]
+        [violation] = await harness.violations(rec["call_id"])
+        assert "last hour" in violation["reason"]
+        assert carrier.dialed() == ["62345681", "62345682"]
+    finally:
+        lab.reconfigure(outbound_test_config())
+    await harness.wait_clean()
+
+
+async def test_quiet_hours_can_refuse_instead(harness: Harness, lab: Lab, ari_watch: AriWatch) -> None:
+    """OUT-7 (refuse): the sales department may not call outside in its window; inside it may."""
+    hour = datetime.now().hour
+    window = f'departments = ["sales"]\nstart = "{(hour - 1) % 24:02d}:00"\nend = "{(hour + 1) % 24:02d}:00"'
+    lab.reconfigure(outbound_test_config() + f'\n[[outbound.quiet_hours]]\n{window}\naction = "refuse"\n')
+    try:
+        t0 = now()
+        carrier = await harness.carrier()
+        colleague = await harness.phone("2003", "answer", answer_after_ms=200)
+        refused = await harness.dial("2004", "062345678")
+        assert await refused.wait() == 0 and refused.final_code() == 403
+        inside = await harness.dial("2004", "2003", talk_ms=300)
+        assert await inside.wait() == 0 and inside.saw("ANSWERED") and await colleague.wait() == 0
+        rec = await harness.wait_record(t0, "062345678")
+        assert rec["disposition"] == "quiet_hours" and rec["decisions"][0]["rule"] == "OUT-7"
+        assert ari_watch.prompts(rec["call_id"]) == ["quiet_hours"]
+        assert carrier.dialed() == []
+    finally:
+        lab.reconfigure(outbound_test_config())
+    await harness.wait_clean()
+
+
+async def test_hostile_dialled_strings_are_data(harness: Harness, ari_watch: AriWatch) -> None:
+    """A comma cannot smuggle a Stasis argument and is never cleaned away into another number
+    (484); 200 digits are an unknown number (404, announced) and the record keeps them."""
+    t0 = now()
+    carrier = await harness.carrier()
+    comma = await harness.dial("2003", "0,16812")
+    assert await comma.wait() == 0 and comma.final_code() == 484
+    rec = await harness.wait_record(t0, "016812")
+    assert rec["disposition"] == "malformed_number"
+    long_number = "0" + "1" * 200
+    too_long = await harness.dial("2003", long_number)
+    assert await too_long.wait() == 0 and too_long.final_code() == 404
+    rec = await harness.wait_record(t0, long_number[:64])
+    assert rec["disposition"] == "invalid_number"
+    assert ari_watch.prompts(rec["call_id"]) == ["unknown_number"]
+    await harness.wait_clean()
+    assert carrier.dialed() == []
+
+
+async def test_failsafe_dialplan_keeps_the_outbound_rules_that_matter(harness: Harness, lab: Lab) -> None:
+    """callguard stopped (Stasis fails): emergency, internal, local, mobile and service numbers
+    still work; premium, national, Hong Kong/Macau and international numbers are refused, and
+    the alarm and front-desk lines still cannot call out."""
+    lab.stop_controller()
+    try:
+        carrier = await harness.carrier()
+        cases = [
+            ("2003", "016812345678", 403),  # premium, though it has a mobile number's length
+            ("2003", "0001212555010", 403),
+            ("2003", "000852" + "21234567", 403),
+            ("2003", "001012345678", 403),
+            ("2003", "062345678", 200),
+            ("2003", "013800138000", 200),
+            ("2003", "095588", 200),
+            ("2003", "110", 200),
+            ("9100", "062345678", 403),
+            ("8000", "062345678", 403),
+            ("9100", "119", 200),
+        ]
+        for line, dialed, expected in cases:
+            call = await harness.dial(line, dialed, talk_ms=300)
+            assert await call.wait() == 0
+            got = 200 if call.saw("ANSWERED") else call.final_code()
+            assert got == expected, (line, dialed, got)
+        assert carrier.dialed() == ["62345678", "13800138000", "95588", "110", "119"]
+        assert "callguard degraded: outside call" in lab.asterisk_log()
+    finally:
+        lab.start_controller()
+    await harness.wait_clean()
