@@ -296,6 +296,8 @@ class CallSession:
         """Refuse the call; with a prompt, the caller hears why (early media) before the SIP error."""
         self.record.disposition = decision.reason
         self.record.hangup_cause, self.record.hangup_by = decision.cause, "callguard"
+        if decision.number_class is not None:
+            self.record.direction, self.record.number_class = "outbound", decision.number_class
         if decision.violation is not None:
             self._add_violation(decision.violation.as_dict())
         if decision.prompt is not None:
@@ -323,6 +325,7 @@ class CallSession:
         self._dial_out = dial
         self.record.direction = "outbound"
         self.record.number_class = dial.number_class
+        self.record.callee = Party(number=dial.number)
         guard = self.ctx.guard
         if guard is not None and not dial.emergency:
             over = guard.admit(self.call_id, self.request.from_line, time.monotonic())

@@ -12,11 +12,22 @@ from typing import Any
 
 from callguard.calls.records import IN_PROGRESS
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
-from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, one_call_args, start_sipp
-from callguard.store import list_calls, make_engine
-from callguard.store.text import call_line
+from callguard.lab.phones import (
+    SippRun,
+    callee_scenario,
+    caller_scenario,
+    one_call_args,
+    start_sipp,
+    write_dtmf_files,
+)
+from callguard.store import list_calls, list_violations, make_engine
+from callguard.store.text import call_line, violation_line
 
 DEMO_NO_ANSWER_TIMEOUT_S = 6
+# OUT-4 for local calls, shortened so that the demo shows the warning within seconds.
+DEMO_LOCAL_LIMIT_S = 10
+DEMO_WARN_BEFORE_S = 4
+CARRIER = "carrier"  # the dialled "phone" is the PSTN carrier behind the trunk
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,38 @@ CALLS = (
         "the caller hangs up while it rings", "2003", "8001", "no_answer", {}, {"cancel_after_ms": 2500}
     ),
     DemoCall("an extension that does not exist", "1002", "4321", None, {}, {}),
+    DemoCall(
+        "0 for an outside line, then a 168 premium-rate number (OUT-1)",
+        "2003",
+        "016812345678",
+        CARRIER,
+        {},
+        {},
+    ),
+    DemoCall(
+        "a long-distance number; 陈杰 may not, and types a wrong code three times (OUT-2, OUT-3)",
+        "1003",
+        "001012345678",
+        CARRIER,
+        {},
+        {"talk_ms": None, "dtmf": ((1000, "1111#"), (2000, "1112#"), (2000, "1113#"))},
+    ),
+    DemoCall(
+        "the same call with 王丽's authorization code 2468# and matter code 42# (OUT-3)",
+        "1003",
+        "001012345678",
+        CARRIER,
+        {},
+        {"talk_ms": 2000, "dtmf": ((1000, "2468#"), (1000, "42#"))},
+    ),
+    DemoCall(
+        f"a local call that runs past the demo's {DEMO_LOCAL_LIMIT_S} s limit (OUT-4)",
+        "2004",
+        "062345678",
+        CARRIER,
+        {},
+        {"talk_ms": (DEMO_LOCAL_LIMIT_S + 2) * 1000},
+    ),
 )
 
 
@@ -65,7 +108,15 @@ def _what_phone_saw(run: SippRun | None) -> str:
 async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str]:
     assert lab.state is not None
     phone = None
-    if call.phone is not None:
+    if call.phone == CARRIER:
+        phone = await start_sipp(
+            work,
+            f"{n}-carrier",
+            callee_scenario("answer", answer_after_ms=500),
+            ["-i", "127.0.0.1", "-p", str(lab.state.carrier_port), "-m", "1"],
+        )
+        await asyncio.sleep(0.2)
+    elif call.phone is not None:
         phone = await start_sipp(
             work,
             f"{n}-phone-{call.dialed}",
@@ -73,6 +124,7 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
             ["-i", "127.0.0.1", "-p", str(lab.state.phones[call.dialed]), "-m", "1"],
         )
         await asyncio.sleep(0.2)
+    write_dtmf_files(work, call.caller_kw.get("dtmf", ()))
     caller = await start_sipp(
         work,
         f"{n}-call-{call.caller}",
@@ -82,16 +134,37 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
     await caller.wait(90)
     if phone is not None:
         try:
-            await phone.wait(5)
+            await phone.wait(2 if call.phone == CARRIER else 5)
         except TimeoutError:
             pass
     caller_saw = ", ".join(e for _, e in caller.events()) or "nothing"
+    if call.phone == CARRIER and phone is not None and not phone.dialed():
+        return caller_saw, "no call reached the trunk"
     return caller_saw, _what_phone_saw(phone)
+
+
+def _prompts(log: list[dict[str, Any]], call_id: str) -> str:
+    heard = [str(e.get("prompt")) for e in log if e.get("call_id") == call_id and e["event"] == "call.prompt"]
+    heard += [
+        "duration_warning"
+        for e in log
+        if e.get("call_id") == call_id and e["event"] == "call.duration_warning"
+    ]
+    return ", ".join(heard)
 
 
 async def run_demo(state_dir: Path | None = None) -> int:
     state_dir = state_dir or default_state_dir()
-    lab = Lab(state_dir, LabPorts(), calls={"no_answer_timeout_s": DEMO_NO_ANSWER_TIMEOUT_S}, node="demo")
+    lab = Lab(
+        state_dir,
+        LabPorts(),
+        calls={"no_answer_timeout_s": DEMO_NO_ANSWER_TIMEOUT_S},
+        node="demo",
+        outbound_config=(
+            "\n[outbound.durations.local]\n"
+            f"limit_s = {DEMO_LOCAL_LIMIT_S}\nwarn_before_s = {DEMO_WARN_BEFORE_S}\n"
+        ),
+    )
     if lab.state is not None:
         lab.down()  # a lab left from an earlier run
     print("starting the lab: Asterisk, mosquitto and callguard on 127.0.0.1 ...", flush=True)
@@ -103,7 +176,8 @@ async def run_demo(state_dir: Path | None = None) -> int:
             print(f"\n[{n}] {call.caller} dials {call.dialed}: {call.title}", flush=True)
             caller_saw, phone_saw = await _place(lab, work, n, call)
             print(f"    caller's phone: {caller_saw}")
-            print(f"    {call.dialed}'s phone: {phone_saw}")
+            far_end = "the carrier" if call.phone == CARRIER else f"{call.dialed}'s phone"
+            print(f"    {far_end}: {phone_saw}")
         engine = make_engine(state.database_url)
         try:
             # The writer may still be turning the last provisional records into final ones.
@@ -112,31 +186,48 @@ async def run_demo(state_dir: Path | None = None) -> int:
                 if all(r["disposition"] != IN_PROGRESS for r in records):
                     break
                 await asyncio.sleep(0.1)
+            violations = list(reversed(await list_violations(engine)))
         finally:
             await engine.dispose()
     finally:
         lab.down()
-    print("\ncall records written by callguard:")
-    for rec in records:
-        print(f"  {call_line(rec)}")
-    demo_calls = {r["call_id"] for r in records}
     logged = [
         json.loads(line)
         for line in Path(state.callguard_log).read_text().splitlines()
         if line.startswith("{")
     ]
+    print("\ncall records written by callguard (prompts each caller heard in brackets):")
+    for rec in records:
+        heard = _prompts(logged, rec["call_id"])
+        print(f"  {call_line(rec)}" + (f"\n      heard: {heard}" if heard else ""))
+    print("\nviolations ledger:")
+    for violation in violations:
+        print(f"  {violation_line(violation)}")
+    demo_calls = {r["call_id"] for r in records}
     call_events = sum(
         1 for e in logged if e.get("call_id") in demo_calls and str(e["event"]).startswith("call.")
     )
     print(f"\nrecords: {state.database_url}")
     cli = Path(sys.argv[0]) if Path(sys.argv[0]).name == "callguard" else Path("callguard")
-    print(f"  {cli} calls list     (add --json for every field)")
+    print(f"  {cli} calls list       (add --json for every field)")
+    print(f"  {cli} violations list  (the ledger with fines)")
     print(
         f"log: {state.callguard_log}  ({call_events} events of these calls, "
         "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)"
     )
     print("the lab is stopped; `callguard lab up` starts it again with answering phones.")
-    expected = ["answered", "no_answer", "busy", "declined", "abandoned", "unknown_extension"]
+    expected = [
+        "answered",
+        "no_answer",
+        "busy",
+        "declined",
+        "abandoned",
+        "unknown_extension",
+        "premium_number",
+        "pin_refused",
+        "answered",
+        "answered",
+    ]
     got = [r["disposition"] for r in records]
     if got != expected:
         print(f"\nunexpected outcomes: {got} (expected {expected})")

@@ -69,6 +69,7 @@ class Refuse:
     rule: str | None = None
     prompt: str | None = None
     violation: Violation | None = None
+    number_class: str | None = None  # set when an outside number was refused
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -79,6 +80,8 @@ class Refuse:
         }
         if self.prompt:
             out["prompt"] = self.prompt
+        if self.number_class:
+            out["number_class"] = self.number_class
         return out
 
 

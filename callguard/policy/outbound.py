@@ -135,13 +135,19 @@ class OutboundPolicy:
             return None
         number = self.plan.classify(call.dialed)
         if number.number_class == INVALID:
-            return Refuse(reason="invalid_number", cause=CAUSE_UNALLOCATED, prompt="unknown_number")
+            return Refuse(
+                reason="invalid_number",
+                cause=CAUSE_UNALLOCATED,
+                prompt="unknown_number",
+                number_class=INVALID,
+            )
         number_class = NumberClass(number.number_class)
         if number_class is NumberClass.premium:
             fines = self.settings.fines
             return Refuse(
                 reason="premium_number",
                 cause=CAUSE_REJECTED,
+                number_class=number_class.value,
                 rule="OUT-1",
                 prompt="refused_premium",
                 violation=self._violation(
@@ -156,13 +162,20 @@ class OutboundPolicy:
             return Refuse(
                 reason="inbound_only_line",
                 cause=CAUSE_REJECTED,
+                number_class=number_class.value,
                 rule="OUT-5",
                 prompt="refused_class",
                 violation=self._violation(call, "OUT-5", "this line only receives calls"),
             )
         quiet = self._quiet_hours(call)
         if quiet is not None and quiet.action == "refuse":
-            return Refuse(reason="quiet_hours", cause=CAUSE_REJECTED, rule="OUT-7", prompt="quiet_hours")
+            return Refuse(
+                reason="quiet_hours",
+                cause=CAUSE_REJECTED,
+                rule="OUT-7",
+                prompt="quiet_hours",
+                number_class=number_class.value,
+            )
         need = REQUIRED_CLASS[number_class]
         needs_pin = False
         if not covers(self.line_class(call.from_line), need):
@@ -172,6 +185,7 @@ class OutboundPolicy:
                 return Refuse(
                     reason="above_class",
                     cause=CAUSE_REJECTED,
+                    number_class=number_class.value,
                     rule="OUT-2",
                     prompt="refused_class",
                     violation=self._violation(

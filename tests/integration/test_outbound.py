@@ -33,6 +33,7 @@ async def test_premium_number_is_refused_with_announcement_and_fined(
     assert caller.final_code() == 403
     rec = await harness.wait_record(t0, "016812345678")
     assert rec["disposition"] == "premium_number" and rec["hangup_by"] == "callguard"
+    assert (rec["direction"], rec["number_class"]) == ("outbound", "premium")
     assert rec["decisions"][0]["rule"] == "OUT-1"
     assert ari_watch.prompts(rec["call_id"]) == ["refused_premium"]
     [violation] = await harness.violations(rec["call_id"])
