@@ -165,3 +165,63 @@ def test_check_config_accepts_the_example() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "ok (3 departments, 9 people, 11 lines)" in result.stdout
+
+
+def test_outbound_problems_name_file_and_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """[outbound]
+access_code = "9x"
+class_by_role = { boss = "local" }
+[outbound.durations.local]
+limit_s = 60
+warn_before_s = 60
+[[outbound.quiet_hours]]
+departments = ["nowhere"]
+start = "25:00"
+""",
+    )
+    found = problems(path)
+    assert any(p.startswith(f"{path}: outbound.access_code: ") for p in found)
+    assert any(p.startswith(f"{path}: outbound.class_by_role.boss") for p in found)
+    assert any(p.startswith(f"{path}: outbound.quiet_hours[0].start: ") for p in found)
+    fixed = path.read_text().replace('"9x"', '"0"').replace("boss", "manager").replace('"25:00"', '"12:00"')
+    path.write_text(fixed)
+    assert problems(path) == [
+        f"{path}: outbound.quiet_hours[0].departments[0]: unknown department 'nowhere'",
+        f"{path}: outbound.durations.local.warn_before_s: must be less than limit_s",
+    ]
+
+
+def test_pin_file_problems_are_named(tmp_path: Path) -> None:
+    pins = tmp_path / "pins.toml"
+    digest = "a" * 64
+    pins.write_text(
+        f'salt = "{"0" * 32}"\n[[pins]]\nperson = "boss"\nhash = "{digest}"\n'
+        f'[[pins]]\nperson = "ghost"\nhash = "{digest}"\n[[pins]]\nperson = "help"\nhash = "1234"\n'
+    )
+    path = write(tmp_path, '[outbound]\npins = "pins.toml"\n')
+    assert problems(path) == [f"{pins}: pins[2].hash: String should match pattern '^[0-9a-f]{{64}}$'"]
+    pins.write_text(pins.read_text().replace('hash = "1234"', f'hash = "{"b" * 64}"'))
+    assert problems(path) == [
+        f"{pins}: pins[1].person: unknown person 'ghost'",
+        f"{pins}: pins[1].hash: two people share one PIN",
+    ]
+    (tmp_path / "pins.toml").unlink()
+    assert problems(path) == [f"{pins}: (file): not found"]
+
+
+def test_pin_set_command_writes_only_a_hash(tmp_path: Path) -> None:
+    pins = tmp_path / "pins.toml"
+    run = [sys.executable, "-m", "callguard", "pin", "set", "boss", "--file", str(pins)]
+    done = subprocess.run(run, input="864209\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "864209" not in pins.read_text() and 'person = "boss"' in pins.read_text()
+    other = subprocess.run(
+        [*run[:-3], "help", "--file", str(pins)], input="864209\n", capture_output=True, text=True, timeout=60
+    )
+    assert other.returncode == 1 and "already has this PIN" in other.stderr
+    short = subprocess.run(run, input="12\n", capture_output=True, text=True, timeout=60)
+    assert short.returncode == 1 and "4 to 12 digits" in short.stderr
+    path = write(tmp_path, '[outbound]\npins = "pins.toml"\n')
+    assert load_config(path, ENV).pin_file is not None

@@ -8,8 +8,8 @@ from typing import Any
 
 from callguard.ari import AriGone
 from callguard.calls import CallManager, CallRecord
-from callguard.config import CallSettings, load_config
-from callguard.policy import Directory
+from callguard.config import CallSettings, OutboundSettings, load_config
+from callguard.policy import Directory, OutboundPolicy, PinBook, hash_pin
 
 PROJECT = Path(__file__).resolve().parents[2]
 DIRECTORY = Directory(
@@ -49,6 +49,15 @@ class FakeAri:
     async def answer(self, channel_id: str) -> None:
         self._do("answer", channel_id)
 
+    async def progress(self, channel_id: str) -> None:
+        self._do("progress", channel_id)
+
+    async def play(self, channel_id: str, media: str, playback_id: str, lang: str) -> None:
+        self._do("play", channel_id, media, playback_id)
+
+    async def stop_playback(self, playback_id: str) -> None:
+        self._do("stop_playback", playback_id)
+
     async def hangup(self, channel_id: str, cause: int | None = None) -> None:
         self._do("hangup", channel_id, cause)
 
@@ -67,7 +76,7 @@ class FakeAri:
 
 
 class World:
-    def __init__(self, settings: CallSettings | None = None) -> None:
+    def __init__(self, settings: CallSettings | None = None, outbound: OutboundPolicy | None = None) -> None:
         self.ari = FakeAri()
         self.records: list[CallRecord] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -78,6 +87,7 @@ class World:
             lambda: self.ari,
             lambda e, **f: self.events.append((e, f)),
             self.records.append,
+            outbound=outbound,
         )
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -258,3 +268,82 @@ async def test_odd_event_fields_are_data_not_crashes() -> None:
     await w.send({"type": "Dial", "dialstatus": "RINGING", "peer": {"id": LEG}, "timestamp": 12})
     await w.send({"type": "Dial", "dialstatus": "no-such-status", "peer": {"id": LEG}})
     assert ("ring", CALL) in w.ari.actions and w.manager.active_calls == 1
+
+
+SALT = bytes(16)
+OUTBOUND = OutboundPolicy(
+    DIRECTORY, OutboundSettings(digit_timeout_s=0.5), PinBook(SALT, {hash_pin("2468", SALT): "wang.li"})
+)
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def _played(w: World) -> list[str]:
+    return [a[2].removeprefix("sound:callguard/") for a in w.ari.actions if a[0] == "play"]
+
+
+async def _finish_playback(w: World) -> None:
+    playback_id = [a for a in w.ari.actions if a[0] == "play"][-1][3]
+    await w.send(
+        {"type": "PlaybackFinished", "playback": {"id": playback_id, "target_uri": f"channel:{CALL}"}}
+    )
+
+
+async def test_pin_and_matter_by_dtmf_then_the_call_goes_out_through_the_trunk() -> None:
+    w = World(outbound=OUTBOUND)
+    await w.start_call("1003", "001012345678", "ok", "1003")
+    assert w.names()[:2] == ["answer", "play"] and _played(w) == ["enter_pin"]
+    for digit in "2468#":
+        await w.send({"type": "ChannelDtmfReceived", "digit": digit, **ch(CALL)})
+    assert ("stop_playback", f"{CALL}-play1") in w.ari.actions  # the first digit stops the prompt
+    await _finish_playback(w)
+    await _until(lambda: _played(w) == ["enter_pin", "enter_matter"], "matter prompt")
+    await _finish_playback(w)
+    for digit in "42#":
+        await w.send({"type": "ChannelDtmfReceived", "digit": digit, **ch(CALL)})
+    await _until(lambda: "create" in w.names(), "leg created")
+    create = next(a for a in w.ari.actions if a[0] == "create")
+    assert create[2] == "PJSIP/01012345678@pstn"
+    [provisional] = w.records
+    assert (provisional.authorized_by, provisional.matter, provisional.number_class) == (
+        "wang.li",
+        "42",
+        "national",
+    )
+    assert not any("2468" in str(f) for _, f in w.events)  # the code is never emitted
+
+
+async def test_caller_leaving_during_pin_entry_is_abandoned_and_frees_the_toll_counter() -> None:
+    w = World(outbound=OUTBOUND)
+    await w.start_call("1003", "001012345678", "ok", "1003")
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    await _until(lambda: w.finals, "final record")
+    [rec] = w.finals
+    assert rec.disposition == "abandoned" and rec.hangup_by == "caller" and rec.number_class == "national"
+    guard = w.manager._ctx.guard
+    assert guard is not None and guard._active == {}
+
+
+async def test_three_wrong_pins_refuse_with_prompt_and_violation() -> None:
+    w = World(outbound=OUTBOUND)
+    await w.start_call("1003", "001012345678", "ok", "1003")
+    for attempt in range(1, 4):
+        await _until(lambda n=attempt: _played(w).count("enter_pin") == n, "enter_pin")
+        for digit in "1111#":
+            await w.send({"type": "ChannelDtmfReceived", "digit": digit, **ch(CALL)})
+        await _finish_playback(w)  # enter_pin, stopped by the first digit
+        await _until(lambda n=attempt: _played(w).count("pin_wrong") == n, "pin_wrong")
+        await _finish_playback(w)
+    await _until(lambda: _played(w)[-1] == "refused_class", "refusal prompt")
+    await _finish_playback(w)
+    await _until(lambda: ("hangup", CALL, 21) in w.ari.actions, "hangup 21")
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    [rec] = w.finals
+    assert rec.disposition == "pin_refused" and [v["rule"] for v in rec.violations] == ["OUT-2"]
+    assert "create" not in w.names()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callguard.calls import CallRecord
-from callguard.store import RecordWriter, list_calls, make_engine, migrate, write_records
+from callguard.store import RecordWriter, list_calls, list_violations, make_engine, migrate, write_records
 from callguard.store.db import close_unobserved
 from tests.records import answered_record
 
@@ -104,4 +104,46 @@ async def test_open_calls_that_vanished_are_closed_and_still_take_their_final_re
     assert dispositions == {"gone": "ended_unobserved", "alive": "in_progress", "elsewhere": "in_progress"}
     await write_records(engine, [record("gone")])  # its final record was only late
     assert {r["call_id"]: r["disposition"] for r in await list_calls(engine)}["gone"] == "answered"
+    await engine.dispose()
+
+
+async def test_outside_call_fields_and_violations_are_stored_once(tmp_path: Path) -> None:
+    """LOG-5: a final record's violations land in the ledger once, also when the record is
+    written again (journal replay) or replaces its provisional row; over-long untrusted
+    strings are clipped to their column instead of failing the write."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    rec = record("v")
+    rec.direction, rec.number_class, rec.authorized_by, rec.matter = "outbound", "national", "wang.li", "42"
+    rec.dialed = "0" + "1" * 200
+    rec.violations = [
+        {
+            "rule": "OUT-4",
+            "extension": "1001",
+            "person": "wang.li",
+            "reason": "long",
+            "fine_yuan": 0.0,
+            "severity": "minor",
+            "at": "2026-11-22T10:00:09+00:00",
+        },
+        {
+            "rule": "OUT-2",
+            "extension": "1001",
+            "person": "wang.li",
+            "reason": "class",
+            "fine_yuan": 50.0,
+            "severity": "minor",
+            "at": "2026-11-22T10:00:01+00:00",
+        },
+    ]
+    await write_records(engine, [rec.provisional()])  # violations known at routing time are kept
+    assert len(await list_violations(engine)) == 2
+    await write_records(engine, [rec])
+    await write_records(engine, [CallRecord.from_json(rec.as_json())])  # replayed from the journal
+    [row] = await list_calls(engine)
+    assert (row["number_class"], row["authorized_by"], row["matter"]) == ("national", "wang.li", "42")
+    assert row["dialed"] == rec.dialed[:64]
+    ledger = await list_violations(engine)
+    assert [(v["rule"], v["fine_yuan"]) for v in ledger] == [("OUT-4", 0.0), ("OUT-2", 50.0)]
+    assert ledger[0]["at"] == "2026-11-22T10:00:09+00:00" and ledger[0]["call_id"] == "v"
     await engine.dispose()
