@@ -554,12 +554,20 @@ class CallSession:
             ext=self.callee_leg.number,
             rings_wait_s=round((at - (self.record.ringing_at or at)).total_seconds(), 3),
         )
-        duration = self._dial_out.duration if self._dial_out else None
-        if duration is not None:
-            self._start_timer("duration_warning", duration.limit_s - duration.warn_before_s)
-            self._start_timer("duration_limit", duration.limit_s)
+        self._start_duration_timers(at)
 
     # --- OUT-4: how long an outside call may last ----------------------------------------------
+
+    def _start_duration_timers(self, answered_at: datetime) -> None:
+        duration = self._dial_out.duration if self._dial_out else None
+        if duration is None:
+            return
+        # Counted from the answer, so that a call re-adopted after a restart keeps its deadline.
+        elapsed = (datetime.now(UTC) - answered_at).total_seconds()
+        warn_at = duration.limit_s - duration.warn_before_s
+        if elapsed < warn_at:
+            self._start_timer("duration_warning", warn_at - elapsed)
+        self._start_timer("duration_limit", max(0.0, duration.limit_s - elapsed))
 
     def _start_timer(self, name: str, after_s: float) -> None:
         async def fire() -> None:
@@ -683,8 +691,24 @@ class CallSession:
             # callguard was away left no trace, so its callee may ring a second time).
             await self._start()
             return
-        self.record.callee = self.ctx.directory.party(route_target)
-        self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=route_target)
+        callee = self.ctx.directory.party(route_target)
+        # The decision is pure and the request unchanged: an outside call gets its class, its
+        # OUT-4 limits and its place in the SEC-3 counters back (not who authorised it).
+        decision = decide_call(
+            self.ctx.directory,
+            self.request,
+            no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
+            outbound=self.ctx.outbound,
+        )
+        if isinstance(decision, DialOut):
+            self._dial_out = decision
+            self.record.direction, self.record.number_class = "outbound", decision.number_class
+            callee = Party(number=decision.number)
+            if self.ctx.guard is not None and not decision.emergency:
+                self.ctx.guard.admit(self.call_id, self.request.from_line, time.monotonic())
+        self._caller_answered = adoption.caller_up
+        self.record.callee = callee
+        self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=callee.number)
         self.record.legs.append(self.callee_leg)
         self._bridged = adoption.answered_at is not None
         if adoption.answered_at is not None:
@@ -701,6 +725,7 @@ class CallSession:
         leg_state = adoption.leg.get("state")
         if leg_state == "Up" and adoption.answered_at is not None:
             self.state = CallState.talking
+            self._start_duration_timers(adoption.answered_at)
         elif leg_state == "Up":
             await self._connect(datetime.now(UTC))  # answered while callguard was away
         else:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from callguard.lab import Lab
+from tests.integration.conftest import DURATION_LIMIT_S
 from tests.integration.harness import ANSWERED_CALL_TOPICS, Harness, MqttWatch, now
 
 pytestmark = pytest.mark.lab
@@ -168,4 +169,25 @@ async def test_calls_work_while_broker_is_down_and_events_resume(
     assert "ended" in await mqtt.wait_ended(rec_up["call_id"])
     # Events of the call made during the outage waited in the outbox and were delivered.
     assert await mqtt.wait_ended(rec_down["call_id"]) == ANSWERED_CALL_TOPICS
+    await harness.wait_clean()
+
+
+async def test_outside_call_readopted_after_a_crash_keeps_its_duration_cap(
+    harness: Harness, lab: Lab
+) -> None:
+    """OUT-4 across a restart: callguard is killed while a capped national call talks; the new
+    process re-adopts it, recognises the outside call, and still ends it at the limit."""
+    t0 = now()
+    carrier = await harness.carrier(talk_ms=None)
+    call = await harness.dial("1001", "001012345678", talk_ms=None, dtmf=((1000, "7#"),))
+    await _wait_log(lab, "call.answered", _count_events(lab, "call.answered") + 1)
+    lab.stop_controller(kill=True)
+    await asyncio.sleep(0.5)
+    lab.start_controller()
+    assert await call.wait(timeout=40) == 0
+    assert call.saw("BYE_RECEIVED") and carrier.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "001012345678")
+    assert rec["readopted"] is True and rec["number_class"] == "national"
+    assert rec["hangup_by"] == "callguard" and rec["talk_s"] < DURATION_LIMIT_S + 1
+    assert [v["rule"] for v in await harness.violations(rec["call_id"])] == ["OUT-4"]
     await harness.wait_clean()
