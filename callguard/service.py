@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
@@ -17,7 +20,7 @@ from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
 from callguard.policy import Directory, OutboundPolicy, PinBook
-from callguard.store import RecordWriter, make_engine
+from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
 log = structlog.get_logger("callguard")
 
@@ -36,6 +39,40 @@ def _pin_book(config: Config) -> PinBook:
     return PinBook(
         bytes.fromhex(config.pin_file.salt), {entry.hash: entry.person for entry in config.pin_file.pins}
     )
+
+
+# Refusals never passed SEC-3's counters; every other outside call did.
+_NOT_COUNTED = {
+    "premium_number",
+    "above_class",
+    "inbound_only_line",
+    "alarm_line_emergency_only",
+    "quiet_hours",
+    "toll_fraud_limit",
+    "invalid_number",
+}
+
+
+async def _recent_outside_calls(engine: AsyncEngine) -> list[tuple[str, float]]:
+    """(line, monotonic start) of the last hour's outside calls, so that a restart does not
+    reset SEC-3's hourly limits. An unreachable database only loses that."""
+    now_wall, now_mono = datetime.now(UTC), time.monotonic()
+    try:
+        async with asyncio.timeout(5):  # never hold up the start of call handling
+            await migrate(engine)
+            calls = await list_calls(engine, since=now_wall - timedelta(hours=1), limit=100_000)
+    except Exception as exc:  # noqa: BLE001 - any database failure: start without the history
+        log.warning("toll_guard.history_unavailable", error=repr(exc))
+        return []
+    out = []
+    for call in calls:
+        if call["direction"] != "outbound" or call["number_class"] in (None, "emergency", "invalid"):
+            continue
+        if call["disposition"] in _NOT_COUNTED or not call["started_at"]:
+            continue
+        age = (now_wall - datetime.fromisoformat(call["started_at"])).total_seconds()
+        out.append((call["caller"]["number"], now_mono - age))
+    return out
 
 
 async def run_service(config: Config) -> None:
@@ -71,6 +108,7 @@ async def run_service(config: Config) -> None:
         language=config.service.language,
     )
     supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
+    manager.remember_outside_calls(await _recent_outside_calls(engine))
 
     tasks = [
         asyncio.create_task(supervisor.run(), name="ari"),

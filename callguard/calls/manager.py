@@ -101,6 +101,12 @@ class CallManager:
         self._sessions: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def remember_outside_calls(self, calls: list[tuple[str, float]]) -> None:
+        """SEC-3's hourly counts survive a restart: (line, monotonic start) of recent outside calls."""
+        if self._ctx.guard is not None:
+            for line, started in calls:
+                self._ctx.guard.remember(line, started)
+
     @property
     def active_calls(self) -> int:
         return len(self._sessions)

@@ -298,3 +298,13 @@ class TollFraudGuard:
 
     def release(self, call_id: str) -> None:
         self._active.pop(call_id, None)
+
+    def remember(self, extension: str, started: float) -> None:
+        """An outside call from before a restart (from the records) still counts for its hour."""
+        self._starts.setdefault(extension, deque()).append(started)
+        self._all_starts.append(started)
+        for starts in (self._starts[extension], self._all_starts):
+            if len(starts) > 1 and starts[-2] > started:  # keep each window in time order
+                ordered = sorted(starts)
+                starts.clear()
+                starts.extend(ordered)

@@ -273,22 +273,29 @@ def _ts(value: str) -> datetime:
         return datetime.fromisoformat(value)
 
 
-async def test_sec3_hourly_limit_per_extension(harness: Harness, lab: Lab, ari_watch: AriWatch) -> None:
-    """SEC-3 per rolling hour: with 2 outside calls an hour allowed, the third is refused."""
+async def test_sec3_hourly_limit_per_extension_survives_a_restart(
+    harness: Harness, lab: Lab, ari_watch: AriWatch
+) -> None:
+    """SEC-3 per rolling hour: with 2 outside calls an hour allowed, the third is refused, even
+    though callguard restarted after the first (the count comes back from the records)."""
     lab.reconfigure(outbound_test_config() + "\n[outbound.toll_guard]\nper_extension_per_hour = 2\n")
     try:
         t0 = now()
         carrier = await harness.carrier()
         for number in ("062345681", "062345682"):
-            call = await harness.dial("1003", number, talk_ms=300)
+            call = await harness.dial("2002", number, talk_ms=300)
             assert await call.wait() == 0 and call.saw("ANSWERED")
-        third = await harness.dial("1003", "062345683")
+            await harness.wait_record(t0, number)
+            if number.endswith("1"):
+                lab.stop_controller()
+                lab.start_controller()
+        third = await harness.dial("2002", "062345683")
         assert await third.wait() == 0 and third.final_code() == 403
         rec = await harness.wait_record(t0, "062345683")
         assert rec["disposition"] == "toll_fraud_limit"
         assert ari_watch.prompts(rec["call_id"]) == ["refused_limit"]
         [violation] = await harness.violations(rec["call_id"])
-        assert "last hour" in violation["reason"]
+        assert "2 outside calls from 2002 in the last hour" in violation["reason"]
         assert carrier.dialed() == ["62345681", "62345682"]
     finally:
         lab.reconfigure(outbound_test_config())

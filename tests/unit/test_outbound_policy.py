@@ -359,3 +359,13 @@ def test_shipped_dialplan_bypasses_exactly_the_configured_emergency_numbers() ->
     bypassed = set(re.findall(r"^exten => (\d+),1,Goto\(callguard-emergency", phones, re.M))
     numbers = set(OutboundSettings().emergency_numbers)
     assert bypassed == numbers | {"0" + n for n in numbers}
+
+
+def test_sec3_remembered_calls_count_for_their_hour() -> None:
+    """After a restart the last hour's outside calls (from the records) still count."""
+    limits = OutboundSettings().toll_guard.model_copy(update={"per_extension_per_hour": 2})
+    guard = TollFraudGuard(limits)
+    guard.remember("2003", 100.0)
+    guard.remember("2003", 50.0)  # out of order: kept sorted
+    assert "last hour" in (guard.admit("a", "2003", 200.0) or "")
+    assert guard.admit("b", "2003", 3650.5) is None  # the call at 50 s left the window
