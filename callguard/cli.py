@@ -123,6 +123,62 @@ def cmd_violations_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_engine(args: argparse.Namespace, work: Any) -> Any:
+    from callguard.store import make_engine, migrate
+
+    async def go() -> Any:
+        engine = make_engine(_database_url(args))
+        try:
+            await migrate(engine)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def cmd_block_add(args: argparse.Namespace) -> int:
+    """SEC-1: refuse this outside number (or every number with this prefix) politely."""
+    from callguard.policy import BlockEntry
+    from callguard.store import add_block
+
+    if not re.fullmatch(r"[0-9*#+]{1,64}", args.number):
+        return _fail(f"{args.number!r}: a number or prefix is 1 to 64 of 0-9 * # +")
+    until = datetime.now(UTC) + timedelta(minutes=args.minutes) if args.minutes else None
+    entry = BlockEntry(
+        pattern=args.number, prefix=args.prefix, reason=args.reason, added_by=args.by, until=until
+    )
+    ident = _with_engine(args, lambda engine: add_block(engine, entry))
+    what = "numbers starting with" if args.prefix else "number"
+    print(f"blocked {what} {args.number} (id {ident}); callguard applies it within seconds")
+    return 0
+
+
+def cmd_block_remove(args: argparse.Namespace) -> int:
+    from callguard.store import remove_block
+
+    removed = _with_engine(args, lambda engine: remove_block(engine, args.what))
+    if not removed:
+        return _fail(f"nothing on the blocklist matches {args.what!r}")
+    print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}")
+    return 0
+
+
+def cmd_block_list(args: argparse.Namespace) -> int:
+    from callguard.store import list_blocks
+
+    rows = _with_engine(args, list_blocks)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        pattern = r["pattern"] + ("*" if r["prefix"] else "")
+        until = f"until {r['until']}" if r["until"] else "until removed"
+        print(f"{r['id']:>5}  {pattern:<20} {until:<40} by {r['added_by']}: {r['reason']}")
+    print(f"({len(rows)} entries in force)")
+    return 0
+
+
 def cmd_pin_set(args: argparse.Namespace) -> int:
     """Store a person's authorization code (OUT-3) hashed; the PIN comes from stdin, never argv."""
     import getpass
@@ -278,6 +334,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=500)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_violations_list)
+
+    block = sub.add_parser("block", help="the blocklist of outside callers (SEC-1)").add_subparsers(
+        dest="block_cmd", required=True
+    )
+    for name, func, helptext in (
+        ("add", cmd_block_add, "refuse an outside number or prefix politely"),
+        ("remove", cmd_block_remove, "remove entries by id or by number/prefix"),
+        ("list", cmd_block_list, "print the entries in force"),
+    ):
+        s = block.add_parser(name, help=helptext)
+        s.add_argument("--config")
+        s.add_argument("--db", help="database URL (instead of --config)")
+        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+        s.set_defaults(func=func)
+        if name == "add":
+            s.add_argument("number", help="the caller's number as the trunk delivers it")
+            s.add_argument("--prefix", action="store_true", help="block every number starting with it")
+            s.add_argument("--reason", required=True)
+            s.add_argument("--by", required=True, help="who decided it")
+            s.add_argument("--minutes", type=float, help="lift the block after this long (default: never)")
+        elif name == "remove":
+            s.add_argument("what", help="an entry id, or the number/prefix")
+        else:
+            s.add_argument("--json", action="store_true")
 
     pin = sub.add_parser("pin", help="authorization codes (OUT-3)").add_subparsers(
         dest="pin_cmd", required=True

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
 from callguard.calls import CallManager
+from callguard.calls.blocking import BlocklistKeeper
 from callguard.calls.emergency import EmergencyCalls
 from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
-from callguard.policy import Directory, OutboundPolicy, PinBook
+from callguard.policy import Directory, InboundPolicy, OutboundPolicy, PinBook
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
 log = structlog.get_logger("callguard")
@@ -96,6 +97,8 @@ async def run_service(config: Config) -> None:
         return supervisor.client  # raises NotConnected while Asterisk is away
 
     node = config.service.node
+    inbound = InboundPolicy(directory, config.inbound)
+    blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
     manager = CallManager(
         directory,
         config.calls,
@@ -106,6 +109,8 @@ async def run_service(config: Config) -> None:
         close_unobserved=lambda still_open: writer.close_unobserved(node, still_open),
         outbound=OutboundPolicy(directory, config.outbound, _pin_book(config)),
         language=config.service.language,
+        inbound=inbound,
+        block=blocklist.block,
     )
     supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
     manager.remember_outside_calls(await _recent_outside_calls(engine))
@@ -113,6 +118,7 @@ async def run_service(config: Config) -> None:
     tasks = [
         asyncio.create_task(supervisor.run(), name="ari"),
         asyncio.create_task(writer.run(), name="store"),
+        asyncio.create_task(blocklist.run(), name="blocklist"),
     ]
     if publisher is not None:
         tasks.append(asyncio.create_task(publisher.run(), name="mqtt"))

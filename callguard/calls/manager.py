@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,15 @@ from callguard.calls.session import (
     parse_time,
 )
 from callguard.config import CallSettings
-from callguard.policy import CallRequest, Directory, OutboundPolicy, TollFraudGuard
+from callguard.policy import (
+    BlockEntry,
+    CallRequest,
+    Directory,
+    InboundPolicy,
+    OutboundPolicy,
+    RepeatCallers,
+    TollFraudGuard,
+)
 
 log = structlog.get_logger("callguard.calls")
 
@@ -45,7 +54,7 @@ EVENT_TYPES = [
 ]
 
 
-def _request(channel: JSON, args: list[str], overloaded: bool = False) -> CallRequest:
+def _request(channel: JSON, args: list[str], overloaded: bool = False, recent_calls: int = 0) -> CallRequest:
     """The facts of a new call, from the caller's channel and its Stasis(callguard, ...) arguments:
     direction, the (filtered) dialled number, "malformed" when the dialplan had to filter it, and
     for desk phones the PJSIP endpoint (the line: caller ID is whatever the phone claims)."""
@@ -57,6 +66,7 @@ def _request(channel: JSON, args: list[str], overloaded: bool = False) -> CallRe
         overloaded=overloaded,
         line=args[3] if len(args) > 3 and args[3] else None,
         at=datetime.now().astimezone(),
+        recent_calls=recent_calls,
     )
 
 
@@ -82,6 +92,8 @@ class CallManager:
         close_unobserved: Callable[[set[str]], Awaitable[None]] | None = None,
         outbound: OutboundPolicy | None = None,
         language: str = "zh_CN",
+        inbound: InboundPolicy | None = None,
+        block: Callable[[BlockEntry], None] | None = None,
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -96,7 +108,10 @@ class CallManager:
             outbound=outbound,
             guard=TollFraudGuard(outbound.settings.toll_guard) if outbound is not None else None,
             language=language,
+            inbound=inbound,
+            block=block,
         )
+        self._repeat = RepeatCallers(inbound.settings.auto_block_window_min * 60 if inbound else 600.0)
         self._by_channel: dict[str, CallSession] = {}
         self._sessions: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -141,7 +156,11 @@ class CallManager:
             if args and args[0] in DIRECTIONS and channel.get("id") not in self._sessions:
                 in_setup = sum(1 for s in self._sessions.values() if s.in_setup)
                 overloaded = in_setup >= self._ctx.settings.max_calls_in_setup
-                self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded)))
+                recent = 0
+                if args[0] == "inbound":  # SEC-1 counts every call from an outside number
+                    number = str((channel.get("caller") or {}).get("number") or "")
+                    recent = self._repeat.note(number, time.monotonic()) if number else 0
+                self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded, recent)))
                 return
         if kind == "PlaybackFinished":
             target = str((event.get("playback") or {}).get("target_uri", ""))

@@ -22,9 +22,11 @@ from callguard.ari.client import AriError, AriGone
 from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import CallSettings
 from callguard.policy import (
+    BlockEntry,
     CallRequest,
     DialOut,
     Directory,
+    InboundPolicy,
     OutboundPolicy,
     Party,
     Refuse,
@@ -129,6 +131,8 @@ class SessionContext:
     outbound: OutboundPolicy | None = None
     guard: TollFraudGuard | None = None
     language: str = "zh_CN"
+    inbound: InboundPolicy | None = None
+    block: Callable[[BlockEntry], None] | None = None  # SEC-1: store an automatic block
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ class CallSession:
             self.request,
             no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
             outbound=self.ctx.outbound,
+            inbound=self.ctx.inbound,
         )
         self.record.decisions.append(decision.as_dict())
         self._emit(
@@ -300,6 +305,16 @@ class CallSession:
             self.record.direction, self.record.number_class = "outbound", decision.number_class
         if decision.violation is not None:
             self._add_violation(decision.violation.as_dict())
+        if decision.new_block is not None and self.ctx.block is not None:
+            self.ctx.block(decision.new_block)
+            until = decision.new_block.until
+            self._emit(
+                "alert.caller_blocked",
+                caller=decision.new_block.pattern,
+                reason=decision.new_block.reason,
+                until=until.isoformat() if until else None,
+                rule="SEC-1",
+            )
         if decision.prompt is not None:
             self.state = CallState.announcing
             if not self._caller_answered:
@@ -699,6 +714,7 @@ class CallSession:
             self.request,
             no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
             outbound=self.ctx.outbound,
+            inbound=self.ctx.inbound,
         )
         if isinstance(decision, DialOut):
             self._dial_out = decision

@@ -270,6 +270,17 @@ class PinFile(_Strict):
     pins: tuple[PinEntry, ...] = ()
 
 
+class InboundSettings(_Strict):
+    """SEC-1: outside callers on the blocklist (`callguard block ...`) are refused politely; one
+    who calls more than `auto_block_calls` times within `auto_block_window_min` minutes is
+    blocked for `auto_block_min` minutes. Calls to duty and alarm lines are never blocked (ANS-5)."""
+
+    auto_block_calls: int = Field(default=5, ge=1)
+    auto_block_window_min: float = Field(default=10, gt=0)
+    auto_block_min: float = Field(default=60, gt=0)
+    blocklist_refresh_s: float = Field(default=5.0, gt=0)
+
+
 class ServiceSection(_Strict):
     node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$")
     directory: str = "directory.toml"
@@ -288,6 +299,7 @@ class Config(_Strict):
     log: LogSettings = LogSettings()
     calls: CallSettings = CallSettings()
     outbound: OutboundSettings = OutboundSettings()
+    inbound: InboundSettings = InboundSettings()
     directory: DirectoryConfig
     pin_file: PinFile | None = None
     source: Path

@@ -153,6 +153,7 @@ class Lab:
         calls: dict[str, Any] | None = None,
         node: str = "lab",
         outbound_config: str = "",
+        extra_config: str = "",
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or LabPorts()
@@ -160,6 +161,7 @@ class Lab:
         self.calls = calls or {}
         self.node = node
         self.outbound_config = outbound_config  # more [outbound] settings (tests: short limits)
+        self.extra_config = extra_config  # further sections of callguard.toml
         self.state_file = self.state_dir / "state.json"
         self.state: LabState | None = LabState.load(self.state_file) if self.state_file.exists() else None
 
@@ -206,6 +208,8 @@ file = "{self.state_dir}/callguard.log"
 [outbound]
 pins = "pins.toml"
 {self.outbound_config}
+
+{self.extra_config}
 """)
         return path
 

@@ -1,6 +1,7 @@
 """The pure decision core: who is who, and where a call goes. No I/O, no clock reads."""
 
 from callguard.policy.decisions import (
+    BlockEntry,
     CallRequest,
     Decision,
     DialOut,
@@ -10,21 +11,26 @@ from callguard.policy.decisions import (
     Violation,
 )
 from callguard.policy.directory import Directory, Party
+from callguard.policy.inbound import Blocklist, InboundPolicy, RepeatCallers
 from callguard.policy.numbers import NumberPlan
 from callguard.policy.outbound import OutboundPolicy, PinBook, TollFraudGuard, hash_pin
 from callguard.policy.routing import decide_call
 
 __all__ = [
+    "BlockEntry",
+    "Blocklist",
     "CallRequest",
     "Decision",
     "DialOut",
     "Directory",
+    "InboundPolicy",
     "DurationPolicy",
     "NumberPlan",
     "OutboundPolicy",
     "Party",
     "PinBook",
     "Refuse",
+    "RepeatCallers",
     "Route",
     "TollFraudGuard",
     "Violation",

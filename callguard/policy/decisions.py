@@ -19,6 +19,7 @@ class CallRequest:
     # The desk phone's line (its PJSIP endpoint): who is calling, whatever caller ID it sent.
     line: str | None = None
     at: datetime | None = None  # local time of the call (quiet hours); None = no time rules
+    recent_calls: int = 0  # calls from this outside number in SEC-1's window, this one included
 
     @property
     def from_line(self) -> str:
@@ -60,6 +61,22 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockEntry:
+    """One row of the SEC-1 blocklist: a number, or every number starting with `pattern`."""
+
+    pattern: str
+    prefix: bool
+    reason: str
+    added_by: str
+    until: datetime | None = None  # automatic blocks end; manual ones stay until removed
+
+    def matches(self, number: str, at: datetime | None) -> bool:
+        if self.until is not None and at is not None and at >= self.until:
+            return False
+        return number.startswith(self.pattern) if self.prefix else number == self.pattern
+
+
+@dataclass(frozen=True, slots=True)
 class Refuse:
     """End the call without ringing anyone; `cause` is the Q.850 cause the caller receives,
     after hearing `prompt` (early media) when there is one."""
@@ -70,6 +87,7 @@ class Refuse:
     prompt: str | None = None
     violation: Violation | None = None
     number_class: str | None = None  # set when an outside number was refused
+    new_block: BlockEntry | None = None  # SEC-1: block this caller from now on
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -82,6 +100,8 @@ class Refuse:
             out["prompt"] = self.prompt
         if self.number_class:
             out["number_class"] = self.number_class
+        if self.new_block is not None:
+            out["blocked_until"] = self.new_block.until.isoformat() if self.new_block.until else None
         return out
 
 

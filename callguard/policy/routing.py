@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callguard.policy.decisions import CallRequest, Decision, Refuse, Route
 from callguard.policy.directory import Directory
+from callguard.policy.inbound import InboundPolicy
 from callguard.policy.outbound import OutboundPolicy
 
 # Q.850 causes; Asterisk turns them into the caller's SIP response.
@@ -19,6 +20,7 @@ def decide_call(
     *,
     no_answer_timeout_s: int,
     outbound: OutboundPolicy | None = None,
+    inbound: InboundPolicy | None = None,
 ) -> Decision:
     """Decide what happens to `call`.
 
@@ -35,6 +37,10 @@ def decide_call(
         decision = outbound.decide(call)
         if decision is not None:
             return decision
+    if inbound is not None and call.direction == "inbound":
+        refusal = inbound.decide(call)
+        if refusal is not None:
+            return refusal
     if directory.lookup(call.dialed) is None:
         return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
     if call.dialed == call.caller:

@@ -12,7 +12,8 @@ from sqlalchemy import Connection, delete, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
-from callguard.store.models import CallRow, LegRow, ViolationRow
+from callguard.policy import BlockEntry
+from callguard.store.models import BlockRow, CallRow, LegRow, ViolationRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -268,3 +269,63 @@ async def list_violations(
             }
             for r in rows
         ]
+
+
+async def add_block(engine: AsyncEngine, entry: BlockEntry, at: datetime | None = None) -> int:
+    """Put a number or prefix on SEC-1's blocklist; returns the entry's id."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            insert(BlockRow).returning(BlockRow.id),
+            [
+                {
+                    "pattern": _clip(entry.pattern, 64),
+                    "prefix": entry.prefix,
+                    "reason": _clip(entry.reason, 256),
+                    "added_by": _clip(entry.added_by, 64),
+                    "added_at": _utc(at or datetime.now(UTC)),
+                    "until": _utc(entry.until),
+                }
+            ],
+        )
+        return int(result.scalar_one())
+
+
+async def remove_block(engine: AsyncEngine, what: str) -> int:
+    """Remove entries by id or by pattern; returns how many went."""
+    condition = BlockRow.pattern == what
+    if what.isdigit() and len(what) < 9:  # an id, or a short number that is a pattern too
+        condition = condition | (BlockRow.id == int(what))
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(BlockRow).where(condition))
+        return int(result.rowcount or 0)
+
+
+async def list_blocks(engine: AsyncEngine, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Entries in force at `at` (default now), oldest first."""
+    now = _utc(at or datetime.now(UTC))
+    stmt = select(BlockRow).where((BlockRow.until.is_(None)) | (BlockRow.until > now)).order_by(BlockRow.id)
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(stmt)).scalars().all()
+        return [
+            {
+                "id": r.id,
+                "pattern": r.pattern,
+                "prefix": r.prefix,
+                "reason": r.reason,
+                "added_by": r.added_by,
+                "added_at": _iso(r.added_at),
+                "until": _iso(r.until),
+            }
+            for r in rows
+        ]
+
+
+def block_entry(row: dict[str, Any]) -> BlockEntry:
+    until = row.get("until")
+    return BlockEntry(
+        pattern=row["pattern"],
+        prefix=bool(row["prefix"]),
+        reason=row["reason"],
+        added_by=row["added_by"],
+        until=datetime.fromisoformat(until) if until else None,
+    )

@@ -78,3 +78,17 @@ class ViolationRow(Base):
     fine_yuan: Mapped[float] = mapped_column(Numeric(10, 2, asdecimal=False))
     severity: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class BlockRow(Base):
+    """SEC-1's blocklist: numbers or prefixes refused politely; `until` ends automatic blocks."""
+
+    __tablename__ = "blocklist"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(64), index=True)
+    prefix: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(256))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

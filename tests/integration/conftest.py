@@ -21,6 +21,17 @@ DURATION_LIMIT_S = 4
 DURATION_WARN_BEFORE_S = 2
 
 
+# SEC-1: a fourth call within ten minutes from one outside number blocks it; the blocklist
+# edited with `callguard block` applies within half a second.
+AUTO_BLOCK_CALLS = 3
+INBOUND_TEST_CONFIG = f"""[inbound]
+auto_block_calls = {AUTO_BLOCK_CALLS}
+auto_block_window_min = 10
+auto_block_min = 30
+blocklist_refresh_s = 0.5
+"""
+
+
 def _hhmm(hour: int) -> str:
     return f"{hour % 24:02d}:00"
 
@@ -58,6 +69,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S},
         node="labtest",
         outbound_config=outbound_test_config(),
+        extra_config=INBOUND_TEST_CONFIG,
     )
     lab.up(phones=False)
     try:

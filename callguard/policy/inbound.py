@@ -1,0 +1,89 @@
+"""Calls from outside (the PSTN trunk): SEC-1's blocklist and repeat-caller guard, ANS-5's
+duty and alarm lines that nothing may block."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+
+from callguard.config import InboundSettings, LineKind
+from callguard.policy.decisions import BlockEntry, CallRequest, Refuse
+from callguard.policy.directory import Directory
+
+CAUSE_REJECTED = 21  # SIP 403
+
+# ANS-5: calls to these lines ring at once; no filter applies to them.
+NEVER_BLOCKED = (LineKind.duty, LineKind.alarm)
+
+
+class Blocklist:
+    """An immutable snapshot; the service swaps in a new one when the list changes."""
+
+    def __init__(self, entries: tuple[BlockEntry, ...] = ()) -> None:
+        # An exact entry is more specific than a prefix; among prefixes the longest explains best.
+        self.entries = tuple(sorted(entries, key=lambda e: (e.prefix, -len(e.pattern))))
+
+    def match(self, number: str, at: datetime | None) -> BlockEntry | None:
+        if not number:
+            return None
+        return next((e for e in self.entries if e.matches(number, at)), None)
+
+    def adding(self, entry: BlockEntry) -> Blocklist:
+        return Blocklist((*self.entries, entry))
+
+
+class RepeatCallers:
+    """Counts calls per outside number in a rolling window (time passed in, no clock read)."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._calls: dict[str, deque[float]] = {}
+
+    def note(self, number: str, now: float) -> int:
+        """Count this call; return how many calls `number` made within the window, this one included."""
+        calls = self._calls.setdefault(number, deque())
+        calls.append(now)
+        while calls and calls[0] <= now - self.window_s:
+            calls.popleft()
+        if len(self._calls) > 10_000:  # forget callers whose window has passed
+            for key in [k for k, v in self._calls.items() if not v or v[-1] <= now - self.window_s]:
+                del self._calls[key]
+        return len(calls)
+
+
+class InboundPolicy:
+    def __init__(self, directory: Directory, settings: InboundSettings) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.blocklist = Blocklist()
+
+    def decide(self, call: CallRequest) -> Refuse | None:
+        """A refusal for a blocked caller, or None: the call goes on to routing."""
+        line = self.directory.line(call.dialed)
+        if line is not None and line.kind in NEVER_BLOCKED:
+            return None
+        entry = self.blocklist.match(call.caller, call.at)
+        if entry is not None:
+            return Refuse(
+                reason="blocked_caller",
+                cause=CAUSE_REJECTED,
+                rule="SEC-1",
+                prompt="blocked_caller",
+            )
+        if call.recent_calls > self.settings.auto_block_calls and call.at is not None:
+            return Refuse(
+                reason="blocked_caller",
+                cause=CAUSE_REJECTED,
+                rule="SEC-1",
+                prompt="blocked_caller",
+                new_block=BlockEntry(
+                    pattern=call.caller,
+                    prefix=False,
+                    reason=(
+                        f"{call.recent_calls} calls within {self.settings.auto_block_window_min:g} minutes"
+                    ),
+                    added_by="callguard",
+                    until=call.at + timedelta(minutes=self.settings.auto_block_min),
+                ),
+            )
+        return None
