@@ -179,6 +179,34 @@ def cmd_block_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_messages_list(args: argparse.Namespace) -> int:
+    """XFER-3: the messages callers left, oldest first."""
+    from callguard.store import list_messages
+
+    rows = _with_engine(args, lambda engine: list_messages(engine, args.for_ext, args.all))
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        left = datetime.fromisoformat(r["left_at"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        caller = f"{r['caller_number']} {r['caller_name'] or ''}".strip()
+        done = f"  done {r['done_at']} by {r['done_by']}" if r["done_at"] else ""
+        length = f"{r['duration_s']:.0f}s" if r["duration_s"] is not None else "?"
+        print(f"{r['id']:>5}  {left}  for {r['for_ext']} {r['for_person'] or '-':<12} from {caller}  "
+              f"{length}  {r['recording']}{done}")  # fmt: skip
+    print(f"({len(rows)} messages)")
+    return 0
+
+
+def cmd_messages_done(args: argparse.Namespace) -> int:
+    from callguard.store import mark_message_done
+
+    if not _with_engine(args, lambda engine: mark_message_done(engine, args.id, args.by)):
+        return _fail(f"no open message with id {args.id}")
+    print(f"message {args.id} marked as passed on")
+    return 0
+
+
 def cmd_pin_set(args: argparse.Namespace) -> int:
     """Store a person's authorization code (OUT-3) hashed; the PIN comes from stdin, never argv."""
     import getpass
@@ -358,6 +386,26 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("what", help="an entry id, or the number/prefix")
         else:
             s.add_argument("--json", action="store_true")
+
+    messages = sub.add_parser("messages", help="messages callers left (XFER-3)").add_subparsers(
+        dest="messages_cmd", required=True
+    )
+    for name, func, helptext in (
+        ("list", cmd_messages_list, "print messages not yet passed on (--all: every one)"),
+        ("done", cmd_messages_done, "mark a message as passed on"),
+    ):
+        s = messages.add_parser(name, help=helptext)
+        s.add_argument("--config")
+        s.add_argument("--db", help="database URL (instead of --config)")
+        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+        s.set_defaults(func=func)
+        if name == "list":
+            s.add_argument("--for", dest="for_ext", help="only messages for this extension")
+            s.add_argument("--all", action="store_true", help="include messages already passed on")
+            s.add_argument("--json", action="store_true")
+        else:
+            s.add_argument("id", type=int)
+            s.add_argument("--by", default="", help="who passed it on")
 
     pin = sub.add_parser("pin", help="authorization codes (OUT-3)").add_subparsers(
         dest="pin_cmd", required=True

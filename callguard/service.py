@@ -20,7 +20,7 @@ from callguard.calls.emergency import EmergencyCalls
 from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
-from callguard.policy import Directory, InboundPolicy, OutboundPolicy, PinBook
+from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, OutboundPolicy, PinBook
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
 log = structlog.get_logger("callguard")
@@ -99,6 +99,8 @@ async def run_service(config: Config) -> None:
     node = config.service.node
     inbound = InboundPolicy(directory, config.inbound)
     blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
+    emergency = EmergencyCalls(directory, node, emit, writer.submit)
+    watcher = AmiWatcher(config.ami, on_user_event=emergency.on_user_event) if config.ami.enabled else None
     manager = CallManager(
         directory,
         config.calls,
@@ -111,6 +113,8 @@ async def run_service(config: Config) -> None:
         language=config.service.language,
         inbound=inbound,
         block=blocklist.block,
+        answering=AnsweringPolicy(directory, config.answering),
+        device_state=watcher.state_of if watcher is not None else None,
     )
     supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
     manager.remember_outside_calls(await _recent_outside_calls(engine))
@@ -122,9 +126,7 @@ async def run_service(config: Config) -> None:
     ]
     if publisher is not None:
         tasks.append(asyncio.create_task(publisher.run(), name="mqtt"))
-    if config.ami.enabled:
-        emergency = EmergencyCalls(directory, node, emit, writer.submit)
-        watcher = AmiWatcher(config.ami, on_user_event=emergency.on_user_event)
+    if watcher is not None:
         tasks.append(asyncio.create_task(watcher.run(), name="ami"))
 
     stop = asyncio.Event()

@@ -146,6 +146,22 @@ class AriClient:
             params={"media": media, "lang": lang},
         )
 
+    async def record(self, channel_id: str, name: str, max_s: int) -> None:
+        """Record what the caller says after a beep, until # or `max_s` (a message, XFER-3)."""
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/record",
+            params={
+                "name": name,
+                "format": "wav",
+                "maxDurationSeconds": max_s,
+                "maxSilenceSeconds": 10,
+                "beep": "true",
+                "terminateOn": "#",
+                "ifExists": "overwrite",
+            },
+        )
+
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{playback_id}")
 

@@ -14,7 +14,7 @@ from callguard.ari.client import AriClient, AriError
 from callguard.calls.records import CallRecord
 from callguard.calls.session import (
     BRIDGE_PREFIX,
-    LEG_SUFFIX,
+    LEG_MARK,
     Adoption,
     AriActions,
     CallSession,
@@ -25,6 +25,7 @@ from callguard.calls.session import (
 )
 from callguard.config import CallSettings
 from callguard.policy import (
+    AnsweringPolicy,
     BlockEntry,
     CallRequest,
     Directory,
@@ -51,6 +52,8 @@ EVENT_TYPES = [
     "ChannelDestroyed",
     "PlaybackFinished",
     "ChannelDtmfReceived",
+    "RecordingFinished",
+    "RecordingFailed",
 ]
 
 
@@ -94,6 +97,8 @@ class CallManager:
         language: str = "zh_CN",
         inbound: InboundPolicy | None = None,
         block: Callable[[BlockEntry], None] | None = None,
+        answering: AnsweringPolicy | None = None,
+        device_state: Callable[[str], str | None] | None = None,
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -110,6 +115,8 @@ class CallManager:
             language=language,
             inbound=inbound,
             block=block,
+            answering=answering,
+            device_state=device_state,
         )
         self._repeat = RepeatCallers(inbound.settings.auto_block_window_min * 60 if inbound else 600.0)
         self._by_channel: dict[str, CallSession] = {}
@@ -162,9 +169,9 @@ class CallManager:
                     recent = self._repeat.note(number, time.monotonic()) if number else 0
                 self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded, recent)))
                 return
-        if kind == "PlaybackFinished":
-            target = str((event.get("playback") or {}).get("target_uri", ""))
-            channel_id = target.removeprefix("channel:")
+        if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
+            media = event.get("playback") or event.get("recording") or {}
+            channel_id = str(media.get("target_uri", "")).removeprefix("channel:")
         else:
             subject = event.get("peer") if kind == "Dial" else event.get("channel")
             if not isinstance(subject, dict):
@@ -195,22 +202,30 @@ class CallManager:
                 channels[channel_id] = await client.get_channel(channel_id)
             except AriError:
                 continue
-        legs: dict[str, JSON] = {}
+        legs: dict[str, list[JSON]] = {}
         callers: list[tuple[JSON, list[str]]] = []
         for channel_id, channel in channels.items():
             args = _stasis_args(channel)
             if args and args[0] in DIRECTIONS:
                 callers.append((channel, args))
-            elif channel_id.endswith(LEG_SUFFIX):
-                legs[channel_id.removesuffix(LEG_SUFFIX)] = channel
+            elif LEG_MARK in channel_id:
+                legs.setdefault(channel_id.rsplit(LEG_MARK, 1)[0], []).append(channel)
         for channel, args in callers:
             call_id = channel["id"]
             try:
                 bridge: JSON | None = await client.get_bridge(bridge_id_for(call_id))
             except AriError:
                 bridge = None
+            # The leg to adopt: the one in the call's bridge (answered), else one still ringing;
+            # the others of a ring-all hop are let go (their hop's timing died with the process).
+            candidates = legs.pop(call_id, [])
+            in_bridge = set(bridge.get("channels", [])) if bridge else set()
+            candidates.sort(key=lambda leg: (leg["id"] not in in_bridge, leg["id"]))
+            for extra in candidates[1:]:
+                log.info("call.orphan_leg_hungup", call_id=call_id, channel=extra["id"])
+                await self._quietly(client.hangup(extra["id"]))
             adoption = Adoption(
-                leg=legs.pop(call_id, None),
+                leg=candidates[0] if candidates else None,
                 # callguard bridges a call when it is answered: the bridge is the answer's record.
                 answered_at=parse_time(bridge.get("creationtime")) if bridge else None,
                 caller_up=channel.get("state") == "Up",
@@ -218,10 +233,11 @@ class CallManager:
             self._spawn(CallSession(self._ctx, channel, _request(channel, args), adoption))
         # A leg whose caller is gone has nobody to talk to; a bridge of a call nobody handles
         # any more is a leak.
-        for call_id, leg in legs.items():
+        for call_id, orphans in legs.items():
             if call_id not in self._sessions:
-                log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg["id"])
-                await self._quietly(client.hangup(leg["id"]))
+                for leg in orphans:
+                    log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg["id"])
+                    await self._quietly(client.hangup(leg["id"]))
         orphan_bridges = {str(b) for b in app.get("bridge_ids", []) if str(b).startswith(BRIDGE_PREFIX)}
         orphan_bridges |= {bridge_id_for(call_id) for call_id in legs if call_id not in self._sessions}
         for bridge_id in sorted(orphan_bridges):

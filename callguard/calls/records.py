@@ -25,6 +25,7 @@ class LegRecord:
     ended_at: datetime | None = None
     hangup_cause: int | None = None
     hangup_cause_text: str | None = None
+    rings_at_answer: int | None = None  # ANS-1/ANS-2: how many rings the caller waited
 
 
 @dataclass(slots=True)
@@ -51,6 +52,8 @@ class CallRecord:
     authorized_by: str | None = None
     matter: str | None = None
     violations: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # XFER-2: by, to, at, result
+    message: dict[str, Any] | None = None  # XFER-3: the message the caller left
 
     @property
     def talk_s(self) -> float | None:
@@ -115,4 +118,6 @@ class CallRecord:
             authorized_by=data.get("authorized_by"),
             matter=data.get("matter"),
             violations=list(data.get("violations", [])),
+            transfers=list(data.get("transfers", [])),
+            message=data.get("message"),
         )

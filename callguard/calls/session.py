@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,10 +23,12 @@ from callguard.ari.client import AriError, AriGone
 from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import CallSettings
 from callguard.policy import (
+    AnsweringPolicy,
     BlockEntry,
     CallRequest,
     DialOut,
     Directory,
+    Hop,
     InboundPolicy,
     OutboundPolicy,
     Party,
@@ -41,6 +44,8 @@ JSON = dict[str, Any]
 
 # Q.850 causes used when callguard ends a leg itself.
 CAUSE_NORMAL = 16
+CAUSE_NO_ANSWER = 19  # a ring limit passed (ANS-1): the phone gets a CANCEL
+CAUSE_ANSWERED_ELSEWHERE = 26  # another phone of the hop answered
 CAUSE_CONGESTION = 34
 
 # How a callee leg that ended before answer explains the call (Q.850 cause → disposition).
@@ -57,7 +62,8 @@ _UNANSWERED = {
 
 # Set on each leg for operators reading `core show channel`; adoption goes by ids alone.
 VAR_CALL_ID = "CG_CALL_ID"
-LEG_SUFFIX = "-leg1"
+LEG_SUFFIX = "-leg1"  # the first leg; a ring plan's further legs are -leg2, -leg3, ...
+LEG_MARK = "-leg"
 BRIDGE_PREFIX = "cg-"
 
 # With no event for this long, ask Asterisk how the channels are: a missed event
@@ -71,6 +77,22 @@ PROMPT_MAX_S = 60.0
 PIN_MAX_DIGITS = 12
 MATTER_MAX_DIGITS = 8
 MATTER_ATTEMPTS = 2
+
+
+_PENDING = ("creating", "dialing", "ringing")  # a leg not yet answered, cancelled or gone
+
+
+@dataclass
+class _Leg:
+    """One phone callguard rings for a call."""
+
+    id: str
+    target: str
+    record: LegRecord
+    hop_index: int
+    hop: Hop
+    state: str = "creating"  # creating, dialing, ringing, then up, cancelled, offline or gone
+    late: bool = False  # still ringing past its ANS-1 limit
 
 
 class CallerGone(Exception):
@@ -104,6 +126,7 @@ class AriActions(Protocol):
     async def progress(self, channel_id: str) -> None: ...
     async def play(self, channel_id: str, media: str, playback_id: str, lang: str) -> None: ...
     async def stop_playback(self, playback_id: str) -> None: ...
+    async def record(self, channel_id: str, name: str, max_s: int) -> None: ...
     async def answer(self, channel_id: str) -> None: ...
     async def hangup(self, channel_id: str, cause: int | None = None) -> None: ...
     async def get_channel(self, channel_id: str) -> JSON: ...
@@ -133,6 +156,8 @@ class SessionContext:
     language: str = "zh_CN"
     inbound: InboundPolicy | None = None
     block: Callable[[BlockEntry], None] | None = None  # SEC-1: store an automatic block
+    answering: AnsweringPolicy | None = None
+    device_state: Callable[[str], str | None] | None = None  # AMI: "NOT_INUSE", "INUSE", ...
 
 
 @dataclass(frozen=True)
@@ -154,8 +179,22 @@ def parse_time(value: object) -> datetime | None:
         return None
 
 
-def leg_channel_id(call_id: str) -> str:
-    return call_id + LEG_SUFFIX
+def leg_channel_id(call_id: str, n: int = 1) -> str:
+    return f"{call_id}{LEG_MARK}{n}"
+
+
+def _leg_number(leg_id: str) -> int:
+    tail = leg_id.rsplit(LEG_MARK, 1)[-1]
+    return int(tail) if tail.isdigit() else 1
+
+
+def _leg_target(channel: JSON, dial_out: DialOut | None) -> str | None:
+    """The extension (or outside number) a leg rings, from its name: PJSIP/<endpoint>-<n>."""
+    if dial_out is not None:
+        return dial_out.number
+    name = str(channel.get("name", ""))
+    endpoint = name.split("/", 1)[-1].rsplit("-", 1)[0] if "/" in name else ""
+    return endpoint or None
 
 
 def bridge_id_for(call_id: str) -> str:
@@ -183,6 +222,16 @@ class CallSession:
         self._alive: set[str] = {self.caller_id}
         self._causes: dict[str, int] = {}
         self._leg_timeout_s = 0
+        self._legs: dict[str, _Leg] = {}
+        self._leg_seq = 0
+        self._hops: tuple[Hop, ...] = ()
+        self._hop_index = -1
+        self._last_cause: int | None = None
+        self._message_for: str | None = None
+        self._greeting_on_answer: str | None = None
+        self._backlog: deque[JSON] = deque()  # events that arrived while a prompt played
+        self._transfer: _Leg | None = None  # XFER-2: the phone a call is being handed to
+        self._feature = ""  # DTMF typed by the answerer during the call (the transfer code)
         self._dial_out: DialOut | None = None
         self._caller_answered = False
         self._ringback_playing = False
@@ -238,11 +287,17 @@ class CallSession:
                 else:
                     await self._start()
                 while self.state is not CallState.done:
+                    if self._backlog:
+                        event = self._backlog.popleft()
+                    else:
+                        try:
+                            event = await asyncio.wait_for(self.queue.get(), RESYNC_AFTER_S)
+                        except TimeoutError:
+                            event = {"type": "CallguardResync"}
                     try:
-                        event = await asyncio.wait_for(self.queue.get(), RESYNC_AFTER_S)
-                    except TimeoutError:
-                        event = {"type": "CallguardResync"}
-                    await self._handle(event)
+                        await self._handle(event)
+                    except CallerGone as gone:  # during a prompt played while the call went on
+                        await self._handle(gone.event)
             except Exception as exc:  # a bug must not leave a call unattended or unrecorded
                 self._log.exception("call.session_crashed", error=repr(exc))
                 await self._abandon_after_crash(repr(exc))
@@ -277,6 +332,7 @@ class CallSession:
             no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
             outbound=self.ctx.outbound,
             inbound=self.ctx.inbound,
+            answering=self.ctx.answering,
         )
         self.record.decisions.append(decision.as_dict())
         self._emit(
@@ -329,9 +385,16 @@ class CallSession:
         self._emit("call.violation", **{k: v for k, v in violation.items() if k != "at"})
 
     async def _route(self, route: Route) -> None:
-        await self._create_leg(
-            f"PJSIP/{route.target}", self.ctx.directory.party(route.target), route.timeout_s
-        )
+        self.record.callee = self.ctx.directory.party(route.target)
+        self._message_for = route.message_for
+        self._greeting_on_answer = route.greeting_on_answer
+        if route.greeting is not None:
+            # ANS-4: the outside caller hears the greeting of the number dialled before it rings.
+            self.state = CallState.authorizing
+            await self._act("progress", lambda a: a.progress(self.caller_id))
+            await self._play(route.greeting)
+        hops = route.hops or (Hop((route.target,), 0, 0.0, False, "person"),)
+        await self._ring(hops, route.timeout_s)
 
     async def _place_outside_call(self, dial: DialOut) -> None:
         """OUT-1..7: the decision said this outside call may go, possibly after a PIN and a
@@ -370,7 +433,7 @@ class CallSession:
             if not self._caller_answered:
                 await self._act("progress", lambda a: a.progress(self.caller_id))
             await self._play(dial.reminder)
-        await self._create_leg(f"PJSIP/{dial.number}@{dial.trunk}", Party(number=dial.number), dial.timeout_s)
+        await self._ring((Hop((dial.number,), 0, 0.0, False, "outside"),), dial.timeout_s)
 
     # --- talking to the caller: prompts and DTMF ----------------------------------------------
 
@@ -408,11 +471,29 @@ class CallSession:
             kind = event.get("type")
             if kind == "PlaybackFinished" and (event.get("playback") or {}).get("id") == playback_id:
                 return
-            if kind == "ChannelDtmfReceived":
+            if kind == "ChannelDtmfReceived" and (event.get("channel") or {}).get("id") == self.caller_id:
                 self._dtmf.append(str(event.get("digit", "")))
                 if barge_in and not stopping:
                     stopping = True
                     await self._act("stop_playback", lambda a: a.stop_playback(playback_id))
+            elif kind != "PlaybackFinished":
+                self._backlog.append(event)  # a leg's events: handled once the prompt is over
+
+    async def _play_both(self, caller_prompt: str, leg_id: str, leg_prompt: str) -> None:
+        """Two prompts at once: one to the caller, one to the answered leg; wait for both."""
+        first = await self._play_to(self.caller_id, caller_prompt)
+        second = await self._play_to(leg_id, leg_prompt)
+        await self._wait_playbacks({i for i in (first, second) if i is not None})
+
+    async def _wait_playbacks(self, pending: set[str]) -> None:
+        deadline = time.monotonic() + PROMPT_MAX_S
+        while pending and (event := await self._next_event(deadline - time.monotonic())) is not None:
+            if event.get("type") == "PlaybackFinished":
+                pending.discard(str((event.get("playback") or {}).get("id")))
+            elif event.get("type") != "ChannelDtmfReceived":
+                self._backlog.append(event)
+                if event.get("type") == "ChannelDestroyed":
+                    return  # someone left: the event, handled next, ends or changes the call
 
     async def _collect(self, max_digits: int) -> str:
         """Digits up to `#` (or `max_digits`, or a pause of `digit_timeout_s`)."""
@@ -463,72 +544,130 @@ class CallSession:
                 return matter
         return None
 
-    # --- ringing the callee ---------------------------------------------------------------
+    # --- ringing the callees: one or more hops of one or more legs (ANS-1, ANS-3, XFER-1) ------
 
-    async def _create_leg(self, endpoint: str, callee: Party, timeout_s: int) -> None:
-        self.record.callee = callee
-        self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=callee.number)
-        self.record.legs.append(self.callee_leg)
+    def _endpoint(self, target: str) -> str:
+        if self._dial_out is not None:
+            return f"PJSIP/{target}@{self._dial_out.trunk}"
+        return f"PJSIP/{target}"
+
+    async def _ring(self, hops: tuple[Hop, ...], timeout_s: int) -> None:
+        """Start the ring plan: its hops ring in turn until someone answers."""
+        self._hops, self._leg_timeout_s = hops, timeout_s
+        self.state = CallState.creating
+        self.ctx.submit_record(self.record.provisional())
+        await self._next_hop()
+
+    async def _next_hop(self) -> None:
+        while True:
+            self._hop_index += 1
+            if self._hop_index >= len(self._hops):
+                await self._nobody_answered()
+                return
+            hop = self._hops[self._hop_index]
+            if len(self._hops) > 1:
+                self._emit(
+                    "call.hop",
+                    hop=self._hop_index + 1,
+                    targets=list(hop.targets),
+                    reason=hop.reason,
+                    rings=hop.rings,
+                    rule="XFER-1" if hop.reason == "assistant" else "ANS-3",
+                )
+            for target in hop.targets:
+                await self._create_leg(target, hop)
+            if any(leg.state != "gone" for leg in self._hop_legs()):
+                return
+            # Nobody of this hop could even be called (offline): the next one, at once.
+
+    def _hop_legs(self) -> list[_Leg]:
+        return [leg for leg in self._legs.values() if leg.hop_index == self._hop_index]
+
+    async def _create_leg(self, target: str, hop: Hop) -> None:
+        self._leg_seq += 1
+        leg_id = leg_channel_id(self.call_id, self._leg_seq)
+        record = LegRecord(role="callee", channel_id=leg_id, number=target)
+        self.record.legs.append(record)
+        leg = _Leg(leg_id, target, record, self._hop_index, hop)
+        self._legs[leg_id] = leg
+        if self.callee_leg is None:
+            self.callee_leg = record
         # Register before creating: the leg's StasisStart can arrive before the REST answer.
-        self.ctx.register_channel(self.leg_id, self)
-        self._alive.add(self.leg_id)
+        self.ctx.register_channel(leg_id, self)
+        self._alive.add(leg_id)
         caller = self.record.caller
         variables = {VAR_CALL_ID: self.call_id, "CALLERID(num)": caller.number}
         if caller.name:
             variables["CALLERID(name)"] = caller.name
-        self.state = CallState.creating
-        self._leg_timeout_s = timeout_s
-        self.ctx.submit_record(self.record.provisional())
         created = await self._act(
             "create_leg",
             lambda a: a.create_channel(
-                endpoint, self.leg_id, f"leg,{self.call_id}", self.caller_id, variables
+                self._endpoint(target), leg_id, f"leg,{self.call_id}", self.caller_id, variables
             ),
         )
         if not created:
-            await self._fail()
+            leg.state = "gone"
+            self._alive.discard(leg_id)
+            # Asterisk could not even create it: skip to the next hop; with none, the call failed.
+            self._last_cause = CAUSE_CONGESTION
         # Dialling waits for the leg's StasisStart: before it, Asterisk answers 409 to /dial.
 
-    async def _dial(self) -> None:
-        assert self.callee_leg is not None
-        timeout_s = self._leg_timeout_s
-        self.state = CallState.dialing
-        # The no-answer timeout is Asterisk's own dial timeout: it keeps running if callguard restarts.
-        if await self._act("dial", lambda a: a.dial(self.leg_id, self.caller_id, timeout_s)):
-            self.callee_leg.started_at = datetime.now(UTC)
-            self._emit("call.dialing", ext=self.callee_leg.number, timeout_s=timeout_s)
-        else:
-            await self._fail()
+    def _dial_timeout(self, hop: Hop) -> int:
+        # Asterisk's own dial timeout backs callguard's ring limit up (it survives a restart).
+        if hop.cancel_at_limit and hop.limit_s > 0:
+            return int(hop.limit_s) + 10
+        return self._leg_timeout_s
 
-    async def _fail(self) -> None:
-        self.record.disposition = "failed"
+    async def _dial(self, leg: _Leg) -> None:
+        if leg.state != "creating":
+            return
+        leg.state = "dialing"
+        if self.state is CallState.creating:
+            self.state = CallState.dialing
+        timeout_s = self._dial_timeout(leg.hop)
+        if await self._act("dial", lambda a: a.dial(leg.id, self.caller_id, timeout_s)):
+            leg.record.started_at = datetime.now(UTC)
+            self._emit("call.dialing", ext=leg.target, timeout_s=timeout_s)
+            if self.ctx.answering is not None and self._dial_out is None and len(self._hops) > 1:
+                # ANS-3: an unreachable phone is skipped, not waited out.
+                self._start_timer(f"offline:{leg.id}", self.ctx.answering.settings.offline_after_s)
+        else:
+            await self._act("hangup_leg", lambda a: a.hangup(leg.id))
+
+    async def _nobody_answered(self) -> None:
+        """Every hop rang out (or was busy, declined, offline)."""
+        if self._message_for is not None:
+            await self._take_message(self._message_for)
+            return
+        cause = self._last_cause
+        self.record.disposition = _UNANSWERED.get(cause or 0, "failed")
+        self.record.hangup_by = "callee"
+        self.record.hangup_cause = cause
         self.state = CallState.ending
-        await self._act("hangup_leg", lambda a: a.hangup(self.leg_id))
-        await self._act("hangup", lambda a: a.hangup(self.caller_id, CAUSE_CONGESTION))
+        # The caller hears what the callee's phone said: busy stays busy.
+        await self._act("hangup", lambda a: a.hangup(self.caller_id, cause or CAUSE_NORMAL))
 
     async def _handle(self, event: JSON) -> None:
         kind = event.get("type")
-        if kind == "StasisStart" and self.state is CallState.creating:
-            if (event.get("channel") or {}).get("id") == self.leg_id:
-                await self._dial()
+        channel_id = str((event.get("channel") or {}).get("id", ""))
+        if kind == "StasisStart" and channel_id in self._legs:
+            await self._dial(self._legs[channel_id])
         elif kind == "Dial":
             await self._on_dial(event)
         elif kind == "ChannelHangupRequest":
-            channel_id = (event.get("channel") or {}).get("id", "")
             if event.get("cause"):
                 self._causes.setdefault(channel_id, event["cause"])
-        elif kind == "ChannelDestroyed" or (
-            kind == "StasisEnd" and (event.get("channel") or {}).get("id") == self.caller_id
-        ):
+        elif kind == "ChannelDestroyed" or (kind == "StasisEnd" and channel_id == self.caller_id):
             # The caller leaves callguard at StasisEnd (its dialplan then hangs it up, unseen by
             # ARI), with the cause its hangup request carried. A leg callguard created stays
             # until ChannelDestroyed, whose cause is the final one (a dial timeout requests
             # hangup with 32 but ends with 19 "no answer").
-            channel_id = (event.get("channel") or {}).get("id", "")
             cause = event.get("cause") or self._causes.get(channel_id)
             await self._on_destroyed(
                 channel_id, cause, event.get("cause_txt"), parse_time(event.get("timestamp"))
             )
+        elif kind == "ChannelDtmfReceived" and self.state is CallState.talking:
+            await self._on_talk_dtmf(channel_id, str(event.get("digit", "")))
         elif kind == "CallguardResync":
             await self._resync()
         elif kind == "CallguardTimer":
@@ -537,39 +676,247 @@ class CallSession:
     async def _on_dial(self, event: JSON) -> None:
         status = event.get("dialstatus")
         at = parse_time(event.get("timestamp")) or datetime.now(UTC)
-        if status == "RINGING" and self.state is CallState.dialing and self.callee_leg:
-            self.state = CallState.ringing
-            self.callee_leg.ringing_at = self.caller_leg.ringing_at = self.record.ringing_at = at
-            self._emit("call.ringing", ext=self.callee_leg.number)
-            if self._caller_answered:  # a caller answered for a PIN hears ringback as a tone
-                self._ringback_playing = await self._act(
-                    "ringback",
-                    lambda a: a.play(self.caller_id, RINGBACK_MEDIA, self.call_id + "-ringback", "en"),
-                )
+        leg = self._legs.get(str((event.get("peer") or {}).get("id", "")))
+        if leg is None or leg.state == "gone":
+            return
+        if leg is self._transfer:
+            await self._on_transfer_dial(leg, status, at)
+            return
+        if status == "RINGING" and leg.state == "dialing":
+            leg.state = "ringing"
+            leg.record.ringing_at = at
+            if leg.hop.limit_s > 0:
+                # ANS-1 counts from the phone's 180 (Asterisk's timestamp), not from the INVITE.
+                behind = max(0.0, (datetime.now(UTC) - at).total_seconds())
+                self._start_timer(f"ring_limit:{leg.id}", max(0.0, leg.hop.limit_s - behind))
+            if self.state in (CallState.creating, CallState.dialing):
+                self.state = CallState.ringing
+            if self.record.ringing_at is None:
+                self.caller_leg.ringing_at = self.record.ringing_at = at
+                self._emit("call.ringing", ext=leg.target)
+                if self._caller_answered:  # a caller answered for a PIN hears ringback as a tone
+                    self._ringback_playing = await self._act(
+                        "ringback",
+                        lambda a: a.play(self.caller_id, RINGBACK_MEDIA, self.call_id + "-ringback", "en"),
+                    )
+                else:
+                    await self._act("ring", lambda a: a.ring(self.caller_id))
             else:
-                await self._act("ring", lambda a: a.ring(self.caller_id))
-        elif status == "ANSWER" and self.state in (CallState.dialing, CallState.ringing):
-            await self._connect(at)
+                self._emit("call.ringing", ext=leg.target)
+        elif status == "ANSWER" and self.state in (CallState.creating, CallState.dialing, CallState.ringing):
+            await self._connect(leg, at)
 
-    async def _connect(self, at: datetime) -> None:
-        assert self.callee_leg is not None
+    def _rings_at(self, leg: _Leg, at: datetime) -> int | None:
+        if leg.record.ringing_at is None:
+            return None
+        cadence = leg.hop.limit_s / leg.hop.rings if leg.hop.rings else 0.0
+        if cadence <= 0:
+            return None
+        return int((at - leg.record.ringing_at).total_seconds() // cadence) + 1
+
+    async def _connect(self, leg: _Leg, at: datetime) -> None:
         self.state = CallState.talking
-        self.callee_leg.answered_at = self.caller_leg.answered_at = self.record.answered_at = at
+        leg.state = "up"
+        self.leg_id, self.callee_leg = leg.id, leg.record
+        leg.record.answered_at = self.caller_leg.answered_at = self.record.answered_at = at
+        leg.record.rings_at_answer = self._rings_at(leg, at)
+        if self._dial_out is None:
+            self.record.callee = self.ctx.directory.party(leg.target)  # who answered
         self.record.disposition = "answered"
+        for other in self._legs.values():
+            if other is not leg and other.state in _PENDING:
+                other.state = "cancelled"
+                await self._hangup_leg(other.id, CAUSE_ANSWERED_ELSEWHERE)
         if self._ringback_playing:
             await self._act("stop_ringback", lambda a: a.stop_playback(self.call_id + "-ringback"))
         if not self._caller_answered:
             await self._act("answer", lambda a: a.answer(self.caller_id))
+            self._caller_answered = True
+        if leg.late and self.ctx.answering is not None and self.ctx.answering.settings.apology:
+            # ANS-2: the caller hears the apology, the answerer a whisper, before they talk.
+            self._emit("call.late_answer", ext=leg.target, rings=leg.record.rings_at_answer, rule="ANS-2")
+            await self._play_both("apology", leg.id, "caller_waited")
+        elif self._greeting_on_answer:
+            await self._play(self._greeting_on_answer)
+        if self.state is not CallState.talking:
+            return  # someone hung up during the prompts
         self._bridged = await self._act("bridge", lambda a: a.create_bridge(self.bridge_id))
-        await self._act(
-            "bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [self.caller_id, self.leg_id])
-        )
+        await self._act("bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [self.caller_id, leg.id]))
         self._emit(
             "call.answered",
-            ext=self.callee_leg.number,
-            rings_wait_s=round((at - (self.record.ringing_at or at)).total_seconds(), 3),
+            ext=leg.target,
+            rings=leg.record.rings_at_answer,
+            rings_wait_s=round((at - (leg.record.ringing_at or at)).total_seconds(), 3),
         )
         self._start_duration_timers(at)
+
+    # --- XFER-3: messages -----------------------------------------------------------------------
+
+    async def _take_message(self, for_ext: str) -> None:
+        """Nobody answered: the caller may leave a message after the tone (# ends it)."""
+        assert self.ctx.answering is not None
+        self.state = CallState.authorizing
+        if not self._caller_answered:
+            await self._act("answer", lambda a: a.answer(self.caller_id))
+            self._caller_answered = True
+        await self._play("target_unavailable")
+        name = f"callguard-message-{self.call_id}"
+        max_s = self.ctx.answering.settings.message_max_s
+        self.record.disposition = "no_message"
+        started = await self._act("record", lambda a: a.record(self.caller_id, name, max_s))
+        if not started:
+            await self._end_message_call()
+            return
+        left_at = datetime.now(UTC)
+        finished: JSON | None = None
+        gone: CallerGone | None = None
+        deadline = time.monotonic() + max_s + 10
+        try:
+            while (event := await self._next_event(deadline - time.monotonic())) is not None:
+                if event.get("type") in ("RecordingFinished", "RecordingFailed"):
+                    finished = event
+                    break
+        except CallerGone as exc:  # hanging up ends a message too: Asterisk keeps what was said
+            gone = exc
+            finished = await self._recording_end(deadline=time.monotonic() + 3)
+        recording = (finished or {}).get("recording") or {}
+        duration = recording.get("duration") or recording.get("total_duration")
+        if finished is not None and finished.get("type") == "RecordingFinished" and (duration or 0) > 0:
+            party = self.ctx.directory.party(for_ext)
+            self.record.message = {
+                "for_ext": for_ext,
+                "for_person": party.person,
+                "caller_number": self.record.caller.number,
+                "caller_name": self.record.caller.name,
+                "left_at": left_at.isoformat(),
+                "duration_s": duration,
+                "recording": f"{name}.wav",
+            }
+            self.record.disposition = "message"
+            self._emit(
+                "message.left",
+                call_id=self.call_id,
+                ext=for_ext,
+                person=party.person,
+                caller=self.record.caller.number,
+                duration_s=duration,
+                recording=f"{name}.wav",
+                rule="XFER-3",
+            )
+        if gone is not None:
+            raise gone
+        if self.record.disposition == "message":
+            await self._play("message_saved")
+        await self._end_message_call()
+
+    async def _recording_end(self, deadline: float) -> JSON | None:
+        while time.monotonic() < deadline:
+            try:
+                event = await asyncio.wait_for(self.queue.get(), deadline - time.monotonic())
+            except TimeoutError:
+                return None
+            if event.get("type") in ("RecordingFinished", "RecordingFailed"):
+                return event
+            self._backlog.append(event)
+        return None
+
+    async def _end_message_call(self) -> None:
+        self.record.hangup_by, self.record.hangup_cause = "callguard", CAUSE_NORMAL
+        self.state = CallState.ending
+        await self._act("hangup", lambda a: a.hangup(self.caller_id, CAUSE_NORMAL))
+
+    # --- XFER-2: transfers by the person who answered ------------------------------------------
+
+    async def _on_talk_dtmf(self, channel_id: str, digit: str) -> None:
+        """The answerer types the transfer code (e.g. *2), an extension and #."""
+        if channel_id != self.leg_id or self.ctx.answering is None or self._transfer is not None:
+            return
+        code = self.ctx.answering.settings.transfer_code
+        typed = self._feature + digit
+        if code.startswith(typed) or (typed.startswith(code) and len(typed) <= len(code) + 9):
+            self._feature = typed
+        else:
+            self._feature = digit if code.startswith(digit) else ""
+            return
+        if typed.startswith(code) and digit == "#":
+            self._feature = ""
+            await self._start_transfer(typed[len(code) : -1])
+
+    async def _start_transfer(self, target: str) -> None:
+        answering = self.ctx.answering
+        assert answering is not None
+        by = self._legs[self.leg_id].target if self.leg_id in self._legs else self.record.dialed
+        entry: dict[str, Any] = {"by": by, "to": target, "at": datetime.now(UTC).isoformat()}
+        self.record.transfers.append(entry)
+        if self.ctx.directory.lookup(target) is None or target == by:
+            entry["result"] = "unknown_extension"
+            self._emit("call.transfer", by=by, to=target, result="unknown_extension", rule="XFER-2")
+            await self._play_to(self.leg_id, "unknown_number")
+            return
+        await self._play_to(self.caller_id, "transfer_hold")
+        state = self.ctx.device_state(target) if self.ctx.device_state else None
+        if state in ("INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"):
+            entry["result"] = "unavailable"
+            self._emit("call.transfer", by=by, to=target, result="unavailable", state=state, rule="XFER-2")
+            await self._play_to(self.caller_id, "target_busy")
+            return
+        self._emit("call.transfer", by=by, to=target, result="ringing", rule="XFER-2")
+        rings = answering.rings(target)
+        hop = Hop((target,), rings, round(rings * answering.settings.ring_cadence_s, 3), True, "transfer")
+        before = set(self._legs)
+        self._hop_index = len(self._hops) + len(self.record.transfers)  # a hop of its own
+        await self._create_leg(target, hop)
+        new = [leg for leg_id, leg in self._legs.items() if leg_id not in before]
+        if new and new[0].state != "gone":
+            self._transfer = new[0]
+        else:
+            await self._transfer_failed("unavailable")
+
+    async def _play_to(self, channel_id: str, prompt: str) -> str | None:
+        """Start a prompt to one side of a call (without waiting); its playback id if it started."""
+        self._playbacks += 1
+        playback_id = f"{self.call_id}-play{self._playbacks}"
+        started = await self._act(
+            "play", lambda a: a.play(channel_id, f"sound:callguard/{prompt}", playback_id, self.ctx.language)
+        )
+        self._emit("call.prompt", prompt=prompt, playback_id=playback_id, to=channel_id)
+        return playback_id if started else None
+
+    async def _on_transfer_dial(self, leg: _Leg, status: str | None, at: datetime) -> None:
+        if status == "RINGING" and leg.state == "dialing":
+            leg.state = "ringing"
+            leg.record.ringing_at = at
+            self._start_timer(f"ring_limit:{leg.id}", leg.hop.limit_s)
+        elif status == "ANSWER" and leg.state in ("dialing", "ringing"):
+            leg.state = "up"
+            leg.record.answered_at = at
+            leg.record.rings_at_answer = self._rings_at(leg, at)
+            # The new person hears who is coming before the caller is put through.
+            playback_id = await self._play_to(leg.id, "transfer_incoming")
+            if playback_id is not None:
+                await self._wait_playbacks({playback_id})
+            previous = self.leg_id
+            await self._act("bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [leg.id]))
+            self._transfer = None
+            self.leg_id, self.callee_leg = leg.id, leg.record
+            self.record.callee = self.ctx.directory.party(leg.target)
+            self.record.transfers[-1]["result"] = "completed"
+            self._emit("call.transferred", by=self._legs[previous].target if previous in self._legs else None,
+                       to=leg.target, rule="XFER-2")  # fmt: skip
+            if previous in self._alive:
+                await self._hangup_leg(previous, CAUSE_NORMAL)
+
+    async def _transfer_failed(self, result: str) -> None:
+        self._transfer = None
+        if self.record.transfers:
+            self.record.transfers[-1]["result"] = result
+        self._emit("call.transfer", to=self.record.transfers[-1]["to"], result=result, rule="XFER-2")
+        if self.leg_id in self._alive:
+            await self._play_to(self.caller_id, "target_busy")  # back to the one who answered
+            return
+        # The one who transferred has gone: nobody is left for the caller but a message.
+        self._message_for = self.record.transfers[-1]["to"]
+        await self._take_message(self._message_for)
 
     # --- OUT-4: how long an outside call may last ----------------------------------------------
 
@@ -592,6 +939,16 @@ class CallSession:
         self._timers.append(asyncio.create_task(fire(), name=f"{self.call_id}-{name}"))
 
     async def _on_timer(self, name: str) -> None:
+        if name.startswith("ring_limit:"):
+            await self._on_ring_limit(name.removeprefix("ring_limit:"))
+            return
+        if name.startswith("offline:"):
+            leg = self._legs.get(name.removeprefix("offline:"))
+            if leg is not None and leg.state in ("creating", "dialing"):
+                self._emit("call.leg_offline", ext=leg.target, rule="ANS-3")
+                leg.state = "offline"
+                await self._hangup_leg(leg.id)
+            return
         dial, outbound = self._dial_out, self.ctx.outbound
         if self.state is not CallState.talking or dial is None or dial.duration is None or outbound is None:
             return
@@ -621,6 +978,37 @@ class CallSession:
                 await self._act("hangup_leg", lambda a: a.hangup(self.leg_id, CAUSE_NORMAL))
                 await self._act("hangup", lambda a: a.hangup(self.caller_id, CAUSE_NORMAL))
 
+    async def _on_ring_limit(self, leg_id: str) -> None:
+        """ANS-1: the phone rang its rings and nobody answered."""
+        leg = self._legs.get(leg_id)
+        if leg is None or leg.state != "ringing":
+            return
+        if self.state is not CallState.ringing and leg is not self._transfer:
+            return
+        leg.late = True
+        hop = leg.hop
+        late_ms = None
+        if leg.record.ringing_at is not None:
+            rang_s = (datetime.now(UTC) - leg.record.ringing_at).total_seconds()
+            late_ms = round((rang_s - hop.limit_s) * 1000)
+        party = self.ctx.directory.party(leg.target)
+        self._add_violation(
+            {
+                "rule": "ANS-1",
+                "extension": leg.target,
+                "person": party.person,
+                "reason": f"not answered within {hop.rings} rings ({hop.limit_s:g} s)",
+                "fine_yuan": 0.0,
+                "severity": hop.severity,
+            }
+        )
+        self._emit("call.ring_limit", ext=leg.target, rings=hop.rings, limit_s=hop.limit_s, late_ms=late_ms)
+        if hop.severity == "high":
+            self._log.warning("call.priority_line_unanswered", ext=leg.target, rule="ANS-5")
+        if hop.cancel_at_limit:
+            leg.state = "cancelled"
+            await self._act("cancel_leg", lambda a: a.hangup(leg.id, CAUSE_NO_ANSWER))
+
     async def _on_destroyed(
         self, channel_id: str, cause: int | None, cause_txt: str | None, at: datetime | None
     ) -> None:
@@ -628,29 +1016,42 @@ class CallSession:
             return
         self._alive.discard(channel_id)
         at = at or datetime.now(UTC)
-        leg = self.caller_leg if channel_id == self.caller_id else self.callee_leg
-        if leg is not None:
-            leg.ended_at, leg.hangup_cause, leg.hangup_cause_text = at, cause, cause_txt
         is_caller = channel_id == self.caller_id
+        leg = self._legs.get(channel_id)
+        record = self.caller_leg if is_caller else (leg.record if leg else None)
+        if record is not None:
+            record.ended_at, record.hangup_cause, record.hangup_cause_text = at, cause, cause_txt
+        ringing = (CallState.creating, CallState.dialing, CallState.ringing)
         if self.state in (CallState.announcing, CallState.authorizing, CallState.new):
-            if self.state is not CallState.announcing:
+            if is_caller and self.state is not CallState.announcing:
                 self.record.disposition = "abandoned"
                 self.record.hangup_by = "caller"
                 self.record.hangup_cause = cause
-            self.state = CallState.ending
-        elif self.state in (CallState.creating, CallState.dialing, CallState.ringing):
             if is_caller:
-                self.record.disposition = "abandoned"
-                self.record.hangup_by = "caller"
-                await self._act("cancel_leg", lambda a: a.hangup(self.leg_id))
-            else:
-                self.record.disposition = _UNANSWERED.get(cause or 0, "failed")
-                self.record.hangup_by = "callee"
-                # The caller hears what the callee's phone said: busy stays busy.
-                await self._act("hangup", lambda a: a.hangup(self.caller_id, cause or CAUSE_NORMAL))
+                self.state = CallState.ending
+                await self._hang_up_legs()
+        elif self.state in ringing and is_caller:
+            self.record.disposition = "abandoned"
+            self.record.hangup_by = "caller"
             self.record.hangup_cause = cause
             self.state = CallState.ending
-        elif self.state is CallState.talking:
+            await self._hang_up_legs()
+        elif self.state in ringing and leg is not None:
+            was_cancelled, was_offline = leg.state == "cancelled", leg.state == "offline"
+            leg.state = "gone"
+            if was_offline:
+                self._last_cause = 20  # subscriber absent
+            elif not was_cancelled:
+                self._last_cause = cause
+                self._check_refusal(leg, cause)
+            if all(other.state == "gone" for other in self._hop_legs()):
+                await self._next_hop()
+        elif self.state is CallState.talking and leg is not None and leg is self._transfer:
+            leg.state = "gone"
+            await self._transfer_failed(_UNANSWERED.get(cause or 0, "unavailable"))
+        elif self.state is CallState.talking and channel_id == self.leg_id and self._transfer is not None:
+            pass  # handed over before the new phone answered: the caller waits for it
+        elif self.state is CallState.talking and (is_caller or channel_id == self.leg_id):
             self.record.hangup_by = "caller" if is_caller else "callee"
             self.record.hangup_cause = cause or CAUSE_NORMAL
             self.state = CallState.ending
@@ -658,6 +1059,37 @@ class CallSession:
             await self._act("hangup_other", lambda a: a.hangup(other, CAUSE_NORMAL))
         if not self._alive:
             await self._finish(at)
+
+    def _check_refusal(self, leg: _Leg, cause: int | None) -> None:
+        """ANS-6: a colleague's call declined by an idle phone is a violation."""
+        if self.request.direction != "internal" or self._dial_out is not None:
+            return
+        if cause == 21 or (cause == 17 and self._device_idle(leg.target)):
+            party = self.ctx.directory.party(leg.target)
+            reason = "declined an internal call" if cause == 21 else "busy while idle"
+            self._add_violation(
+                {
+                    "rule": "ANS-6",
+                    "extension": leg.target,
+                    "person": party.person,
+                    "reason": reason,
+                    "fine_yuan": 0.0,
+                    "severity": "minor",
+                }
+            )
+
+    def _device_idle(self, extension: str) -> bool:
+        state = self.ctx.device_state(extension) if self.ctx.device_state else None
+        return state in ("NOT_INUSE", "RINGING")
+
+    async def _hangup_leg(self, leg_id: str, cause: int | None = None) -> None:
+        await self._act("cancel_leg", lambda a: a.hangup(leg_id, cause))
+
+    async def _hang_up_legs(self) -> None:
+        for other in self._legs.values():
+            if other.state in _PENDING:
+                other.state = "cancelled"
+                await self._hangup_leg(other.id)
 
     async def _finish(self, at: datetime) -> None:
         if self._bridged:
@@ -686,9 +1118,10 @@ class CallSession:
                 return  # Not connected: try again on the next resync.
             if self.state is CallState.done:
                 return
-        if self.state is CallState.creating and self.leg_id in self._alive:
-            # The leg exists but its StasisStart was missed: it was never dialled.
-            await self._dial()
+        for leg in list(self._legs.values()):
+            if leg.state == "creating" and leg.id in self._alive:
+                # The leg exists but its StasisStart was missed: it was never dialled.
+                await self._dial(leg)
 
     # --- re-adoption after a restart ----------------------------------------------------
 
@@ -715,6 +1148,7 @@ class CallSession:
             no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
             outbound=self.ctx.outbound,
             inbound=self.ctx.inbound,
+            answering=self.ctx.answering,
         )
         if isinstance(decision, DialOut):
             self._dial_out = decision
@@ -722,28 +1156,46 @@ class CallSession:
             callee = Party(number=decision.number)
             if self.ctx.guard is not None and not decision.emergency:
                 self.ctx.guard.admit(self.call_id, self.request.from_line, time.monotonic())
+        elif isinstance(decision, Route):
+            self._message_for = decision.message_for
         self._caller_answered = adoption.caller_up
         self.record.callee = callee
-        self.callee_leg = LegRecord(role="callee", channel_id=self.leg_id, number=callee.number)
-        self.record.legs.append(self.callee_leg)
         self._bridged = adoption.answered_at is not None
-        if adoption.answered_at is not None:
-            self.record.answered_at = self.callee_leg.answered_at = adoption.answered_at
-            self.caller_leg.answered_at = adoption.answered_at
-            self.record.disposition = "answered"
         if adoption.leg is None:
+            if adoption.answered_at is not None:
+                self.record.answered_at = self.caller_leg.answered_at = adoption.answered_at
+                self.record.disposition = "answered"
             # The callee's side ended while nobody watched: end the caller's side too.
             self.state = CallState.ending
             await self._act("hangup", lambda a: a.hangup(self.caller_id, CAUSE_NORMAL))
             return
-        self.ctx.register_channel(self.leg_id, self)
-        self._alive.add(self.leg_id)
+        leg_id = str(adoption.leg["id"])
+        target = _leg_target(adoption.leg, self._dial_out) or callee.number
+        self._leg_seq = max(self._leg_seq, _leg_number(leg_id))
+        record = LegRecord(role="callee", channel_id=leg_id, number=target)
+        self.record.legs.append(record)
+        hop = Hop((target,), 0, 0.0, False, "readopted")  # its ring limit was the old process's
+        self._hops, self._hop_index = (hop,), 0
+        leg = _Leg(leg_id, target, record, 0, hop)
+        self._legs[leg_id] = leg
+        self.leg_id, self.callee_leg = leg_id, record
+        self.ctx.register_channel(leg_id, self)
+        self._alive.add(leg_id)
+        if self._dial_out is None:
+            self.record.callee = self.ctx.directory.party(target)
         leg_state = adoption.leg.get("state")
         if leg_state == "Up" and adoption.answered_at is not None:
+            leg.state = "up"
+            record.answered_at = self.record.answered_at = adoption.answered_at
+            self.caller_leg.answered_at = adoption.answered_at
+            self.record.disposition = "answered"
             self.state = CallState.talking
             self._start_duration_timers(adoption.answered_at)
         elif leg_state == "Up":
-            await self._connect(datetime.now(UTC))  # answered while callguard was away
+            leg.state = "ringing"
+            self.state = CallState.ringing
+            await self._connect(leg, datetime.now(UTC))  # answered while callguard was away
         else:
+            leg.state = "ringing" if leg_state == "Ringing" else "dialing"
             self.state = CallState.ringing if leg_state == "Ringing" else CallState.dialing
         await self._resync()

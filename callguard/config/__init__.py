@@ -3,6 +3,7 @@
 from callguard.config._load import ConfigError, load_config
 from callguard.config._models import (
     AmiSettings,
+    AnsweringSettings,
     AriSettings,
     CallSettings,
     Config,
@@ -18,6 +19,7 @@ from callguard.config._models import (
     MqttSettings,
     NumberClass,
     NumberRule,
+    OfficeHours,
     OutboundSettings,
     Person,
     QuietHours,
@@ -28,6 +30,7 @@ from callguard.config._models import (
 
 __all__ = [
     "AmiSettings",
+    "AnsweringSettings",
     "AriSettings",
     "CallSettings",
     "Config",
@@ -44,6 +47,7 @@ __all__ = [
     "MqttSettings",
     "NumberClass",
     "NumberRule",
+    "OfficeHours",
     "OutboundSettings",
     "Person",
     "QuietHours",

@@ -100,6 +100,15 @@ def _cross_check(directory: DirectoryConfig, path: Path, problems: list[str]) ->
             problems.append(f"{path}: lines[{i}].department: unknown department {line.department!r}")
         if line.person is None and line.department is None:
             problems.append(f"{path}: lines[{i}]: a line needs a person or a department")
+    extensions = {line.extension for line in directory.lines}
+    for i, line in enumerate(directory.lines):
+        for j, ext in enumerate(line.covered_by):
+            if ext not in extensions:
+                problems.append(f"{path}: lines[{i}].covered_by[{j}]: unknown extension {ext!r}")
+    for i, dept in enumerate(directory.departments):
+        for j, ext in enumerate(dept.hunt_group):
+            if ext not in extensions:
+                problems.append(f"{path}: departments[{i}].hunt_group[{j}]: unknown extension {ext!r}")
 
 
 def _load_pins(path: Path, directory: DirectoryConfig | None, problems: list[str]) -> PinFile | None:

@@ -101,9 +101,28 @@ class NumberClass(StrEnum):
     premium = "premium"
 
 
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class OfficeHours(_Strict):
+    """ANS-7: when a department works (local time); `holidays` are whole days off."""
+
+    days: tuple[int, ...] = (1, 2, 3, 4, 5)  # ISO weekdays: 1 = Monday
+    start: str = Field(default="08:30", pattern=_HHMM)
+    end: str = Field(default="17:30", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+    holidays: tuple[str, ...] = ()  # "2026-10-01"
+    # Outside the hours, outside calls go to the duty line(s), or hear the closed-office prompt.
+    after_hours: str = Field(default="duty", pattern="^(duty|closed)$")
+
+
 class Department(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str = Field(min_length=1)
+    rings: int | None = Field(default=None, ge=1, le=20)  # ANS-1, default [answering] rings
+    # ANS-3: the colleagues who cover an unanswered line of this department.
+    hunt_group: tuple[str, ...] = ()
+    hunt_mode: str = Field(default="all", pattern="^(all|order)$")
+    office_hours: OfficeHours | None = None  # default [answering.office_hours]
 
 
 class Person(_Strict):
@@ -113,6 +132,8 @@ class Person(_Strict):
     role: Role = Role.employee
     assistants: tuple[str, ...] = ()
     class_of_service: ServiceClass | None = None  # overrides [outbound.class_by_role]
+    # XFER-1: outside numbers that reach this manager directly, not through the assistant.
+    bypass_numbers: tuple[str, ...] = ()
 
 
 class Line(_Strict):
@@ -122,6 +143,9 @@ class Line(_Strict):
     department: str | None = None
     label: str | None = None
     class_of_service: ServiceClass | None = None  # overrides the person's class
+    rings: int | None = Field(default=None, ge=1, le=20)  # ANS-1, default the department's
+    covered_by: tuple[str, ...] = ()  # ANS-3: named colleagues' extensions, rung after this line
+    rollover: bool = True  # False: this line rings on past its limit (ANS-2 then applies)
 
 
 class DirectoryConfig(_Strict):
@@ -281,6 +305,25 @@ class InboundSettings(_Strict):
     blocklist_refresh_s: float = Field(default=5.0, gt=0)
 
 
+class AnsweringSettings(_Strict):
+    """ANS-1..7 and XFER-1..3 for calls to extensions."""
+
+    rings: int = Field(default=3, ge=1, le=20)
+    # China's ring cadence is 1 s on, 4 s off: 5 s per ring (US 6 s, UK 3 s).
+    ring_cadence_s: float = Field(default=5.0, gt=0, le=30)
+    greeting: str = Field(default="before_ringing", pattern="^(before_ringing|on_answer|off)$")
+    # DID → prompt the outside caller hears (ANS-4); a DID not listed hears its department's
+    # greeting (greeting_<department>) or the company's (greeting).
+    greetings: dict[str, str] = Field(default_factory=dict)
+    apology: bool = True  # ANS-2
+    message_max_s: int = Field(default=120, ge=5, le=600)  # XFER-3
+    office_hours: OfficeHours = OfficeHours()
+    # ANS-3: a phone that has not started ringing this long after the INVITE is offline: skipped.
+    offline_after_s: float = Field(default=4.0, gt=0, le=60)
+    # XFER-2: an employee in a call presses *2, the extension, then # to hand the caller on.
+    transfer_code: str = Field(default="*2", pattern=r"^[*#][0-9]$")
+
+
 class ServiceSection(_Strict):
     node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$")
     directory: str = "directory.toml"
@@ -300,6 +343,7 @@ class Config(_Strict):
     calls: CallSettings = CallSettings()
     outbound: OutboundSettings = OutboundSettings()
     inbound: InboundSettings = InboundSettings()
+    answering: AnsweringSettings = AnsweringSettings()
     directory: DirectoryConfig
     pin_file: PinFile | None = None
     source: Path

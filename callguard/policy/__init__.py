@@ -1,5 +1,6 @@
 """The pure decision core: who is who, and where a call goes. No I/O, no clock reads."""
 
+from callguard.policy.answering import AnsweringPolicy, Hop
 from callguard.policy.decisions import (
     BlockEntry,
     CallRequest,
@@ -17,6 +18,8 @@ from callguard.policy.outbound import OutboundPolicy, PinBook, TollFraudGuard, h
 from callguard.policy.routing import decide_call
 
 __all__ = [
+    "AnsweringPolicy",
+    "Hop",
     "BlockEntry",
     "Blocklist",
     "CallRequest",

@@ -43,21 +43,32 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Ring `target` for at most `timeout_s` seconds."""
+    """Ring `target` for at most `timeout_s` seconds; with `hops` (a ring plan: ANS-1/3, XFER-1)
+    ring those in turn instead, then take a message for `message_for` (XFER-3) if set."""
 
     target: str
     timeout_s: int
     reason: str
     rule: str | None = None
+    hops: tuple[Any, ...] = ()  # answering.Hop
+    message_for: str | None = None
+    greeting: str | None = None  # prompt before ringing (ANS-4)
+    greeting_on_answer: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "action": "route",
             "target": self.target,
             "timeout_s": self.timeout_s,
             "reason": self.reason,
             "rule": self.rule,
         }
+        if self.hops:
+            out["hops"] = [hop.as_dict() for hop in self.hops]
+            out["message_for"] = self.message_for
+        if self.greeting or self.greeting_on_answer:
+            out["greeting"] = self.greeting or self.greeting_on_answer
+        return out
 
 
 @dataclass(frozen=True, slots=True)

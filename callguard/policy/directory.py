@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from callguard.config import DirectoryConfig, Line, Person
+from callguard.config import Department, DirectoryConfig, Line, Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class Directory:
         departments = {d.id: d for d in config.departments}
         people = {p.id: p for p in config.people}
         self._people = people
+        self._departments = departments
         self._lines = {line.extension: line for line in config.lines}
         self._by_extension: dict[str, Party] = {}
         for line in config.lines:
@@ -52,6 +53,9 @@ class Directory:
 
     def line(self, extension: str) -> Line | None:
         return self._lines.get(extension)
+
+    def department(self, department_id: str | None) -> Department | None:
+        return self._departments.get(department_id) if department_id else None
 
     def person(self, person_id: str | None) -> Person | None:
         return self._people.get(person_id) if person_id else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from callguard.policy.answering import AnsweringPolicy
 from callguard.policy.decisions import CallRequest, Decision, Refuse, Route
 from callguard.policy.directory import Directory
 from callguard.policy.inbound import InboundPolicy
@@ -21,6 +22,7 @@ def decide_call(
     no_answer_timeout_s: int,
     outbound: OutboundPolicy | None = None,
     inbound: InboundPolicy | None = None,
+    answering: AnsweringPolicy | None = None,
 ) -> Decision:
     """Decide what happens to `call`.
 
@@ -45,4 +47,5 @@ def decide_call(
         return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
     if call.dialed == call.caller:
         return Refuse(reason="dialled_self", cause=CAUSE_USER_BUSY)
-    return Route(target=call.dialed, timeout_s=no_answer_timeout_s, reason="extension")
+    route = Route(target=call.dialed, timeout_s=no_answer_timeout_s, reason="extension")
+    return answering.plan(call, route) if answering is not None else route

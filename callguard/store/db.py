@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
 from callguard.policy import BlockEntry
-from callguard.store.models import BlockRow, CallRow, LegRow, ViolationRow
+from callguard.store.models import BlockRow, CallRow, LegRow, MessageRow, ViolationRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -82,6 +82,7 @@ def _call_values(record: CallRecord) -> dict[str, Any]:
         "number_class": record.number_class,
         "authorized_by": record.authorized_by,
         "matter": _clip(record.matter, 16),
+        "transfers": record.transfers or None,
     }
 
 
@@ -111,6 +112,21 @@ def _leg_values(call_pk: int, leg: LegRecord) -> dict[str, Any]:
         "ended_at": _utc(leg.ended_at),
         "hangup_cause": leg.hangup_cause,
         "hangup_cause_text": leg.hangup_cause_text,
+        "rings_at_answer": leg.rings_at_answer,
+    }
+
+
+def _message_values(record: CallRecord) -> dict[str, Any]:
+    message = record.message or {}
+    return {
+        "call_id": record.call_id,
+        "for_ext": message["for_ext"],
+        "for_person": message.get("for_person"),
+        "caller_number": _clip(str(message.get("caller_number") or ""), 64),
+        "caller_name": _clip(message.get("caller_name"), 128),
+        "left_at": _utc(datetime.fromisoformat(message["left_at"])),
+        "duration_s": message.get("duration_s"),
+        "recording": message["recording"],
     }
 
 
@@ -147,6 +163,7 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
             )
             await conn.execute(delete(CallRow).where(CallRow.call_id.in_(replaced)))
             await conn.execute(delete(ViolationRow).where(ViolationRow.call_id.in_(replaced)))
+            await conn.execute(delete(MessageRow).where(MessageRow.call_id.in_(replaced)))
         if not new:
             return
         rows = await conn.execute(
@@ -159,6 +176,9 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
         violations = [_violation_values(r, v) for r in new.values() for v in r.violations]
         if violations:
             await conn.execute(insert(ViolationRow), violations)
+        messages = [_message_values(r) for r in new.values() if r.message]
+        if messages:
+            await conn.execute(insert(MessageRow), messages)
 
 
 async def close_unobserved(engine: AsyncEngine, node: str, still_open: set[str]) -> list[str]:
@@ -228,6 +248,7 @@ async def list_calls(
                 "number_class": r.number_class,
                 "authorized_by": r.authorized_by,
                 "matter": r.matter,
+                "transfers": r.transfers or [],
                 "legs": [
                     {
                         "role": leg.role,
@@ -239,6 +260,7 @@ async def list_calls(
                         "ended_at": _iso(leg.ended_at),
                         "hangup_cause": leg.hangup_cause,
                         "hangup_cause_text": leg.hangup_cause_text,
+                        "rings_at_answer": leg.rings_at_answer,
                     }
                     for leg in r.legs
                 ],
@@ -329,3 +351,42 @@ def block_entry(row: dict[str, Any]) -> BlockEntry:
         added_by=row["added_by"],
         until=datetime.fromisoformat(until) if until else None,
     )
+
+
+async def list_messages(
+    engine: AsyncEngine, for_ext: str | None = None, include_done: bool = False
+) -> list[dict[str, Any]]:
+    """XFER-3: messages, oldest first; by default only those not yet passed on."""
+    stmt = select(MessageRow).order_by(MessageRow.left_at, MessageRow.id)
+    if for_ext:
+        stmt = stmt.where(MessageRow.for_ext == for_ext)
+    if not include_done:
+        stmt = stmt.where(MessageRow.done_at.is_(None))
+    async with AsyncSession(engine) as session:
+        rows = (await session.execute(stmt)).scalars().all()
+        return [
+            {
+                "id": r.id,
+                "call_id": r.call_id,
+                "for_ext": r.for_ext,
+                "for_person": r.for_person,
+                "caller_number": r.caller_number,
+                "caller_name": r.caller_name,
+                "left_at": _iso(r.left_at),
+                "duration_s": r.duration_s,
+                "recording": r.recording,
+                "done_at": _iso(r.done_at),
+                "done_by": r.done_by,
+            }
+            for r in rows
+        ]
+
+
+async def mark_message_done(engine: AsyncEngine, message_id: int, by: str) -> bool:
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(MessageRow)
+            .where(MessageRow.id == message_id, MessageRow.done_at.is_(None))
+            .values(done_at=datetime.now(UTC), done_by=_clip(by, 64))
+        )
+        return bool(result.rowcount)

@@ -40,6 +40,7 @@ class CallRow(Base):
     number_class: Mapped[str | None] = mapped_column(String(16))
     authorized_by: Mapped[str | None] = mapped_column(String(64))
     matter: Mapped[str | None] = mapped_column(String(16))
+    transfers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.id", lazy="selectin"
@@ -60,6 +61,7 @@ class LegRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     hangup_cause_text: Mapped[str | None] = mapped_column(String(128))
+    rings_at_answer: Mapped[int | None] = mapped_column(Integer)
 
     call: Mapped[CallRow] = relationship(back_populates="legs")
 
@@ -92,3 +94,21 @@ class BlockRow(Base):
     added_by: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MessageRow(Base):
+    """XFER-3: a message an outside caller left for someone who did not answer."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    for_ext: Mapped[str] = mapped_column(String(16), index=True)
+    for_person: Mapped[str | None] = mapped_column(String(64))
+    caller_number: Mapped[str] = mapped_column(String(64))
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    left_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    recording: Mapped[str] = mapped_column(String(256))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_by: Mapped[str | None] = mapped_column(String(64))

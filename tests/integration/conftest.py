@@ -24,12 +24,26 @@ DURATION_WARN_BEFORE_S = 2
 # SEC-1: a fourth call within ten minutes from one outside number blocks it; the blocklist
 # edited with `callguard block` applies within half a second.
 AUTO_BLOCK_CALLS = 3
+# ANS-1 at a short cadence (3 rings of 0.3 s) so that rollovers take about a second; the
+# office is always open here (ANS-7 has its own test with other hours).
+RINGS = 3
+RING_CADENCE_S = 0.3
+ANSWERING_TEST_CONFIG = f"""[answering]
+rings = {RINGS}
+ring_cadence_s = {RING_CADENCE_S}
+
+[answering.office_hours]
+days = [1, 2, 3, 4, 5, 6, 7]
+start = "00:00"
+end = "24:00"
+"""
 INBOUND_TEST_CONFIG = f"""[inbound]
 auto_block_calls = {AUTO_BLOCK_CALLS}
 auto_block_window_min = 10
 auto_block_min = 30
 blocklist_refresh_s = 0.5
-"""
+
+{ANSWERING_TEST_CONFIG}"""
 
 
 def _hhmm(hour: int) -> str:

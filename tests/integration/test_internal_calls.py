@@ -53,13 +53,13 @@ async def test_callee_hangs_up_first(harness: Harness) -> None:
 
 async def test_busy_callee(harness: Harness) -> None:
     t0 = now()
-    callee = await harness.phone("2001", "busy")
-    caller = await harness.dial("2003", "2001")
+    callee = await harness.phone("2004", "busy")
+    caller = await harness.dial("2003", "2004")
     assert await caller.wait() == 0 and await callee.wait() == 0
     assert caller.final_code() == 486 and not caller.saw("ANSWERED")
-    rec = await harness.wait_record(t0, "2001")
+    rec = await harness.wait_record(t0, "2004")
     assert rec["disposition"] == "busy" and rec["hangup_cause"] == 17
-    assert rec["answered_at"] is None and rec["callee"]["number"] == "2001"
+    assert rec["answered_at"] is None and rec["callee"]["number"] == "2004"
     await harness.wait_clean()
 
 
@@ -143,12 +143,13 @@ async def test_outside_call_on_the_trunk_reaches_the_extension_it_dialled(harnes
     whatever characters SIP allows in it (this one is deliberately odd)."""
     t0 = now()
     outside = "+86'(10)!~*8888"
-    callee = await harness.phone("2001", "answer", answer_after_ms=300)
-    caller = await harness.outside_call(outside, "2001", talk_ms=800)
+    callee = await harness.phone("2003", "answer", answer_after_ms=300)
+    caller = await harness.outside_call(outside, "2003", talk_ms=800)
     assert await caller.wait() == 0 and await callee.wait() == 0
     assert caller.saw("ANSWERED") and callee.saw("BYE_RECEIVED")
-    rec = await harness.wait_record(t0, "2001")
+    rec = await harness.wait_record(t0, "2003")
     assert rec["direction"] == "inbound" and rec["disposition"] == "answered"
     assert rec["caller"] == {"number": outside, "name": None, "department": None}
-    assert rec["callee"]["name"] == "刘洋 Liu Yang"
+    assert rec["callee"]["name"] == "周强 Zhou Qiang"
+    assert rec["decisions"][0]["greeting"] == "greeting_sales"  # ANS-4, before it rang
     await harness.wait_clean()

@@ -78,7 +78,7 @@ async def test_websocket_dropped_between_calls(harness: Harness, lab: Lab) -> No
     await _wait_log(lab, "ari.disconnected", 1)
     await _wait_log(lab, "ari.connected", connects + 1)
     lab.wait_controller_connected()
-    rec = await _answered_call(harness, "1003", "1001")
+    rec = await _answered_call(harness, "1003", "2003")
     # Controlled again: callguard decided and recorded the second call.
     assert rec["disposition"] == "answered" and rec["decisions"][0]["action"] == "route"
     await harness.wait_clean()
@@ -160,12 +160,12 @@ async def test_calls_work_while_broker_is_down_and_events_resume(
     mqtt_connects = _count_events(lab, "mqtt.connected")
     lab.stop_mosquitto()
     try:
-        rec_down = await _answered_call(harness, "8001", "1001")
+        rec_down = await _answered_call(harness, "8001", "1003")
         assert rec_down["disposition"] == "answered"
     finally:
         lab.start_mosquitto()
     await _wait_log(lab, "mqtt.connected", mqtt_connects + 1, timeout=20)
-    rec_up = await _answered_call(harness, "1001", "8001")
+    rec_up = await _answered_call(harness, "1003", "8001")
     assert "ended" in await mqtt.wait_ended(rec_up["call_id"])
     # Events of the call made during the outage waited in the outbox and were delivered.
     assert await mqtt.wait_ended(rec_down["call_id"]) == ANSWERED_CALL_TOPICS
