@@ -793,7 +793,7 @@ class CallSession:
                 "recording": f"{name}.wav",
             }
             self.record.disposition = "message"
-            self._emit(
+            self.ctx.emit(  # topic <prefix>/<node>/message/left: whoever relays messages listens
                 "message.left",
                 call_id=self.call_id,
                 ext=for_ext,

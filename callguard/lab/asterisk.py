@@ -350,7 +350,7 @@ class AsteriskProcess:
         self.conf = f"{self.run_dir}/etc/asterisk.conf"
 
     def write_config(self, files: dict[str, str]) -> None:
-        for sub in ("etc", "db", "spool", "run", "log", "cache"):
+        for sub in ("etc", "db", "spool", "spool/recording", "run", "log", "cache"):
             (self.host_run_dir / sub).mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (self.host_run_dir / "etc" / name).write_text(text)

@@ -350,6 +350,10 @@ pins = "pins.toml"
         path = self._asterisk().host_run_dir / "log" / "messages.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def asterisk_recording(self, name: str) -> Path:
+        """Where Asterisk put a recording (a message, XFER-3) of this lab."""
+        return self._asterisk().host_run_dir / "spool" / "recording" / name
+
     def asterisk_rx(self, command: str) -> str:
         return self._asterisk().rx(command)
 
@@ -374,10 +378,12 @@ pins = "pins.toml"
             time.sleep(0.1)
         raise LabError(f"callguard did not connect to ARI within {timeout:.0f} s")
 
-    def reconfigure(self, outbound_config: str) -> None:
-        """Restart callguard with other [outbound] settings (Asterisk and the calls' state stay)."""
+    def reconfigure(self, outbound_config: str, extra_config: str | None = None) -> None:
+        """Restart callguard with other settings (Asterisk and the calls' state stay)."""
         assert self.state is not None
         self.outbound_config = outbound_config
+        if extra_config is not None:
+            self.extra_config = extra_config
         self._write_callguard_config(self.state.ari_password, self.state.ami_password)
         self.stop_controller()
         self.start_controller()

@@ -23,13 +23,15 @@ o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 0 101
+m=audio [media_port] RTP/AVP 0 8 101
 a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
 """
 
 _DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+SPEECH_PCAP = Path("/usr/share/sip-tester/g711a.pcap")
 _DTMF_PT = 101
 
 
@@ -61,7 +63,7 @@ def _dtmf_file(position: int, digit: str) -> str:
 
 def write_dtmf_files(work_dir: Path, dtmf: tuple[tuple[int, str], ...]) -> None:
     """The key presses a `caller_scenario(..., dtmf=...)` replays, in SIPp's working directory."""
-    digits = "".join(d for _, group in dtmf for d in group)
+    digits = "".join(d for _, group in dtmf for d in group if d != "~")
     for position, digit in enumerate(digits):
         (work_dir / _dtmf_file(position, digit)).write_bytes(dtmf_pcap(digit, position))
 
@@ -78,6 +80,57 @@ def _log_nop(msg: str) -> str:
     return f"\n  <nop>{_log(msg)}</nop>"
 
 
+def _info_keys(dtmf: tuple[tuple[int, str], ...]) -> str:
+    """Key presses sent as SIP INFO (application/dtmf-relay), as many desk phones do: what a
+    phone that answered types (SIPp replays RFC 4733 packets only for calls it placed)."""
+    steps = ""
+    cseq = 10
+    for pause_ms, digits in dtmf:
+        steps += f'\n  <pause milliseconds="{pause_ms}"/>'
+        for digit in digits:
+            cseq += 1
+            steps += f"""
+  <send retrans="500">
+    <![CDATA[
+INFO [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$to]
+To: [$from]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+  <pause milliseconds="150"/>"""
+        steps += _log_nop(f"TYPED {digits}")
+    return steps
+
+
+def _typing(dtmf: tuple[tuple[int, str], ...]) -> str:
+    """Scenario steps that type (pause ms, digits) groups as RFC 4733 key presses; `#` is a key
+    and `~` plays 1.5 s of recorded speech (the g711a sample shipped with sip-tester)."""
+    keys = ""
+    position = 0
+    for pause_ms, digits in dtmf:
+        keys += f'\n  <pause milliseconds="{pause_ms}"/>'
+        for digit in digits:
+            if digit == "~":
+                play = f'<exec play_pcap_audio="{SPEECH_PCAP}"/>'
+                keys += f'\n  <nop><action>{play}</action></nop>\n  <pause milliseconds="1500"/>'
+                continue
+            play = f'<exec play_pcap_audio="{_dtmf_file(position, digit)}"/>'
+            keys += f'\n  <nop><action>{play}</action></nop>\n  <pause milliseconds="250"/>'
+            position += 1
+        keys += _log_nop(f"TYPED {digits}")
+    return keys
+
+
 def caller_scenario(
     caller: str,
     dialed: str,
@@ -90,15 +143,7 @@ def caller_scenario(
     """A phone that dials: hangs up after `talk_ms` of talk, or waits for the far end's BYE
     (talk_ms=None), or abandons (CANCEL) `cancel_after_ms` after it first hears ringing.
     Once answered it types `dtmf`: (pause ms, digits) groups, sent as RFC 4733 events."""
-    keys = ""
-    position = 0
-    for pause_ms, digits in dtmf:
-        keys += f'\n  <pause milliseconds="{pause_ms}"/>'
-        for digit in digits:
-            play = f'<exec play_pcap_audio="{_dtmf_file(position, digit)}"/>'
-            keys += f'\n  <nop><action>{play}</action></nop>\n  <pause milliseconds="250"/>'
-            position += 1
-        keys += _log_nop(f"TYPED {digits}")
+    keys = _typing(dtmf)
     finals = "\n".join(
         f'  <recv response="{code}" optional="true" next="failed">{_log(f"FINAL {code}")}</recv>'
         for code in _FINAL_CODES
@@ -236,10 +281,16 @@ Content-Length: 0
 
 
 def callee_scenario(
-    behaviour: str, *, answer_after_ms: int = 0, talk_ms: int | None = None, ring_timeout_ms: int = 120_000
+    behaviour: str,
+    *,
+    answer_after_ms: int = 0,
+    talk_ms: int | None = None,
+    ring_timeout_ms: int = 120_000,
+    dtmf: tuple[tuple[int, str], ...] = (),
 ) -> str:
-    """A phone that receives: `answer` (after `answer_after_ms` of ringing, then hangs up after
-    `talk_ms` or waits for BYE), `no_answer` (rings until cancelled), `busy` (486), `decline` (603)."""
+    """A phone that receives: `answer` (after `answer_after_ms` of ringing, then types `dtmf`
+    and hangs up after `talk_ms` or waits for BYE), `no_answer` (rings until cancelled),
+    `busy` (486), `decline` (603)."""
     if behaviour in ("busy", "decline"):
         code, text = (486, "Busy Here") if behaviour == "busy" else (603, "Decline")
         return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -303,7 +354,7 @@ Content-Length: 0
         after_answer = after_answer.replace("BYE [last_Contact:]", "BYE [$contact]")
     # SIPp refuses variables that are set but never used: capture the dialog only to send a BYE.
     dialog_vars = ack_vars = ""
-    if talk_ms is not None:
+    if talk_ms is not None or dtmf:
         dialog_vars = (
             '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>\n      '
             '<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>\n      '
@@ -380,6 +431,7 @@ Content-Length: [len]
       {ack_vars}<log message="[clock_tick] ANSWERED"/>
     </action>
   </recv>
+{_info_keys(dtmf)}
 {after_answer}
   <label id="end"/>
 </scenario>

@@ -10,7 +10,7 @@ from callguard.config import AnsweringSettings, LineKind, OfficeHours, Role
 from callguard.policy.decisions import CallRequest, Refuse, Route
 from callguard.policy.directory import Directory
 
-CAUSE_NO_ANSWER = 18  # SIP 480: the office is closed
+CAUSE_CLOSED = 19  # "no answer": SIP 480 Temporarily Unavailable
 
 # ANS-5: lines that ring at once and are never diverted.
 PRIORITY_LINES = (LineKind.duty, LineKind.alarm)
@@ -104,7 +104,7 @@ class AnsweringPolicy:
                     target, route.timeout_s, "after_hours", "ANS-7", hops=(hop,), greeting=before,
                     greeting_on_answer=on_answer,
                 )  # fmt: skip
-            return Refuse(reason="office_closed", cause=CAUSE_NO_ANSWER, rule="ANS-7", prompt="closed_office")
+            return Refuse(reason="office_closed", cause=CAUSE_CLOSED, rule="ANS-7", prompt="closed_office")
         rung: set[str] = set()
         exclude = {call.from_line} if not outside else set()
 

@@ -28,22 +28,27 @@ AUTO_BLOCK_CALLS = 3
 # office is always open here (ANS-7 has its own test with other hours).
 RINGS = 3
 RING_CADENCE_S = 0.3
-ANSWERING_TEST_CONFIG = f"""[answering]
+ALWAYS_OPEN = 'days = [1, 2, 3, 4, 5, 6, 7]\nstart = "00:00"\nend = "24:00"\n'
+
+
+def answering_test_config(cadence_s: float = RING_CADENCE_S, office_hours: str = ALWAYS_OPEN) -> str:
+    return f"""[answering]
 rings = {RINGS}
-ring_cadence_s = {RING_CADENCE_S}
+ring_cadence_s = {cadence_s}
+offline_after_s = 1.5
+message_max_s = 20
 
 [answering.office_hours]
-days = [1, 2, 3, 4, 5, 6, 7]
-start = "00:00"
-end = "24:00"
-"""
+{office_hours}"""
+
+
 INBOUND_TEST_CONFIG = f"""[inbound]
 auto_block_calls = {AUTO_BLOCK_CALLS}
 auto_block_window_min = 10
 auto_block_min = 30
 blocklist_refresh_s = 0.5
-
-{ANSWERING_TEST_CONFIG}"""
+"""
+EXTRA_TEST_CONFIG = INBOUND_TEST_CONFIG + "\n" + answering_test_config()
 
 
 def _hhmm(hour: int) -> str:
@@ -83,7 +88,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S},
         node="labtest",
         outbound_config=outbound_test_config(),
-        extra_config=INBOUND_TEST_CONFIG,
+        extra_config=EXTRA_TEST_CONFIG,
     )
     lab.up(phones=False)
     try:

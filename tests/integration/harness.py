@@ -51,6 +51,7 @@ class Harness:
 
     async def phone(self, ext: str, behaviour: str, **kw: Any) -> SippRun:
         """Be the desk phone `ext` for one call: answer / no_answer / busy / decline."""
+        write_dtmf_files(self.work, kw.get("dtmf", ()))
         run = await self._start(
             self.work,
             self._name(f"phone-{ext}-{behaviour}"),
@@ -72,6 +73,7 @@ class Harness:
 
     async def outside_call(self, caller: str, did: str, **kw: Any) -> SippRun:
         """Someone outside calls number `did` through the PSTN trunk (SIP from the lab's PSTN address)."""
+        write_dtmf_files(self.work, kw.get("dtmf", ()))
         return await self._start(
             self.work,
             self._name(f"pstn-{did}"),
