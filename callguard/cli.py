@@ -329,6 +329,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_bench_rings(args: argparse.Namespace) -> int:
+    from callguard.lab.bench_rings import run_bench_rings
+
+    return run_bench_rings(args.calls, args.cadence, Path(args.state_dir) if args.state_dir else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -457,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--state-dir")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("bench-rings", help="measure how exactly ANS-1's ring deadline is kept")
+    s.add_argument("--calls", type=int, default=20)
+    s.add_argument("--cadence", type=float, default=0.3, help="seconds per ring (China: 5)")
+    s.add_argument("--state-dir")
+    s.set_defaults(func=cmd_bench_rings)
     return p
 
 

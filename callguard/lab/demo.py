@@ -20,7 +20,8 @@ from callguard.lab.phones import (
     start_sipp,
     write_dtmf_files,
 )
-from callguard.store import list_calls, list_violations, make_engine
+from callguard.policy import BlockEntry
+from callguard.store import add_block, list_calls, list_messages, list_violations, make_engine, migrate
 from callguard.store.text import call_line, violation_line
 
 DEMO_NO_ANSWER_TIMEOUT_S = 6
@@ -38,6 +39,25 @@ class DemoCall:
     phone: str | None  # behaviour of the dialled phone, None if nobody should ring
     phone_kw: dict[str, Any]
     caller_kw: dict[str, Any]
+    outside: bool = False  # the caller is outside, on the PSTN trunk
+    others: tuple[tuple[str, str, dict[str, Any]], ...] = ()  # more phones: (ext, behaviour, kw)
+
+
+# The demo lab rings at 1 s a ring (China's is 5 s: ANS-1's three rings are 15 s) and its
+# office is always open, so that the rollover, assistant and message calls show in seconds
+# whenever it runs.
+DEMO_RING_CADENCE_S = 1.0
+DEMO_ANSWERING = f"""[answering]
+ring_cadence_s = {DEMO_RING_CADENCE_S}
+offline_after_s = 2.0
+
+[answering.office_hours]
+days = [1, 2, 3, 4, 5, 6, 7]
+start = "00:00"
+end = "24:00"
+"""
+BLOCKED_CALLER = "13800138000"
+DEMO_INBOUND = "[inbound]\nblocklist_refresh_s = 1.0\n"
 
 
 CALLS = (
@@ -95,6 +115,45 @@ CALLS = (
         {},
         {"talk_ms": (DEMO_LOCAL_LIMIT_S + 2) * 1000},
     ),
+    DemoCall(
+        "a customer calls 陈杰; he does not answer in three rings, the front desk does (ANS-1, ANS-3, ANS-4)",
+        "01088886666",
+        "1003",
+        "no_answer",
+        {},
+        {"talk_ms": 2000},
+        outside=True,
+        others=(("8000", "answer", {"answer_after_ms": 1500}),),
+    ),
+    DemoCall(
+        "a customer calls the sales manager 刘洋; his assistant 孙慧 answers (XFER-1)",
+        "02166667777",
+        "2001",
+        None,
+        {},
+        {"talk_ms": 2000},
+        outside=True,
+        others=(("2002", "answer", {"answer_after_ms": 1000}),),
+    ),
+    DemoCall(
+        "a customer calls 陈杰; nobody in admin answers, so she leaves a message (XFER-3)",
+        "13512345678",
+        "1003",
+        "no_answer",
+        {},
+        {"talk_ms": None, "dtmf": ((6000, "~~#"),)},
+        outside=True,
+        others=(("8000", "no_answer", {}), ("8001", "no_answer", {})),
+    ),
+    DemoCall(
+        f"{BLOCKED_CALLER}, on the blocklist for harassing calls, calls 陈杰 (SEC-1)",
+        BLOCKED_CALLER,
+        "1003",
+        None,
+        {},
+        {},
+        outside=True,
+    ),
 )
 
 
@@ -105,7 +164,7 @@ def _what_phone_saw(run: SippRun | None) -> str:
     return ", ".join(events) or "nothing"
 
 
-async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str]:
+async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str, list[str]]:
     assert lab.state is not None
     phone = None
     if call.phone == CARRIER:
@@ -124,14 +183,32 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
             ["-i", "127.0.0.1", "-p", str(lab.state.phones[call.dialed]), "-m", "1"],
         )
         await asyncio.sleep(0.2)
+    others = []
+    for ext, behaviour, kw in call.others:
+        others.append(
+            await start_sipp(
+                work,
+                f"{n}-phone-{ext}",
+                callee_scenario(behaviour, **kw),
+                ["-i", "127.0.0.1", "-p", str(lab.state.phones[ext]), "-m", "1"],
+            )
+        )
     write_dtmf_files(work, call.caller_kw.get("dtmf", ()))
+    local_ip = lab.state.pstn_address if call.outside else "127.0.0.1"
     caller = await start_sipp(
         work,
         f"{n}-call-{call.caller}",
         caller_scenario(call.caller, call.dialed, **call.caller_kw),
-        one_call_args(lab.state.sip_host, lab.state.sip_port),
+        one_call_args(lab.state.sip_host, lab.state.sip_port, local_ip),
     )
     await caller.wait(90)
+    seen_by_others = []
+    for (ext, _, _), other in zip(call.others, others, strict=True):
+        try:
+            await other.wait(5)
+        except TimeoutError:
+            pass
+        seen_by_others.append(f"{ext}'s phone: {_what_phone_saw(other)}")
     if phone is not None:
         try:
             await phone.wait(2 if call.phone == CARRIER else 5)
@@ -139,8 +216,8 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
             pass
     caller_saw = ", ".join(e for _, e in caller.events()) or "nothing"
     if call.phone == CARRIER and phone is not None and not phone.dialed():
-        return caller_saw, "no call reached the trunk"
-    return caller_saw, _what_phone_saw(phone)
+        return caller_saw, "no call reached the trunk", seen_by_others
+    return caller_saw, _what_phone_saw(phone), seen_by_others
 
 
 def _prompts(log: list[dict[str, Any]], call_id: str) -> str:
@@ -164,6 +241,7 @@ async def run_demo(state_dir: Path | None = None) -> int:
             "\n[outbound.durations.local]\n"
             f"limit_s = {DEMO_LOCAL_LIMIT_S}\nwarn_before_s = {DEMO_WARN_BEFORE_S}\n"
         ),
+        extra_config=DEMO_INBOUND + DEMO_ANSWERING,
     )
     if lab.state is not None:
         lab.down()  # a lab left from an earlier run
@@ -172,13 +250,19 @@ async def run_demo(state_dir: Path | None = None) -> int:
     work = state_dir / "demo"
     work.mkdir(exist_ok=True)
     try:
+        engine = make_engine(state.database_url)
+        await migrate(engine)
+        # As an operator would: `callguard block add 13800138000 --reason ... --by ma.lin`.
+        await add_block(engine, BlockEntry(BLOCKED_CALLER, False, "harassing calls", "ma.lin"))
         for n, call in enumerate(CALLS, 1):
             print(f"\n[{n}] {call.caller} dials {call.dialed}: {call.title}", flush=True)
-            caller_saw, phone_saw = await _place(lab, work, n, call)
+            caller_saw, phone_saw, others_saw = await _place(lab, work, n, call)
             print(f"    caller's phone: {caller_saw}")
-            far_end = "the carrier" if call.phone == CARRIER else f"{call.dialed}'s phone"
-            print(f"    {far_end}: {phone_saw}")
-        engine = make_engine(state.database_url)
+            if call.phone is not None:
+                far_end = "the carrier" if call.phone == CARRIER else f"{call.dialed}'s phone"
+                print(f"    {far_end}: {phone_saw}")
+            for line in others_saw:
+                print(f"    {line}")
         try:
             # The writer may still be turning the last provisional records into final ones.
             for _ in range(50):
@@ -187,6 +271,7 @@ async def run_demo(state_dir: Path | None = None) -> int:
                     break
                 await asyncio.sleep(0.1)
             violations = list(reversed(await list_violations(engine)))
+            messages = await list_messages(engine)
         finally:
             await engine.dispose()
     finally:
@@ -203,6 +288,11 @@ async def run_demo(state_dir: Path | None = None) -> int:
     print("\nviolations ledger:")
     for violation in violations:
         print(f"  {violation_line(violation)}")
+    print("\nmessages left (callguard messages list):")
+    recordings = f"{state.asterisk_run_dir}/spool/recording"
+    for m in messages:
+        who = f"for {m['for_ext']} ({m['for_person']}) from {m['caller_number']}"
+        print(f"  #{m['id']} {who}, {m['duration_s']:.0f} s: {recordings}/{m['recording']}")
     demo_calls = {r["call_id"] for r in records}
     call_events = sum(
         1 for e in logged if e.get("call_id") in demo_calls and str(e["event"]).startswith("call.")
@@ -227,6 +317,10 @@ async def run_demo(state_dir: Path | None = None) -> int:
         "pin_refused",
         "answered",
         "answered",
+        "answered",
+        "answered",
+        "message",
+        "blocked_caller",
     ]
     got = [r["disposition"] for r in records]
     if got != expected:

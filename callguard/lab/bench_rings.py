@@ -1,0 +1,92 @@
+"""`callguard bench-rings`: how exactly does ANS-1 keep its deadline? Outside calls to a phone
+that never answers; the phone itself measures from the 180 it sends to the CANCEL it gets.
+Prints figures; asserts nothing (they depend on the machine and its load)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from pathlib import Path
+
+from callguard.lab.lab import Lab, LabPorts, default_state_dir
+from callguard.lab.phones import callee_scenario, caller_scenario, one_call_args, start_sipp
+
+RINGS = 3
+CALLEE, COVER = "1003", "8000"  # 1003 never answers; the admin hunt group (8000) does
+
+
+def _config(cadence_s: float) -> str:
+    return f"""[answering]
+rings = {RINGS}
+ring_cadence_s = {cadence_s}
+greeting = "off"
+
+[answering.office_hours]
+days = [1, 2, 3, 4, 5, 6, 7]
+start = "00:00"
+end = "24:00"
+"""
+
+
+async def _one_call(lab: Lab, work: Path, n: int) -> float | None:
+    """Seconds the silent phone rang (its 180 → the CANCEL it received), or None."""
+    assert lab.state is not None
+    silent = await start_sipp(
+        work, f"{n}-silent", callee_scenario("no_answer"),
+        ["-i", "127.0.0.1", "-p", str(lab.state.phones[CALLEE]), "-m", "1"],
+    )  # fmt: skip
+    cover = await start_sipp(
+        work, f"{n}-cover", callee_scenario("answer", answer_after_ms=100),
+        ["-i", "127.0.0.1", "-p", str(lab.state.phones[COVER]), "-m", "1"],
+    )  # fmt: skip
+    await asyncio.sleep(0.2)
+    caller = await start_sipp(
+        work, f"{n}-caller", caller_scenario("01099990000", CALLEE, talk_ms=200),
+        one_call_args(lab.state.sip_host, lab.state.sip_port, lab.state.pstn_address),
+    )  # fmt: skip
+    for run in (caller, silent, cover):
+        try:
+            await run.wait(60)
+        except TimeoutError:
+            return None
+    ticks = dict((e, t) for t, e in reversed(silent.events()))
+    if "INVITE_RECEIVED" not in ticks or "CANCELLED" not in ticks:
+        return None
+    return (ticks["CANCELLED"] - ticks["INVITE_RECEIVED"]) / 1000
+
+
+async def _measure(calls: int, cadence_s: float, state_dir: Path) -> int:
+    lab = Lab(state_dir, LabPorts(offset=200), node="bench-rings", extra_config=_config(cadence_s))
+    if lab.state is not None:
+        lab.down()
+    limit = RINGS * cadence_s
+    print(
+        f"ANS-1 deadline: {calls} outside calls, {RINGS} rings x {cadence_s:g} s = {limit:g} s each",
+        flush=True,
+    )
+    lab.up(phones=False)
+    work = state_dir / "bench-rings"
+    work.mkdir(parents=True, exist_ok=True)
+    errors_ms: list[float] = []
+    try:
+        for n in range(calls):
+            rang = await _one_call(lab, work, n)
+            if rang is not None:
+                errors_ms.append((rang - limit) * 1000)
+    finally:
+        lab.down()
+    if not errors_ms:
+        print("no call could be measured")
+        return 1
+    errors_ms.sort()
+    p95 = errors_ms[max(0, round(0.95 * len(errors_ms)) - 1)]
+    print(f"measured {len(errors_ms)}/{calls}: rang longer than the limit by (ms, SIPp's 1 ms clock)")
+    print(
+        f"  min {errors_ms[0]:.0f}  median {statistics.median(errors_ms):.0f}  p95 {p95:.0f}  "
+        f"max {errors_ms[-1]:.0f}"
+    )
+    return 0
+
+
+def run_bench_rings(calls: int, cadence_s: float, state_dir: Path | None = None) -> int:
+    return asyncio.run(_measure(calls, cadence_s, (state_dir or default_state_dir()).parent / "bench-rings"))
