@@ -93,6 +93,7 @@ class _Leg:
     hop: Hop
     state: str = "creating"  # creating, dialing, ringing, then up, cancelled, offline or gone
     late: bool = False  # still ringing past its ANS-1 limit
+    idle_before: bool = False  # AMI said the phone was idle before it rang (ANS-6)
 
 
 class CallerGone(Exception):
@@ -588,7 +589,7 @@ class CallSession:
         leg_id = leg_channel_id(self.call_id, self._leg_seq)
         record = LegRecord(role="callee", channel_id=leg_id, number=target)
         self.record.legs.append(record)
-        leg = _Leg(leg_id, target, record, self._hop_index, hop)
+        leg = _Leg(leg_id, target, record, self._hop_index, hop, idle_before=self._device_idle(target))
         self._legs[leg_id] = leg
         if self.callee_leg is None:
             self.callee_leg = record
@@ -1064,7 +1065,7 @@ class CallSession:
         """ANS-6: a colleague's call declined by an idle phone is a violation."""
         if self.request.direction != "internal" or self._dial_out is not None:
             return
-        if cause == 21 or (cause == 17 and self._device_idle(leg.target)):
+        if cause == 21 or (cause == 17 and leg.idle_before):
             party = self.ctx.directory.party(leg.target)
             reason = "declined an internal call" if cause == 21 else "busy while idle"
             self._add_violation(
@@ -1080,7 +1081,7 @@ class CallSession:
 
     def _device_idle(self, extension: str) -> bool:
         state = self.ctx.device_state(extension) if self.ctx.device_state else None
-        return state in ("NOT_INUSE", "RINGING")
+        return state == "NOT_INUSE"
 
     async def _hangup_leg(self, leg_id: str, cause: int | None = None) -> None:
         await self._act("cancel_leg", lambda a: a.hangup(leg_id, cause))

@@ -141,7 +141,7 @@ CALLS = (
         "1003",
         "no_answer",
         {},
-        {"talk_ms": None, "dtmf": ((6000, "~~#"),)},
+        {"talk_ms": None, "dtmf": ((9000, "~~#"),)},  # speaks after the tone, then presses #
         outside=True,
         others=(("8000", "no_answer", {}), ("8001", "no_answer", {})),
     ),
@@ -270,8 +270,9 @@ async def run_demo(state_dir: Path | None = None) -> int:
                 if all(r["disposition"] != IN_PROGRESS for r in records):
                     break
                 await asyncio.sleep(0.1)
-            violations = list(reversed(await list_violations(engine)))
-            messages = await list_messages(engine)
+            demo_calls = {r["call_id"] for r in records}
+            violations = [v for v in reversed(await list_violations(engine)) if v["call_id"] in demo_calls]
+            messages = [m for m in await list_messages(engine) if m["call_id"] in demo_calls]
         finally:
             await engine.dispose()
     finally:
@@ -293,7 +294,6 @@ async def run_demo(state_dir: Path | None = None) -> int:
     for m in messages:
         who = f"for {m['for_ext']} ({m['for_person']}) from {m['caller_number']}"
         print(f"  #{m['id']} {who}, {m['duration_s']:.0f} s: {recordings}/{m['recording']}")
-    demo_calls = {r["call_id"] for r in records}
     call_events = sum(
         1 for e in logged if e.get("call_id") in demo_calls and str(e["event"]).startswith("call.")
     )

@@ -114,7 +114,7 @@ async def test_last_hop_takes_a_message(
     but offers a message, records it after the tone until #, stores it and announces it."""
     t0 = now()
     phones = [await harness.phone(ext, "no_answer") for ext in ("1003", "8000", "8001")]
-    caller = await harness.outside_call("13512345678", "1003", talk_ms=None, dtmf=((6500, "~~#"),))
+    caller = await harness.outside_call("13512345678", "1003", talk_ms=None, dtmf=((9000, "~~#"),))
     assert await caller.wait(timeout=60) == 0
     for phone in phones:
         assert await phone.wait() == 0 and phone.saw("CANCELLED")
