@@ -16,7 +16,11 @@ CALLEE, COVER = "1003", "8000"  # 1003 never answers; the admin hunt group (8000
 
 
 def _config(cadence_s: float) -> str:
-    return f"""[answering]
+    # One caller calls again and again here: SEC-1 must not take it for a harasser.
+    return f"""[inbound]
+auto_block_calls = 1000000
+
+[answering]
 rings = {RINGS}
 ring_cadence_s = {cadence_s}
 greeting = "off"
@@ -41,14 +45,17 @@ async def _one_call(lab: Lab, work: Path, n: int) -> float | None:
     )  # fmt: skip
     await asyncio.sleep(0.2)
     caller = await start_sipp(
-        work, f"{n}-caller", caller_scenario("01099990000", CALLEE, talk_ms=200),
+        work, f"{n}-caller", caller_scenario(f"0109999{n:04d}", CALLEE, talk_ms=200),
         one_call_args(lab.state.sip_host, lab.state.sip_port, lab.state.pstn_address),
     )  # fmt: skip
-    for run in (caller, silent, cover):
-        try:
+    try:
+        for run in (caller, silent, cover):
             await run.wait(60)
-        except TimeoutError:
-            return None
+    except TimeoutError:
+        return None
+    finally:
+        for run in (caller, silent, cover):
+            await run.stop()
     ticks = dict((e, t) for t, e in reversed(silent.events()))
     if "INVITE_RECEIVED" not in ticks or "CANCELLED" not in ticks:
         return None
@@ -59,6 +66,8 @@ async def _measure(calls: int, cadence_s: float, state_dir: Path) -> int:
     lab = Lab(state_dir, LabPorts(offset=200), node="bench-rings", extra_config=_config(cadence_s))
     if lab.state is not None:
         lab.down()
+    for leftover in ("calls.db", "calls.db-wal", "calls.db-shm", "journal.jsonl"):
+        (state_dir / leftover).unlink(missing_ok=True)  # each run measures from a clean slate
     limit = RINGS * cadence_s
     print(
         f"ANS-1 deadline: {calls} outside calls, {RINGS} rings x {cadence_s:g} s = {limit:g} s each",
