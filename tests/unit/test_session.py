@@ -8,8 +8,8 @@ from typing import Any
 
 from callguard.ari import AriGone
 from callguard.calls import CallManager, CallRecord
-from callguard.config import CallSettings, OutboundSettings, load_config
-from callguard.policy import Directory, OutboundPolicy, PinBook, hash_pin
+from callguard.config import AnsweringSettings, CallSettings, OutboundSettings, load_config
+from callguard.policy import AnsweringPolicy, Directory, OutboundPolicy, PinBook, hash_pin
 
 PROJECT = Path(__file__).resolve().parents[2]
 DIRECTORY = Directory(
@@ -76,7 +76,12 @@ class FakeAri:
 
 
 class World:
-    def __init__(self, settings: CallSettings | None = None, outbound: OutboundPolicy | None = None) -> None:
+    def __init__(
+        self,
+        settings: CallSettings | None = None,
+        outbound: OutboundPolicy | None = None,
+        answering: AnsweringPolicy | None = None,
+    ) -> None:
         self.ari = FakeAri()
         self.records: list[CallRecord] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -88,6 +93,7 @@ class World:
             lambda e, **f: self.events.append((e, f)),
             self.records.append,
             outbound=outbound,
+            answering=answering,
         )
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -347,3 +353,71 @@ async def test_three_wrong_pins_refuse_with_prompt_and_violation() -> None:
     [rec] = w.finals
     assert rec.disposition == "pin_refused" and [v["rule"] for v in rec.violations] == ["OUT-2"]
     assert "create" not in w.names()
+
+
+def _open_always() -> AnsweringPolicy:
+    hours = {"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "24:00"}
+    return AnsweringPolicy(
+        DIRECTORY,
+        AnsweringSettings.model_validate({"ring_cadence_s": 0.02, "greeting": "off", "office_hours": hours}),
+    )
+
+
+async def _outside_call(w: World, dialed: str) -> None:
+    await w.send(
+        {
+            "type": "StasisStart",
+            "args": ["inbound", dialed, "ok"],
+            "channel": {
+                "id": CALL,
+                "caller": {"number": "01088886666"},
+                "creationtime": "2026-11-22T10:00:00.000+0000",
+            },
+        }
+    )
+
+
+def _leg(n: int) -> str:
+    return f"{CALL}-leg{n}"
+
+
+async def test_ring_limit_cancels_the_phone_and_rings_the_next_hop() -> None:
+    """ANS-1/3 on the fake ARI: 3 rings x 0.02 s after the 180, then the hunt group."""
+    w = World(answering=_open_always())
+    await _outside_call(w, "1003")
+    assert [a[2] for a in w.ari.actions if a[0] == "create"] == ["PJSIP/1003"]
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(_leg(1))})
+    await w.send({"type": "Dial", "dialstatus": "RINGING", "peer": {"id": _leg(1)}})
+    await _until(lambda: ("hangup", _leg(1), 19) in w.ari.actions, "ring limit cancel")
+    await w.send({"type": "ChannelDestroyed", "cause": 19, **ch(_leg(1))})
+    assert [a[2] for a in w.ari.actions if a[0] == "create"] == ["PJSIP/1003", "PJSIP/8000"]
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(_leg(2))})
+    await w.send({"type": "Dial", "dialstatus": "ANSWER", "peer": {"id": _leg(2)}})
+    assert ("bridge_add", f"cg-{CALL}", (CALL, _leg(2))) in w.ari.actions
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    await w.send({"type": "ChannelDestroyed", "cause": 16, **ch(_leg(2))})
+    [rec] = w.finals
+    assert rec.disposition == "answered" and rec.callee is not None and rec.callee.number == "8000"
+    assert [v["rule"] for v in rec.violations] == ["ANS-1"] and rec.violations[0]["extension"] == "1003"
+
+
+async def test_busy_phone_is_skipped_and_the_last_hop_offers_a_message() -> None:
+    w = World(answering=_open_always())
+    await _outside_call(w, "1003")
+    for n, cause in ((1, 17), (2, 21), (3, 17)):  # busy, declined, busy: no waiting at all
+        await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(_leg(n))})
+        await w.send({"type": "ChannelDestroyed", "cause": cause, **ch(_leg(n))})
+    assert ("answer", CALL) in w.ari.actions and _played(w) == ["target_unavailable"]
+    assert not any(v["rule"] == "ANS-6" for r in w.records for v in r.violations)  # outside caller
+
+
+async def test_caller_leaving_while_a_hop_rings_cancels_every_phone() -> None:
+    w = World(answering=_open_always())
+    await _outside_call(w, "2001")  # the assistant first
+    await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(_leg(1))})
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    assert ("hangup", _leg(1), None) in w.ari.actions
+    await w.send({"type": "ChannelDestroyed", "cause": 16, **ch(_leg(1))})
+    [rec] = w.finals
+    assert rec.disposition == "abandoned" and rec.hangup_by == "caller"
+    assert [a[2] for a in w.ari.actions if a[0] == "create"] == ["PJSIP/2002"]
