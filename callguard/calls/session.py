@@ -1,9 +1,15 @@
 """One call, one session: an explicit state machine driven by ARI events on its own queue.
 
 The session asks `policy.decide_call` where the call goes and executes the
-answer; it holds no rules. What it must remember across a callguard restart
-lives in Asterisk (the leg's channel id is derived from the call id, the
-answer time is a channel variable), so a new process can re-adopt the call.
+answer; it holds no rules. A decision is a refusal (with its prompt), an outside
+call (PIN, matter code, OUT-4 timers) or a ring plan: hops of phones rung in
+turn, each cancelled at its ANS-1 limit, ending in an answer, a message or the
+callee's cause. Talking to the caller (prompts, DTMF) happens inside the session
+with the events that arrive meanwhile kept for later.
+
+What it must remember across a callguard restart lives in Asterisk (leg channel
+ids are derived from the call id, `<call>-leg<N>`; the bridge `cg-<call>` is the
+answer's record), so a new process can re-adopt the call.
 """
 
 from __future__ import annotations
@@ -870,8 +876,17 @@ class CallSession:
         new = [leg for leg_id, leg in self._legs.items() if leg_id not in before]
         if new and new[0].state != "gone":
             self._transfer = new[0]
+            # After the hold prompt the caller hears ringback while the new phone rings.
+            await self._act(
+                "ringback",
+                lambda a: a.play(self.caller_id, RINGBACK_MEDIA, self._transfer_ringback_id, "en"),
+            )
         else:
             await self._transfer_failed("unavailable")
+
+    @property
+    def _transfer_ringback_id(self) -> str:
+        return f"{self.call_id}-transfer{len(self.record.transfers)}-ringback"
 
     async def _play_to(self, channel_id: str, prompt: str) -> str | None:
         """Start a prompt to one side of a call (without waiting); its playback id if it started."""
@@ -893,7 +908,14 @@ class CallSession:
             leg.record.answered_at = at
             leg.record.rings_at_answer = self._rings_at(leg, at)
             # The new person hears who is coming before the caller is put through.
+            await self._act("stop_ringback", lambda a: a.stop_playback(self._transfer_ringback_id))
+            # The new person hears who is coming (the caller's number, digit by digit) first.
             playback_id = await self._play_to(leg.id, "transfer_incoming")
+            digits = "".join(ch for ch in self.record.caller.number if ch.isdigit())[:20]
+            if digits:
+                said = f"{self.call_id}-who{len(self.record.transfers)}"
+                if await self._act("play", lambda a: a.play(leg.id, f"digits:{digits}", said, "en")):
+                    playback_id = said
             if playback_id is not None:
                 await self._wait_playbacks({playback_id})
             previous = self.leg_id
@@ -909,6 +931,7 @@ class CallSession:
 
     async def _transfer_failed(self, result: str) -> None:
         self._transfer = None
+        await self._act("stop_ringback", lambda a: a.stop_playback(self._transfer_ringback_id))
         if self.record.transfers:
             self.record.transfers[-1]["result"] = result
         self._emit("call.transfer", to=self.record.transfers[-1]["to"], result=result, rule="XFER-2")

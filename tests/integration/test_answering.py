@@ -250,7 +250,11 @@ async def test_transfer_by_feature_code_briefs_the_target(harness: Harness, ari_
     [transfer] = rec["transfers"]
     assert (transfer["by"], transfer["to"], transfer["result"]) == ("1003", "2003", "completed")
     assert "transfer_hold" in ari_watch.prompts(rec["call_id"])
-    assert ari_watch.prompts(_by_role(rec)["2003"]["channel_id"]) == ["transfer_incoming"]
+    # 2003 hears that a call comes, and whose: the caller's number, digit by digit.
+    assert ari_watch.playbacks(_by_role(rec)["2003"]["channel_id"]) == [
+        "sound:callguard/transfer_incoming",
+        "digits:075512345678",
+    ]
     await harness.wait_clean()
 
 
