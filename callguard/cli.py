@@ -79,51 +79,8 @@ def _database_url(args: argparse.Namespace) -> str:
     raise LabError("say which records to read: --config FILE, --db URL, or start the lab")
 
 
-def cmd_calls_list(args: argparse.Namespace) -> int:
-    from callguard.store import list_calls, make_engine, migrate
-    from callguard.store.text import call_line
-
-    async def fetch() -> list[dict[str, Any]]:
-        engine = make_engine(_database_url(args))
-        try:
-            await migrate(engine)
-            return await list_calls(engine, since=args.since, limit=args.limit)
-        finally:
-            await engine.dispose()
-
-    calls = asyncio.run(fetch())
-    if args.json:
-        print(json.dumps(calls, ensure_ascii=False, indent=2))
-    else:
-        for c in reversed(calls):
-            print(call_line(c))
-        print(f"({len(calls)} calls)")
-    return 0
-
-
-def cmd_violations_list(args: argparse.Namespace) -> int:
-    from callguard.store import list_violations, make_engine, migrate
-    from callguard.store.text import violation_line
-
-    async def fetch() -> list[dict[str, Any]]:
-        engine = make_engine(_database_url(args))
-        try:
-            await migrate(engine)
-            return await list_violations(engine, since=args.since, limit=args.limit)
-        finally:
-            await engine.dispose()
-
-    rows = asyncio.run(fetch())
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
-        for row in reversed(rows):
-            print(violation_line(row))
-        print(f"({len(rows)} violations, fines {sum(r['fine_yuan'] for r in rows):.2f} 元)")
-    return 0
-
-
 def _with_engine(args: argparse.Namespace, work: Any) -> Any:
+    """Run `work(engine)` against the database the arguments name (schema brought up to date)."""
     from callguard.store import make_engine, migrate
 
     async def go() -> Any:
@@ -135,6 +92,34 @@ def _with_engine(args: argparse.Namespace, work: Any) -> Any:
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+def cmd_calls_list(args: argparse.Namespace) -> int:
+    from callguard.store import list_calls
+    from callguard.store.text import call_line
+
+    calls = _with_engine(args, lambda engine: list_calls(engine, since=args.since, limit=args.limit))
+    if args.json:
+        print(json.dumps(calls, ensure_ascii=False, indent=2))
+    else:
+        for c in reversed(calls):
+            print(call_line(c))
+        print(f"({len(calls)} calls)")
+    return 0
+
+
+def cmd_violations_list(args: argparse.Namespace) -> int:
+    from callguard.store import list_violations
+    from callguard.store.text import violation_line
+
+    rows = _with_engine(args, lambda engine: list_violations(engine, since=args.since, limit=args.limit))
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in reversed(rows):
+            print(violation_line(row))
+        print(f"({len(rows)} violations, fines {sum(r['fine_yuan'] for r in rows):.2f} 元)")
+    return 0
 
 
 def cmd_block_add(args: argparse.Namespace) -> int:

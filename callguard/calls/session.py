@@ -32,6 +32,7 @@ from callguard.policy import (
     AnsweringPolicy,
     BlockEntry,
     CallRequest,
+    Decision,
     DialOut,
     Directory,
     Hop,
@@ -332,8 +333,8 @@ class CallSession:
 
     # --- the state machine ------------------------------------------------------------
 
-    async def _start(self) -> None:
-        decision = decide_call(
+    def _decide(self) -> Decision:
+        return decide_call(
             self.ctx.directory,
             self.request,
             no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
@@ -341,6 +342,9 @@ class CallSession:
             inbound=self.ctx.inbound,
             answering=self.ctx.answering,
         )
+
+    async def _start(self) -> None:
+        decision = self._decide()
         self.record.decisions.append(decision.as_dict())
         self._emit(
             "call.started",
@@ -1166,14 +1170,7 @@ class CallSession:
         callee = self.ctx.directory.party(route_target)
         # The decision is pure and the request unchanged: an outside call gets its class, its
         # OUT-4 limits and its place in the SEC-3 counters back (not who authorised it).
-        decision = decide_call(
-            self.ctx.directory,
-            self.request,
-            no_answer_timeout_s=self.ctx.settings.no_answer_timeout_s,
-            outbound=self.ctx.outbound,
-            inbound=self.ctx.inbound,
-            answering=self.ctx.answering,
-        )
+        decision = self._decide()
         if isinstance(decision, DialOut):
             self._dial_out = decision
             self.record.direction, self.record.number_class = "outbound", decision.number_class
