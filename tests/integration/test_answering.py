@@ -241,7 +241,8 @@ async def test_transfer_by_feature_code_briefs_the_target(harness: Harness, ari_
     prompt, 2003 hears who is coming, then talks with the caller; 1003 is released."""
     t0 = now()
     first = await harness.phone("1003", "answer", answer_after_ms=100, dtmf=((500, "*22003#"),))
-    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=1000)
+    # 2003 talks long enough to hear the whole whisper (the prompt, then the number).
+    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=10_000)
     caller = await harness.outside_call("075512345678", "1003", talk_ms=None)
     assert await caller.wait(timeout=40) == 0 and await first.wait() == 0 and await target.wait() == 0
     assert first.saw("BYE_RECEIVED") and target.saw("ANSWERED") and caller.saw("BYE_RECEIVED")
