@@ -184,5 +184,10 @@ class AriClient:
             "POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(channel_ids)}
         )
 
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        await self.request(
+            "POST", f"/bridges/{bridge_id}/removeChannel", params={"channel": ",".join(channel_ids)}
+        )
+
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}")

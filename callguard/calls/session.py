@@ -140,6 +140,7 @@ class AriActions(Protocol):
     async def get_channel(self, channel_id: str) -> JSON: ...
     async def create_bridge(self, bridge_id: str) -> None: ...
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
     async def destroy_bridge(self, bridge_id: str) -> None: ...
 
 
@@ -770,6 +771,8 @@ class CallSession:
         if not self._caller_answered:
             await self._act("answer", lambda a: a.answer(self.caller_id))
             self._caller_answered = True
+        if self._bridged:  # alone in the bridge after a failed transfer: Asterisk records no bridged channel
+            await self._act("bridge_remove", lambda a: a.remove_from_bridge(self.bridge_id, [self.caller_id]))
         await self._play("target_unavailable")
         name = f"callguard-message-{self.call_id}"
         max_s = self.ctx.answering.settings.message_max_s

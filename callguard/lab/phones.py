@@ -82,7 +82,8 @@ def _log_nop(msg: str) -> str:
 
 def _info_keys(dtmf: tuple[tuple[int, str], ...]) -> str:
     """Key presses sent as SIP INFO (application/dtmf-relay), as many desk phones do: what a
-    phone that answered types (SIPp replays RFC 4733 packets only for calls it placed)."""
+    phone that answered types (SIPp replays RFC 4733 packets only for calls it placed). Their
+    CSeqs count from 11, below the 99 of the phone's BYE."""
     steps = ""
     cseq = 10
     for pause_ms, digits in dtmf:
@@ -343,7 +344,7 @@ Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: [$to]
 To: [$from]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: 99 BYE
 Max-Forwards: 70
 Content-Length: 0
 

@@ -312,3 +312,28 @@ def _ts(value: str) -> datetime:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
     except ValueError:
         return datetime.fromisoformat(value)
+
+
+async def test_transfer_nobody_takes_after_the_employee_left_ends_in_a_message(
+    harness: Harness, ari_watch: AriWatch
+) -> None:
+    """XFER-2 + XFER-3: 1003 hands the caller to 2004 and hangs up at once; 2004 does not
+    answer within its rings, so the caller, alone, is offered a message for 2004."""
+    t0 = now()
+    first = await harness.phone("1003", "answer", answer_after_ms=100, dtmf=((500, "*22004#"),), talk_ms=400)
+    target = await harness.phone("2004", "no_answer")
+    caller = await harness.outside_call("075587654321", "1003", talk_ms=None, dtmf=((15_000, "~~#"),))
+    assert await caller.wait(timeout=60) == 0 and await first.wait() == 0 and await target.wait() == 0
+    assert target.saw("CANCELLED") and caller.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "1003")
+    [transfer] = rec["transfers"]
+    assert (transfer["to"], transfer["result"]) == ("2004", "no_answer")
+    assert rec["disposition"] == "message"
+    assert "target_unavailable" in ari_watch.prompts(rec["call_id"])
+    engine = make_engine(harness.state.database_url)
+    try:
+        [message] = [m for m in await list_messages(engine, "2004") if m["call_id"] == rec["call_id"]]
+    finally:
+        await engine.dispose()
+    assert message["for_person"] == "wu.fang"
+    await harness.wait_clean()

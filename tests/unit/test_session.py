@@ -71,6 +71,9 @@ class FakeAri:
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
         self._do("bridge_add", bridge_id, tuple(channel_ids))
 
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        self._do("bridge_remove", bridge_id, tuple(channel_ids))
+
     async def destroy_bridge(self, bridge_id: str) -> None:
         self._do("bridge_destroy", bridge_id)
 
