@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -84,7 +85,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     state_dir = tmp_path_factory.mktemp("lab")
     lab = Lab(
         state_dir,
-        LabPorts(offset=100),
+        # Another offset lets a second suite (a colleague's, a helper's) run beside this one.
+        LabPorts(offset=int(os.environ.get("CALLGUARD_TEST_PORT_OFFSET", "100"))),
         calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S},
         node="labtest",
         outbound_config=outbound_test_config(),
