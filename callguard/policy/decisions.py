@@ -23,7 +23,9 @@ class CallRequest:
 
     @property
     def from_line(self) -> str:
-        return self.line or self.caller
+        """The line a desk phone's call came from, or "" when the endpoint is unknown (a Local
+        channel from a SIP REFER, an empty argument): fail closed, never trust the caller ID."""
+        return self.line or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from callguard.policy.answering import AnsweringPolicy
 from callguard.policy.decisions import CallRequest, Decision, Refuse, Route
-from callguard.policy.directory import Directory
+from callguard.policy.directory import Directory, Party
 from callguard.policy.inbound import InboundPolicy
 from callguard.policy.outbound import OutboundPolicy
 
@@ -13,6 +13,15 @@ CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_USER_BUSY = 17  # SIP 486
 CAUSE_INVALID_NUMBER_FORMAT = 28  # SIP 484
 CAUSE_CONGESTION = 34  # SIP 503
+
+
+def calling_party(directory: Directory, call: CallRequest) -> Party:
+    """Who is calling, as the records name them. A desk phone is its line (the PJSIP endpoint);
+    the caller ID a phone or the trunk sends is only a claim, so an outside caller whose caller
+    ID equals an extension is not that employee, and an unknown endpoint is nobody."""
+    if call.direction == "internal" and call.line and directory.lookup(call.line) is not None:
+        return directory.party(call.line)
+    return Party(number=call.caller)
 
 
 def decide_call(
@@ -45,7 +54,7 @@ def decide_call(
             return refusal
     if directory.lookup(call.dialed) is None:
         return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
-    if call.dialed == call.caller:
+    if call.direction == "internal" and call.dialed == call.from_line:
         return Refuse(reason="dialled_self", cause=CAUSE_USER_BUSY)
     route = Route(target=call.dialed, timeout_s=no_answer_timeout_s, reason="extension")
     return answering.plan(call, route) if answering is not None else route

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ DIRECTORY = Directory(
 )
 
 
-def decide(caller: str, dialed: str, **facts: bool) -> Route | Refuse:
+def decide(caller: str, dialed: str, **facts: Any) -> Route | Refuse:
     return decide_call(DIRECTORY, CallRequest(caller, dialed, **facts), no_answer_timeout_s=30)
 
 
@@ -46,7 +47,13 @@ def test_unknown_extension_is_refused_with_unallocated() -> None:
 
 
 def test_dialling_yourself_is_busy() -> None:
-    assert decide("1001", "1001") == Refuse(reason="dialled_self", cause=17)
+    assert decide("1001", "1001", line="1001") == Refuse(reason="dialled_self", cause=17)
+
+
+def test_an_outside_caller_id_equal_to_the_extension_is_not_dialling_itself() -> None:
+    # The caller ID is only a claim: an outside caller sending "1001" still reaches 1001.
+    decision = decide("1001", "1001", direction="inbound")
+    assert isinstance(decision, Route) and decision.target == "1001"
 
 
 def test_malformed_is_refused_even_if_it_looks_like_an_extension() -> None:
