@@ -58,8 +58,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return _fail("refusing to start on a bad configuration", 2)
+    if config.log.file:
+        from callguard.files import create_private
+
+        try:  # caller data: created 0600 before the logger opens it
+            create_private(Path(config.log.file))
+        except OSError as exc:
+            return _fail(f"log file {config.log.file}: cannot be created: {exc.strerror}", 2)
     configure_logging(config.log.level, config.log.file)
-    asyncio.run(run_service(config))
+    from callguard.store import JournalInUse
+
+    try:
+        asyncio.run(run_service(config))
+    except JournalInUse as exc:  # LOG-2: two processes never share one journal
+        return _fail(str(exc), 2)
     return 0
 
 

@@ -86,6 +86,8 @@ async def run_service(config: Config) -> None:
         Path(config.database.journal),
         config.database.retry_interval_s,
         label=_safe_url(config.database.url),
+        on_alert=lambda event, **fields: emit(event, **fields),  # alert.record_rejected/records_dropped
+        memory_max=config.database.memory_queue_max,
     )
     publisher = MqttPublisher(config.mqtt, config.service.node) if config.mqtt.enabled else None
     emit = Emitter(publisher)

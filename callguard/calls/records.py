@@ -54,6 +54,7 @@ class CallRecord:
     violations: list[dict[str, Any]] = field(default_factory=list)
     transfers: list[dict[str, Any]] = field(default_factory=list)  # XFER-2: by, to, at, result
     message: dict[str, Any] | None = None  # XFER-3: the message the caller left
+    line: str | None = None  # the caller's desk phone (its PJSIP endpoint), when it has one
 
     @property
     def talk_s(self) -> float | None:
@@ -120,4 +121,5 @@ class CallRecord:
             violations=list(data.get("violations", [])),
             transfers=list(data.get("transfers", [])),
             message=data.get("message"),
+            line=data.get("line"),
         )

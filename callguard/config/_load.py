@@ -131,8 +131,15 @@ def _resolve_relative(value: str, base: Path) -> str:
     return value if not value or Path(value).is_absolute() else str(base / value)
 
 
+def _state_dir(configured: str, env: Mapping[str, str], base: Path) -> Path:
+    """CALLGUARD_STATE_DIR, else [service] state_dir (relative to the config file)."""
+    if env.get("CALLGUARD_STATE_DIR"):
+        return Path(env["CALLGUARD_STATE_DIR"]).resolve()
+    return base / configured  # an absolute state_dir stays as it is
+
+
 def _resolve_db_url(url: str, base: Path) -> str:
-    # A relative SQLite path is relative to the config file, not to the current directory.
+    # A relative SQLite path is relative to the state directory, not to the current directory.
     for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
             return prefix + str(base / url[len(prefix) :])
@@ -197,11 +204,14 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         problems.append(f"{path}: ami.password: missing (set it here or in CALLGUARD_AMI_PASSWORD)")
     if problems:
         raise ConfigError(problems)
+    # Records and logs live in the state directory, not next to a config that may be read-only.
+    state = _state_dir(config.service.state_dir, env, base)
+    service = config.service.model_copy(update={"state_dir": str(state)})
     database = config.database.model_copy(
         update={
-            "url": _resolve_db_url(config.database.url, base),
-            "journal": _resolve_relative(config.database.journal, base),
+            "url": _resolve_db_url(config.database.url, state),
+            "journal": _resolve_relative(config.database.journal, state),
         }
     )
-    log = config.log.model_copy(update={"file": _resolve_relative(config.log.file, base)})
-    return config.model_copy(update={"database": database, "log": log})
+    log = config.log.model_copy(update={"file": _resolve_relative(config.log.file, state)})
+    return config.model_copy(update={"service": service, "database": database, "log": log})

@@ -33,9 +33,13 @@ class AmiSettings(_Strict):
 
 
 class DatabaseSettings(_Strict):
+    # Relative paths (the SQLite file, the journal) are in [service] state_dir.
     url: str = Field(default="sqlite+aiosqlite:///callguard.db", description="or CALLGUARD_DATABASE_URL")
     journal: str = "callguard-journal.jsonl"
     retry_interval_s: float = Field(default=5.0, gt=0)
+    # LOG-2: records kept in memory while neither the database nor the journal can be written;
+    # past this the oldest are dropped (store.dropping, alert.records_dropped).
+    memory_queue_max: int = Field(default=100_000, ge=1)
 
 
 class MqttSettings(_Strict):
@@ -115,9 +119,14 @@ class OfficeHours(_Strict):
     after_hours: str = Field(default="duty", pattern="^(duty|closed)$")
 
 
+# Directory strings end up in record columns (ids String(64), names String(128)): longer ones
+# are refused here rather than clipped in every record.
+_ID_MAX, _NAME_MAX = 64, 128
+
+
 class Department(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9_-]+$")
-    name: str = Field(min_length=1)
+    id: str = Field(pattern=r"^[a-z0-9_-]+$", max_length=_ID_MAX)
+    name: str = Field(min_length=1, max_length=_NAME_MAX)
     rings: int | None = Field(default=None, ge=1, le=20)  # ANS-1, default [answering] rings
     # ANS-3: the colleagues who cover an unanswered line of this department.
     hunt_group: tuple[str, ...] = ()
@@ -126,8 +135,8 @@ class Department(_Strict):
 
 
 class Person(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9_.-]+$")
-    name: str = Field(min_length=1)
+    id: str = Field(pattern=r"^[a-z0-9_.-]+$", max_length=_ID_MAX)
+    name: str = Field(min_length=1, max_length=_NAME_MAX)
     department: str
     role: Role = Role.employee
     assistants: tuple[str, ...] = ()
@@ -141,7 +150,7 @@ class Line(_Strict):
     kind: LineKind = LineKind.desk
     person: str | None = None
     department: str | None = None
-    label: str | None = None
+    label: str | None = Field(default=None, max_length=_NAME_MAX)  # the name of a line without a person
     class_of_service: ServiceClass | None = None  # overrides the person's class
     rings: int | None = Field(default=None, ge=1, le=20)  # ANS-1, default the department's
     covered_by: tuple[str, ...] = ()  # ANS-3: named colleagues' extensions, rung after this line
@@ -325,7 +334,10 @@ class AnsweringSettings(_Strict):
 
 
 class ServiceSection(_Strict):
-    node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$")
+    node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$", max_length=64)
+    # Where the database, journal and log files live when their paths are relative (LOG-2);
+    # or CALLGUARD_STATE_DIR. Not next to the config, which may be read-only.
+    state_dir: str = Field(default="/var/lib/callguard", min_length=1)
     directory: str = "directory.toml"
     # Prompts play from Asterisk's sounds/<language>/callguard/ (see sounds/README.md).
     language: str = Field(default="zh_CN", pattern=r"^[A-Za-z_]{2,10}$")

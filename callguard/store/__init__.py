@@ -13,9 +13,10 @@ from callguard.store.db import (
     remove_block,
     write_records,
 )
-from callguard.store.writer import RecordWriter
+from callguard.store.writer import JournalInUse, RecordWriter
 
 __all__ = [
+    "JournalInUse",
     "RecordWriter",
     "add_block",
     "block_entry",

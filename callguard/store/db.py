@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, delete, event, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    delete,
+    event,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
+from callguard.files import create_private
 from callguard.policy import BlockEntry
-from callguard.store.models import BlockRow, CallRow, LegRow, MessageRow, ViolationRow
+from callguard.store.models import Base, BlockRow, CallRow, LegRow, MessageRow, ViolationRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -22,15 +37,21 @@ def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+            # A folder that cannot be made now is the writer's to report (it retries).
+            with contextlib.suppress(OSError):
+                create_private(Path(path))
         engine = create_async_engine(url, connect_args={"timeout": 15})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # WAL lets `calls list` read while the service writes; one writer task does the writing.
+            # synchronous=FULL: each commit is on disk before the writer forgets the records
+            # (LOG-2); NORMAL could lose the last commits to a power cut, and callguard cannot
+            # re-create a finished call. The cost is one fsync per batch of up to 500 records.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -50,127 +71,177 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.run_sync(_upgrade)
 
 
-def _clip(value: str | None, size: int) -> str | None:
-    # Dialled strings and caller IDs are untrusted: an over-long one must not make PostgreSQL
-    # refuse the whole record (the decisions keep what the policy saw).
-    return value[:size] if value is not None else None
+def _text(value: Any, size: int | None) -> Any:
+    if value is None:
+        return None
+    # PostgreSQL refuses NUL in text; a caller ID or a name is untrusted input.
+    text = (value if isinstance(value, str) else str(value)).replace("\x00", "")
+    return text[:size] if size else text
+
+
+def _fit(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
+    """Every string clipped to its column: an over-long caller ID, name or reason must not make
+    the database refuse the whole record (LOG-1). The decisions (JSON) keep what the policy saw."""
+    columns = model.__table__.columns
+    out = {}
+    for key, value in values.items():
+        kind = columns[key].type
+        out[key] = _text(value, kind.length) if isinstance(kind, String) else value
+    return out
 
 
 def _call_values(record: CallRecord) -> dict[str, Any]:
     callee = record.callee
-    return {
-        "call_id": record.call_id,
-        "node": record.node,
-        "direction": record.direction,
-        "dialed": _clip(record.dialed, 64),
-        "caller_number": _clip(record.caller.number, 64),
-        "caller_name": record.caller.name,
-        "caller_department": record.caller.department,
-        "callee_number": _clip(callee.number, 64) if callee else None,
-        "callee_name": callee.name if callee else None,
-        "callee_department": callee.department if callee else None,
-        "started_at": _utc(record.started_at),
-        "ringing_at": _utc(record.ringing_at),
-        "answered_at": _utc(record.answered_at),
-        "ended_at": _utc(record.ended_at),
-        "talk_s": record.talk_s,
-        "disposition": record.disposition,
-        "hangup_cause": record.hangup_cause,
-        "hangup_by": record.hangup_by,
-        "decisions": record.decisions,
-        "readopted": record.readopted,
-        "number_class": record.number_class,
-        "authorized_by": record.authorized_by,
-        "matter": _clip(record.matter, 16),
-        "transfers": record.transfers or None,
-    }
+    return _fit(
+        CallRow,
+        {
+            "call_id": record.call_id,
+            "node": record.node,
+            "direction": record.direction,
+            "dialed": record.dialed,
+            "caller_number": record.caller.number,
+            "caller_name": record.caller.name,
+            "caller_department": record.caller.department,
+            "caller_line": record.line,
+            "callee_number": callee.number if callee else None,
+            "callee_name": callee.name if callee else None,
+            "callee_department": callee.department if callee else None,
+            "started_at": _utc(record.started_at),
+            "ringing_at": _utc(record.ringing_at),
+            "answered_at": _utc(record.answered_at),
+            "ended_at": _utc(record.ended_at),
+            "talk_s": record.talk_s,
+            "disposition": record.disposition,
+            "hangup_cause": record.hangup_cause,
+            "hangup_by": record.hangup_by,
+            "decisions": record.decisions,
+            "readopted": record.readopted,
+            "number_class": record.number_class,
+            "authorized_by": record.authorized_by,
+            "matter": record.matter,
+            "transfers": record.transfers or None,
+        },
+    )
 
 
 def _violation_values(record: CallRecord, violation: dict[str, Any]) -> dict[str, Any]:
     at = violation.get("at")
-    return {
-        "call_id": record.call_id,
-        "rule": violation["rule"],
-        "extension": _clip(str(violation.get("extension") or record.caller.number), 64),
-        "person": violation.get("person"),
-        "reason": _clip(str(violation.get("reason", "")), 256),
-        "fine_yuan": float(violation.get("fine_yuan") or 0),
-        "severity": violation.get("severity", "minor"),
-        "at": _utc(datetime.fromisoformat(at)) if at else _utc(record.ended_at or record.started_at),
-    }
+    return _fit(
+        ViolationRow,
+        {
+            "call_id": record.call_id,
+            "node": record.node,
+            "rule": violation["rule"],
+            "extension": violation.get("extension") or record.caller.number,
+            "person": violation.get("person"),
+            "reason": violation.get("reason", ""),
+            "fine_yuan": float(violation.get("fine_yuan") or 0),
+            "severity": violation.get("severity", "minor"),
+            "at": _utc(datetime.fromisoformat(at)) if at else _utc(record.ended_at or record.started_at),
+        },
+    )
 
 
 def _leg_values(call_pk: int, leg: LegRecord) -> dict[str, Any]:
-    return {
-        "call_pk": call_pk,
-        "role": leg.role,
-        "channel_id": leg.channel_id,
-        "number": leg.number,
-        "started_at": _utc(leg.started_at),
-        "ringing_at": _utc(leg.ringing_at),
-        "answered_at": _utc(leg.answered_at),
-        "ended_at": _utc(leg.ended_at),
-        "hangup_cause": leg.hangup_cause,
-        "hangup_cause_text": leg.hangup_cause_text,
-        "rings_at_answer": leg.rings_at_answer,
-    }
+    return _fit(
+        LegRow,
+        {
+            "call_pk": call_pk,
+            "role": leg.role,
+            "channel_id": leg.channel_id,
+            "number": leg.number,
+            "started_at": _utc(leg.started_at),
+            "ringing_at": _utc(leg.ringing_at),
+            "answered_at": _utc(leg.answered_at),
+            "ended_at": _utc(leg.ended_at),
+            "hangup_cause": leg.hangup_cause,
+            "hangup_cause_text": leg.hangup_cause_text,
+            "rings_at_answer": leg.rings_at_answer,
+        },
+    )
 
 
 def _message_values(record: CallRecord) -> dict[str, Any]:
     message = record.message or {}
-    return {
-        "call_id": record.call_id,
-        "for_ext": message["for_ext"],
-        "for_person": message.get("for_person"),
-        "caller_number": _clip(str(message.get("caller_number") or ""), 64),
-        "caller_name": _clip(message.get("caller_name"), 128),
-        "left_at": _utc(datetime.fromisoformat(message["left_at"])),
-        "duration_s": message.get("duration_s"),
-        "recording": message["recording"],
-    }
+    return _fit(
+        MessageRow,
+        {
+            "call_id": record.call_id,
+            "node": record.node,
+            "for_ext": message["for_ext"],
+            "for_person": message.get("for_person"),
+            "caller_number": message.get("caller_number") or "",
+            "caller_name": message.get("caller_name"),
+            "left_at": _utc(datetime.fromisoformat(message["left_at"])),
+            "duration_s": message.get("duration_s"),
+            "recording": message["recording"],
+        },
+    )
 
 
 OPEN, UNOBSERVED = IN_PROGRESS, ENDED_UNOBSERVED
 # A row with one of these dispositions is provisional: the call's final record replaces it.
 PROVISIONAL = (OPEN, UNOBSERVED)
 
+Key = tuple[str, str]  # (node, call_id): a call id is unique per Asterisk only
+
+
+def _keyed(node: Any, call_id: Any, keys: Iterable[Key]) -> ColumnElement[bool]:
+    """`(node, call_id) IN keys`, as one `call_id IN (...)` per node (portable to SQLite)."""
+    by_node: dict[str, list[str]] = {}
+    for n, cid in keys:
+        by_node.setdefault(n, []).append(cid)
+    return or_(false(), *(and_(node == n, call_id.in_(ids)) for n, ids in by_node.items()))
+
+
+def _latest(records: list[CallRecord]) -> dict[Key, CallRecord]:
+    latest: dict[Key, CallRecord] = {}
+    for r in records:  # within a batch, the last word on a call wins unless it is only "open"
+        key = (r.node, r.call_id)
+        if r.disposition != OPEN or key not in latest:
+            latest[key] = r
+    return latest
+
+
+async def _delete_calls(conn: AsyncConnection, keys: list[Key]) -> None:
+    calls = _keyed(CallRow.node, CallRow.call_id, keys)
+    await conn.execute(delete(LegRow).where(LegRow.call_pk.in_(select(CallRow.id).where(calls))))
+    await conn.execute(delete(CallRow).where(calls))
+    await conn.execute(delete(ViolationRow).where(_keyed(ViolationRow.node, ViolationRow.call_id, keys)))
+    await conn.execute(delete(MessageRow).where(_keyed(MessageRow.node, MessageRow.call_id, keys)))
+
 
 async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
     """Store records in one short transaction (Core bulk inserts: the writer's hot path).
 
     A call's provisional row (written when it started) is replaced by its final record; a call
-    already stored for good is skipped, so replaying the journal is safe."""
-    latest: dict[str, CallRecord] = {}
-    for r in records:  # within a batch, the last word on a call wins unless it is only "open"
-        if r.disposition != OPEN or r.call_id not in latest:
-            latest[r.call_id] = r
+    already stored for good is skipped, so replaying the journal is safe. Calls are keyed by
+    (node, call_id)."""
+    latest = _latest(records)
     async with engine.begin() as conn:
         found = await conn.execute(
-            select(CallRow.call_id, CallRow.disposition).where(CallRow.call_id.in_(list(latest)))
-        )
-        stored: dict[str, str] = {call_id: disposition for call_id, disposition in found}
-        new = {
-            cid: r
-            for cid, r in latest.items()
-            if cid not in stored or (stored[cid] in PROVISIONAL and r.disposition != OPEN)
-        }
-        replaced = [cid for cid in new if cid in stored]
-        if replaced:
-            await conn.execute(
-                delete(LegRow).where(
-                    LegRow.call_pk.in_(select(CallRow.id).where(CallRow.call_id.in_(replaced)))
-                )
+            select(CallRow.node, CallRow.call_id, CallRow.disposition).where(
+                _keyed(CallRow.node, CallRow.call_id, latest)
             )
-            await conn.execute(delete(CallRow).where(CallRow.call_id.in_(replaced)))
-            await conn.execute(delete(ViolationRow).where(ViolationRow.call_id.in_(replaced)))
-            await conn.execute(delete(MessageRow).where(MessageRow.call_id.in_(replaced)))
+        )
+        stored: dict[Key, str] = {(node, call_id): disposition for node, call_id, disposition in found}
+        new = {
+            key: r
+            for key, r in latest.items()
+            if key not in stored or (stored[key] in PROVISIONAL and r.disposition != OPEN)
+        }
+        replaced = [key for key in new if key in stored]
+        if replaced:
+            await _delete_calls(conn, replaced)
         if not new:
             return
         rows = await conn.execute(
-            insert(CallRow).returning(CallRow.id, CallRow.call_id, sort_by_parameter_order=True),
+            insert(CallRow).returning(
+                CallRow.id, CallRow.node, CallRow.call_id, sort_by_parameter_order=True
+            ),
             [_call_values(r) for r in new.values()],
         )
-        legs = [_leg_values(pk, leg) for pk, call_id in rows.all() for leg in new[call_id].legs]
+        legs = [_leg_values(pk, leg) for pk, node, call_id in rows.all() for leg in new[(node, call_id)].legs]
         if legs:
             await conn.execute(insert(LegRow), legs)
         violations = [_violation_values(r, v) for r in new.values() for v in r.violations]
@@ -195,7 +266,9 @@ async def close_unobserved(engine: AsyncEngine, node: str, still_open: set[str])
         gone = sorted(open_ids - still_open)
         if gone:
             await conn.execute(
-                update(CallRow).where(CallRow.call_id.in_(gone)).values(disposition=UNOBSERVED)
+                update(CallRow)
+                .where(CallRow.node == node, CallRow.call_id.in_(gone))
+                .values(disposition=UNOBSERVED)
             )
         return gone
 
@@ -230,6 +303,7 @@ async def list_calls(
                     "name": r.caller_name,
                     "department": r.caller_department,
                 },
+                "line": r.caller_line,
                 "callee": {
                     "number": r.callee_number,
                     "name": r.callee_name,
@@ -299,14 +373,17 @@ async def add_block(engine: AsyncEngine, entry: BlockEntry, at: datetime | None 
         result = await conn.execute(
             insert(BlockRow).returning(BlockRow.id),
             [
-                {
-                    "pattern": _clip(entry.pattern, 64),
-                    "prefix": entry.prefix,
-                    "reason": _clip(entry.reason, 256),
-                    "added_by": _clip(entry.added_by, 64),
-                    "added_at": _utc(at or datetime.now(UTC)),
-                    "until": _utc(entry.until),
-                }
+                _fit(
+                    BlockRow,
+                    {
+                        "pattern": entry.pattern,
+                        "prefix": entry.prefix,
+                        "reason": entry.reason,
+                        "added_by": entry.added_by,
+                        "added_at": _utc(at or datetime.now(UTC)),
+                        "until": _utc(entry.until),
+                    },
+                )
             ],
         )
         return int(result.scalar_one())
@@ -387,6 +464,6 @@ async def mark_message_done(engine: AsyncEngine, message_id: int, by: str) -> bo
         result = await conn.execute(
             update(MessageRow)
             .where(MessageRow.id == message_id, MessageRow.done_at.is_(None))
-            .values(done_at=datetime.now(UTC), done_by=_clip(by, 64))
+            .values(_fit(MessageRow, {"done_at": datetime.now(UTC), "done_by": by}))
         )
         return bool(result.rowcount)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Numeric, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -15,15 +15,18 @@ class Base(DeclarativeBase):
 
 class CallRow(Base):
     __tablename__ = "calls"
+    # A call id is unique per Asterisk only: records are keyed by (node, call_id) (migration 0005).
+    __table_args__ = (Index("ux_calls_node_call_id", "node", "call_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    call_id: Mapped[str] = mapped_column(String(128), index=True)
     node: Mapped[str] = mapped_column(String(64))
     direction: Mapped[str] = mapped_column(String(16))
     dialed: Mapped[str] = mapped_column(String(64))
     caller_number: Mapped[str] = mapped_column(String(64), index=True)
     caller_name: Mapped[str | None] = mapped_column(String(128))
     caller_department: Mapped[str | None] = mapped_column(String(64))
+    caller_line: Mapped[str | None] = mapped_column(String(64))  # the desk phone's PJSIP endpoint
     callee_number: Mapped[str | None] = mapped_column(String(64), index=True)
     callee_name: Mapped[str | None] = mapped_column(String(128))
     callee_department: Mapped[str | None] = mapped_column(String(64))
@@ -73,6 +76,7 @@ class ViolationRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), index=True)
+    node: Mapped[str | None] = mapped_column(String(64))
     rule: Mapped[str] = mapped_column(String(16), index=True)
     extension: Mapped[str] = mapped_column(String(64), index=True)
     person: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -100,9 +104,11 @@ class MessageRow(Base):
     """XFER-3: a message an outside caller left for someone who did not answer."""
 
     __tablename__ = "messages"
+    __table_args__ = (Index("ux_messages_node_call_id", "node", "call_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    call_id: Mapped[str] = mapped_column(String(128))
+    node: Mapped[str | None] = mapped_column(String(64))
     for_ext: Mapped[str] = mapped_column(String(16), index=True)
     for_person: Mapped[str | None] = mapped_column(String(64))
     caller_number: Mapped[str] = mapped_column(String(64))

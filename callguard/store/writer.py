@@ -4,52 +4,116 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.calls.records import CallRecord
 from callguard.store.db import close_unobserved, migrate, write_records
+from callguard.store.journal import Journal, JournalInUse
 
 log = structlog.get_logger("callguard.store")
+
+BATCH = 500  # records per transaction, written or replayed
+
+# The database is away (or its schema is): retry later. Any other error is the record's own
+# (IntegrityError, DataError, a value the driver cannot send): it must not hold up the rest.
+_UNREACHABLE = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    ProgrammingError,
+    InternalError,
+    OSError,
+    TimeoutError,
+)
+
+Alert = Callable[..., Any]  # on_alert(event_name, **fields): the Emitter (log + MQTT)
+
+__all__ = ["BATCH", "JournalInUse", "RecordWriter"]
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
 
 
-class RecordWriter:
-    """`submit()` never blocks a call. Nothing is dropped: what the database refuses is journaled
-    to disk and replayed, oldest first, once it accepts writes again."""
+def _line(record: CallRecord) -> str:
+    # default=str: an odd value in the decisions must not make the record unwritable anywhere.
+    return json.dumps(record.as_json(), ensure_ascii=False, default=str)
 
-    def __init__(self, engine: AsyncEngine, journal: Path, retry_interval_s: float, label: str = "") -> None:
+
+class RecordWriter:
+    """`submit()` never blocks a call. Records are written to the database in order; while it is
+    unreachable they go to the journal (fsync'd) and are replayed, oldest first, when it is back;
+    while the journal cannot be written either they wait in memory (at most `memory_max`, then
+    the oldest are dropped, loudly). A record the database refuses as data is set aside in
+    `<journal>.rejected` and everything else is still written. The writer never dies of I/O."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        journal: Path,
+        retry_interval_s: float,
+        label: str = "",
+        on_alert: Alert | None = None,
+        memory_max: int = 100_000,
+    ) -> None:
         self._engine = engine
-        self._journal = journal
+        self._journal = Journal(journal)
         self._retry_s = retry_interval_s
         self._label = label  # the database as logs may name it (no password)
-        self._queue: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self._alert = on_alert
+        self._memory_max = memory_max
+        self._pending: deque[CallRecord] = deque()  # in memory: neither in the database nor journaled
+        self._wake = asyncio.Event()
         self._schema_ready = False
         # Alembic is not re-entrant, and two racing migrations half-create the schema.
         self._schema_lock = asyncio.Lock()
+        self._journal_failing = False
+        self._dropping = False
         self.written = 0
+        self.rejected = 0
+        self.dropped = 0
+        try:
+            self._journal.lock()  # JournalInUse: refuse to start (the caller says so)
+        except OSError as exc:
+            # No lock file (a read-only or missing state directory): run on; records wait in memory.
+            log.error("store.journal_unlocked", journal=str(journal), error=_first_line(exc))
 
-    async def _ensure_schema(self) -> bool:
-        """Migrate once the database answers: it may be down when callguard starts."""
-        async with self._schema_lock:
-            if not self._schema_ready:
-                try:
-                    await migrate(self._engine)
-                except (SQLAlchemyError, OSError) as exc:
-                    log.warning("store.unreachable", database=self._label, error=_first_line(exc))
-                    return False
-                self._schema_ready = True
-                log.info("store.ready", database=self._label)
-        return True
+    def close(self) -> None:
+        """Release the journal's lock (the process's exit does too)."""
+        self._journal.unlock()
+
+    # --- what the service calls --------------------------------------------------------
 
     def submit(self, record: CallRecord) -> None:
-        self._queue.put_nowait(record)
+        self._pending.append(record)
+        if len(self._pending) > self._memory_max:
+            self._drop_oldest()
+        self._wake.set()
+
+    def journal_size(self) -> int:
+        """Records in the journal not yet in the database."""
+        try:
+            return self._journal.pending_lines()
+        except OSError:
+            return 0
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._pending)
 
     async def close_unobserved(self, node: str, still_open: set[str]) -> None:
         """After (re)connecting to Asterisk: close this node's open calls that are gone (LOG-1:
@@ -59,89 +123,248 @@ class RecordWriter:
             return
         try:
             gone = await close_unobserved(self._engine, node, still_open)
-        except (SQLAlchemyError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort, see above
             log.warning("store.unreachable", database=self._label, error=_first_line(exc))
             return
         for call_id in gone:
-            log.warning("store.call_unobserved", call_id=call_id)
-
-    def journal_size(self) -> int:
-        if not self._journal.exists():
-            return 0
-        return sum(1 for line in self._journal.read_text().splitlines() if line.strip())
+            log.warning("store.call_unobserved", call_id=call_id, node=node)
 
     async def run(self) -> None:
-        await self._ensure_schema()
-        await self._replay()
         while True:
+            self._wake.clear()
             try:
-                record = await asyncio.wait_for(self._queue.get(), self._retry_s)
-            except TimeoutError:
-                await self._replay()
-                continue
-            batch = [record]
-            while not self._queue.empty() and len(batch) < 100:
-                batch.append(self._queue.get_nowait())
-            if self._journal.exists():
-                # Keep order: once anything waits in the journal, new records queue behind it.
-                self._append(batch)
-                await self._replay()
+                healthy = await self._cycle()
+            except Exception as exc:  # noqa: BLE001 - the writer outlives any bug: records stay queued
+                log.exception("store.writer_error", error=_first_line(exc))
+                healthy = False
+            if healthy:
+                await self._sleep(self._retry_s)
             else:
-                await self._write_or_journal(batch)
+                await self._wait_retry()
 
     async def flush(self) -> None:
-        """Write whatever is queued (at shutdown); unwritable records end in the journal."""
-        batch = []
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        if batch:
-            await self._write_or_journal(batch)
-
-    async def _write_or_journal(self, batch: list[CallRecord]) -> None:
-        if not await self._ensure_schema():
-            self._append(batch)
-            log.error("store.journaled", count=len(batch), journal=str(self._journal))
+        """At shutdown: write what is queued, else journal it; say loudly what is lost."""
+        if not self._pending:
             return
-        try:
-            await write_records(self._engine, batch)
-            self.written += len(batch)
-            for r in batch:
-                log.info("store.written", call_id=r.call_id, disposition=r.disposition)
-        except (SQLAlchemyError, OSError) as exc:
-            self._append(batch)
+        if not self._journal.has_records() and await self._ensure_schema():
+            await self._write_pending()
+        self._spill()
+        if self._pending:
             log.error(
-                "store.journaled",
-                count=len(batch),
-                journal=str(self._journal),
-                error=_first_line(exc),
+                "store.dropping",
+                reason="shutdown: neither the database nor the journal took them",
+                count=len(self._pending),
+                call_ids=[r.call_id for r in self._pending],
             )
 
-    def _append(self, batch: list[CallRecord]) -> None:
-        self._journal.parent.mkdir(parents=True, exist_ok=True)
-        with self._journal.open("a", encoding="utf-8") as fh:
-            for record in batch:
-                fh.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
-            fh.flush()
+    # --- the loop ----------------------------------------------------------------------------
 
-    async def _replay(self) -> None:
-        if not self._journal.exists() or not await self._ensure_schema():
-            return
-        lines = [line for line in self._journal.read_text(encoding="utf-8").splitlines() if line.strip()]
-        records = []
-        for line in lines:
-            try:
-                records.append(CallRecord.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
-                # Set aside, never deleted: an operator can still read it.
-                with self._journal.with_suffix(".rejected").open("a", encoding="utf-8") as fh:
-                    fh.write(line + "\n")
-                log.error("store.journal_bad_line", error=str(exc), line=line[:200])
+    async def _sleep(self, seconds: float) -> None:
         try:
-            if records:
-                await write_records(self._engine, records)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("store.unreachable", journaled=len(records), error=_first_line(exc))
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _wait_retry(self) -> None:
+        """The database is away: journal new records as they come; retry it after `retry_s`."""
+        deadline = time.monotonic() + self._retry_s
+        while (left := deadline - time.monotonic()) > 0:
+            await self._sleep(left)
+            self._wake.clear()
+            self._spill()
+
+    async def _cycle(self) -> bool:
+        """One round: the journal first (older records), then what waits in memory. True when
+        everything is in the database."""
+        if not await self._ensure_schema():
+            self._spill()
+            return False
+        if not await self._replay():
+            self._spill()
+            return False
+        return await self._write_pending()
+
+    async def _ensure_schema(self) -> bool:
+        """Migrate once the database answers: it may be down when callguard starts."""
+        async with self._schema_lock:
+            if not self._schema_ready:
+                try:
+                    await migrate(self._engine)
+                except Exception as exc:  # noqa: BLE001 - unreachable, or not ours to fix: retry
+                    log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+                    return False
+                self._schema_ready = True
+                log.info("store.ready", database=self._label)
+        return True
+
+    async def _write_pending(self) -> bool:
+        while self._pending:
+            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            handled = 0
+
+            def done(n: int) -> None:
+                nonlocal handled
+                handled = n
+
+            try:
+                ok = await self._store(batch, done)
+            finally:  # also when cancelled mid-write: nothing taken out is forgotten
+                self._pending.extendleft(reversed(batch[handled:]))
+            if not ok:
+                self._spill()
+                return False
+        self._dropping = False
+        return True
+
+    def _spill(self) -> None:
+        """Memory → journal (durable), keeping order; on failure they stay in memory."""
+        if not self._pending:
             return
-        self._journal.unlink()
-        self.written += len(records)
-        log.info("store.replayed", count=len(records))
+        records = list(self._pending)
+        try:
+            self._journal.append([_line(r) for r in records])
+        except OSError as exc:
+            if not self._journal_failing:
+                log.error(
+                    "store.journal_failed",
+                    journal=str(self._journal.path),
+                    error=_first_line(exc),
+                    in_memory=len(records),
+                )
+            self._journal_failing = True
+            return
+        for _ in records:
+            self._pending.popleft()
+        self._journal_failing = False
+        self._dropping = False
+        log.error("store.journaled", count=len(records), journal=str(self._journal.path))
+
+    def _drop_oldest(self) -> None:
+        record = self._pending.popleft()
+        self.dropped += 1
+        if not self._dropping:
+            self._dropping = True
+            log.error(
+                "store.dropping",
+                reason="database and journal unwritable; memory queue full",
+                memory_queue_max=self._memory_max,
+                journal=str(self._journal.path),
+            )
+            self._raise_alert("alert.records_dropped", memory_queue_max=self._memory_max)
+        log.error("store.dropped", call_id=record.call_id, node=record.node, dropped=self.dropped)
+
+    # --- writing, splitting, setting aside -----------------------------------------------
+
+    async def _store(self, records: list[CallRecord], done: Callable[[int], None]) -> bool:
+        """Write `records` in order. A data error splits the batch in halves down to the record
+        the database refuses, which is set aside. `done(n)`: the first n are handled. False: the
+        database is unreachable; the rest waits."""
+
+        async def attempt(lo: int, hi: int) -> bool:
+            if lo >= hi:
+                return True
+            try:
+                await write_records(self._engine, records[lo:hi])
+            except _UNREACHABLE as exc:
+                log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+                return False
+            except Exception as exc:  # noqa: BLE001 - the data's fault: find the record
+                if hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    return await attempt(lo, mid) and await attempt(mid, hi)
+                if not self._reject(records[lo], exc):
+                    return False
+                done(hi)
+                return True
+            self.written += hi - lo
+            for r in records[lo:hi]:
+                log.info("store.written", call_id=r.call_id, node=r.node, disposition=r.disposition)
+            done(hi)
+            return True
+
+        return await attempt(0, len(records))
+
+    def _reject(self, record: CallRecord, exc: Exception) -> bool:
+        """Keep a record the database refuses in `<journal>.rejected`, once. False if even that
+        cannot be written (it is then retried with the rest)."""
+        try:
+            self._journal.set_aside(_line(record))
+        except OSError as io_exc:
+            log.error(
+                "store.journal_failed", journal=str(self._journal.rejected_path), error=_first_line(io_exc)
+            )
+            return False
+        self.rejected += 1
+        fields = {"call_id": record.call_id, "node": record.node, "error": _first_line(exc)}
+        log.error("store.record_rejected", rejected=str(self._journal.rejected_path), **fields)
+        self._raise_alert("alert.record_rejected", **fields)
+        return True
+
+    def _raise_alert(self, event: str, **fields: Any) -> None:
+        if self._alert is not None:
+            try:
+                self._alert(event, **fields)
+            except Exception as exc:  # noqa: BLE001 - an alert must never stop the writer
+                log.warning("store.alert_failed", alert=event, error=_first_line(exc))
+
+    # --- the journal ---------------------------------------------------------------------------
+
+    async def _replay(self) -> bool:
+        """Journal → database in batches of BATCH, each committed batch checkpointed. True when
+        nothing is left to replay (or the journal cannot be read: memory goes on meanwhile)."""
+        replayed = 0
+        while self._journal.has_records():
+            try:
+                lines = self._journal.read(BATCH)
+            except OSError as exc:
+                log.error("store.journal_unreadable", journal=str(self._journal.path), error=_first_line(exc))
+                return True
+            if not lines:
+                break
+            before = self.written
+            if not await self._replay_lines(lines):
+                return False
+            replayed += self.written - before
+        if replayed:
+            log.info("store.replayed", count=replayed)
+        if self._journal.offset:
+            self._journal.finish()
+        return True
+
+    async def _replay_lines(self, lines: list[tuple[str, int]]) -> bool:
+        records: list[CallRecord] = []
+        ends: list[int] = []
+
+        async def commit() -> bool:
+            ok = await self._store(records, lambda n: self._journal.advance(ends[n - 1]))
+            records.clear()
+            ends.clear()
+            return ok
+
+        for text, end in lines:
+            if not text:
+                continue
+            try:
+                records.append(CallRecord.from_json(json.loads(text)))
+                ends.append(end)
+                continue
+            except (ValueError, KeyError, TypeError) as exc:
+                error = _first_line(exc)
+            # Commit what came before, so that the checkpoint can pass this line once it is set aside.
+            if not await commit():
+                return False
+            try:
+                self._journal.set_aside(text)
+            except OSError as io_exc:
+                log.error(
+                    "store.journal_failed",
+                    journal=str(self._journal.rejected_path),
+                    error=_first_line(io_exc),
+                )
+                return False
+            self._journal.advance(end)
+            log.error("store.journal_bad_line", error=error, line=text[:200])
+        if not await commit():
+            return False
+        self._journal.advance(lines[-1][1])
+        return True

@@ -63,8 +63,9 @@ def test_shipped_example_config_is_valid() -> None:
 def test_minimal_config_gets_defaults_and_resolves_paths(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""), ENV)
     assert config.ari.url == "http://127.0.0.1:8088"
-    assert config.database.url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/callguard.db"
-    assert config.database.journal == str(tmp_path.resolve() / "callguard-journal.jsonl")
+    # Records live in the state directory, not next to the (maybe read-only) config file.
+    assert config.database.url == "sqlite+aiosqlite:////var/lib/callguard/callguard.db"
+    assert config.database.journal == "/var/lib/callguard/callguard-journal.jsonl"
 
 
 def test_secrets_come_from_the_environment(tmp_path: Path) -> None:

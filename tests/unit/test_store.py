@@ -8,14 +8,32 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, text
+
 from callguard.calls import CallRecord
-from callguard.store import RecordWriter, list_calls, list_violations, make_engine, migrate, write_records
-from callguard.store.db import close_unobserved
+from callguard.store import (
+    RecordWriter,
+    list_calls,
+    list_messages,
+    list_violations,
+    make_engine,
+    migrate,
+    write_records,
+)
+from callguard.store.db import _ALEMBIC_INI, close_unobserved
 from tests.records import answered_record
 
 
 def record(call_id: str) -> CallRecord:
     return answered_record(call_id)
+
+
+def upgrade_to(connection: Connection, revision: str) -> None:
+    cfg = AlembicConfig(str(_ALEMBIC_INI))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
 
 
 def test_record_json_round_trip() -> None:
@@ -146,4 +164,67 @@ async def test_outside_call_fields_and_violations_are_stored_once(tmp_path: Path
     ledger = await list_violations(engine)
     assert [(v["rule"], v["fine_yuan"]) for v in ledger] == [("OUT-4", 0.0), ("OUT-2", 50.0)]
     assert ledger[0]["at"] == "2026-11-22T10:00:09+00:00" and ledger[0]["call_id"] == "v"
+    await engine.dispose()
+
+
+def from_node(call_id: str, node: str, provisional: bool = False) -> CallRecord:
+    rec = record(call_id)
+    rec.node = node
+    rec.message = {
+        "for_ext": "1002",
+        "caller_number": "1001",
+        "left_at": "2026-11-22T10:00:05+00:00",
+        "recording": f"msg-{node}",
+    }
+    rec.violations = [
+        {"rule": "ANS-1", "extension": "1002", "reason": node, "at": "2026-11-22T10:00:05+00:00"}
+    ]
+    return rec.provisional() if provisional else rec
+
+
+async def test_the_same_call_id_on_two_nodes_is_two_calls(tmp_path: Path) -> None:
+    """A call id is unique per Asterisk only: records are keyed by (node, call_id)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    await write_records(engine, [from_node("1700.1", "a", provisional=True)])
+    await write_records(engine, [from_node("1700.1", "b", provisional=True)])
+    assert await close_unobserved(engine, "a", still_open=set()) == ["1700.1"]
+    dispositions = {r["node"]: r["disposition"] for r in await list_calls(engine)}
+    assert dispositions == {"a": "ended_unobserved", "b": "in_progress"}  # b's call is untouched
+    final_b = from_node("1700.1", "b")
+    final_b.line = "1001"
+    await write_records(engine, [final_b])
+    await write_records(engine, [from_node("1700.1", "a")])
+    rows = {r["node"]: r for r in await list_calls(engine)}
+    assert {n: r["disposition"] for n, r in rows.items()} == {"a": "answered", "b": "answered"}
+    assert (rows["a"]["line"], rows["b"]["line"]) == (None, "1001")
+    assert sorted(v["reason"] for v in await list_violations(engine)) == ["a", "b"]
+    assert sorted(m["recording"] for m in await list_messages(engine)) == ["msg-a", "msg-b"]
+    await engine.dispose()
+
+
+async def test_migration_0005_keeps_the_records_of_0004(tmp_path: Path) -> None:
+    """An existing database: its calls, violations and messages keep their node after 0005."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_to, "0004")
+        await conn.execute(
+            text(
+                "INSERT INTO calls (id, call_id, node, direction, dialed, caller_number, disposition,"
+                " decisions, readopted) VALUES (1, 'old', 'n1', 'internal', '1002', '1001', 'answered',"
+                " '[]', 0)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO messages (call_id, for_ext, caller_number, left_at, recording)"
+                " VALUES ('old', '1002', '1001', '2026-11-22 10:00:00', 'r')"
+            )
+        )
+    await migrate(engine)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT node FROM messages"))).scalar_one() == "n1"
+    await write_records(engine, [from_node("old", "n2")])  # the same id elsewhere, message too
+    assert sorted(m["call_id"] for m in await list_messages(engine)) == ["old", "old"]
+    assert sorted(r["node"] for r in await list_calls(engine)) == ["n1", "n2"]
     await engine.dispose()
