@@ -10,10 +10,13 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callguard.config import CallSettings, ConfigError, load_config
 from callguard.lab.errors import LabError
+
+if TYPE_CHECKING:
+    from callguard.policy.numbers import Numbering
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -139,24 +142,51 @@ def cmd_block_add(args: argparse.Namespace) -> int:
     from callguard.policy import BlockEntry
     from callguard.store import add_block
 
-    if not re.fullmatch(r"[0-9*#+]{1,64}", args.number):
-        return _fail(f"{args.number!r}: a number or prefix is 1 to 64 of 0-9 * # +")
+    typed = " ".join(args.number)
+    numbering = _numbering(args)
+    # Stored in SEC-1's normal form, so that the block holds whatever form the trunk sends.
+    pattern = numbering.canonical_prefix(typed) if args.prefix else numbering.canonical(typed)
+    if pattern is None or len(pattern) > 64:
+        kind = "prefix (a whole area code after +86)" if args.prefix else "phone number"
+        return _fail(f"{typed!r}: not a {kind}: digits, + and separators ( ) - . space")
     until = datetime.now(UTC) + timedelta(minutes=args.minutes) if args.minutes else None
-    entry = BlockEntry(
-        pattern=args.number, prefix=args.prefix, reason=args.reason, added_by=args.by, until=until
-    )
+    entry = BlockEntry(pattern=pattern, prefix=args.prefix, reason=args.reason, added_by=args.by, until=until)
     ident = _with_engine(args, lambda engine: add_block(engine, entry))
     what = "numbers starting with" if args.prefix else "number"
-    print(f"blocked {what} {args.number} (id {ident}); callguard applies it within seconds")
+    print(f"blocked {what} {pattern} (id {ident}); callguard applies it within seconds")
     return 0
 
 
-def cmd_block_remove(args: argparse.Namespace) -> int:
-    from callguard.store import remove_block
+def _numbering(args: argparse.Namespace) -> Numbering:
+    """The numbering plan of --config's file, else the built-in Chinese one."""
+    from callguard.policy.numbers import Numbering
 
-    removed = _with_engine(args, lambda engine: remove_block(engine, args.what))
+    return Numbering(load_config(args.config).outbound.numbering if args.config else None)
+
+
+async def _remove_blocks(engine: Any, what: str, patterns: set[str]) -> int:
+    """Remove by id or the pattern as typed, and by the number's normal forms (never as ids)."""
+    from sqlalchemy import delete
+
+    from callguard.store import remove_block
+    from callguard.store.models import BlockRow
+
+    removed = int(await remove_block(engine, what))
+    if patterns - {what}:
+        async with engine.begin() as conn:
+            result = await conn.execute(delete(BlockRow).where(BlockRow.pattern.in_(patterns - {what})))
+            removed += int(result.rowcount or 0)
+    return removed
+
+
+def cmd_block_remove(args: argparse.Namespace) -> int:
+    what = " ".join(args.what)
+    numbering = _numbering(args)
+    forms = {numbering.canonical(what), numbering.canonical_prefix(what)}
+    patterns = {form for form in forms if form}
+    removed = _with_engine(args, lambda engine: _remove_blocks(engine, what, patterns))
     if not removed:
-        return _fail(f"nothing on the blocklist matches {args.what!r}")
+        return _fail(f"nothing on the blocklist matches {what!r}")
     print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}")
     return 0
 
@@ -380,13 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
         s.set_defaults(func=func)
         if name == "add":
-            s.add_argument("number", help="the caller's number as the trunk delivers it")
+            s.add_argument(
+                "number", nargs="+", help="the caller's number in any form: +86 138-0013-8000, 010 1234 5678"
+            )
             s.add_argument("--prefix", action="store_true", help="block every number starting with it")
             s.add_argument("--reason", required=True)
             s.add_argument("--by", required=True, help="who decided it")
             s.add_argument("--minutes", type=float, help="lift the block after this long (default: never)")
         elif name == "remove":
-            s.add_argument("what", help="an entry id, or the number/prefix")
+            s.add_argument("what", nargs="+", help="an entry id, or the number/prefix (any form)")
         else:
             s.add_argument("--json", action="store_true")
 

@@ -20,7 +20,7 @@ from callguard.calls.emergency import EmergencyCalls
 from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
-from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, OutboundPolicy, PinBook
+from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
 log = structlog.get_logger("callguard")
@@ -99,7 +99,7 @@ async def run_service(config: Config) -> None:
         return supervisor.client  # raises NotConnected while Asterisk is away
 
     node = config.service.node
-    inbound = InboundPolicy(directory, config.inbound)
+    inbound = InboundPolicy(directory, config.inbound, Numbering(config.outbound.numbering))
     blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
     emergency = EmergencyCalls(directory, node, emit, writer.submit)
     watcher = AmiWatcher(config.ami, on_user_event=emergency.on_user_event) if config.ami.enabled else None

@@ -154,6 +154,15 @@ class CallManager:
         if not task.cancelled() and task.exception() is not None:
             log.error("call.session_crashed", task=task.get_name(), error=repr(task.exception()))
 
+    def _note_caller(self, channel: JSON) -> int:
+        """SEC-1 counts every call from an outside number in its normal form, so that a caller
+        whose trunk alternates +86..., 0086... and 138... is one caller; callers without a
+        number are never counted (they are not one person)."""
+        raw = str((channel.get("caller") or {}).get("number") or "")
+        inbound = self._ctx.inbound
+        number = inbound.caller_key(raw) if inbound is not None else raw or None
+        return self._repeat.note(number, time.monotonic()) if number else 0
+
     def on_event(self, event: JSON) -> None:
         kind = event.get("type")
         log.debug("ari.event", type=kind, channel=(event.get("channel") or event.get("peer") or {}).get("id"))
@@ -163,10 +172,7 @@ class CallManager:
             if args and args[0] in DIRECTIONS and channel.get("id") not in self._sessions:
                 in_setup = sum(1 for s in self._sessions.values() if s.in_setup)
                 overloaded = in_setup >= self._ctx.settings.max_calls_in_setup
-                recent = 0
-                if args[0] == "inbound":  # SEC-1 counts every call from an outside number
-                    number = str((channel.get("caller") or {}).get("number") or "")
-                    recent = self._repeat.note(number, time.monotonic()) if number else 0
+                recent = self._note_caller(channel) if args[0] == "inbound" else 0
                 self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded, recent)))
                 return
         if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):

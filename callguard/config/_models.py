@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -199,6 +200,40 @@ CHINA_NUMBER_RULES: tuple[NumberRule, ...] = tuple(
 )
 
 
+# China's area codes as shapes (x = any digit): Beijing 10, the big cities 20-29, everywhere else
+# three digits 3xx-9xx. Dialled after the national prefix 0 (0 + 10 + subscriber).
+CHINA_AREA_CODES: tuple[str, ...] = ("10", "2x", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx")
+
+
+class NumberingSettings(_Strict):
+    """The home country's numbering plan beyond the prefix table: what OUT-1 looks through to
+    find a premium number behind an area code or an international prefix, and the normal form
+    SEC-1 matches callers in."""
+
+    country_code: str = Field(default="86", pattern=r"^[1-9][0-9]{0,2}$")
+    national_prefix: str = Field(default="0", pattern=r"^[0-9]{1,2}$")
+    international_prefix: str = Field(default="00", pattern=r"^[0-9]{1,4}$")
+    area_codes: tuple[str, ...] = Field(default=CHINA_AREA_CODES, min_length=1)
+    # An area code + subscriber number (or a mobile) after the country code is this long: only
+    # then is a bare country code (86...) without + or 00 taken for one.
+    national_number_digits: tuple[int, int] = (10, 11)
+
+    @field_validator("area_codes", mode="after")
+    @classmethod
+    def _area_code_shapes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not re.fullmatch(r"[0-9][0-9x]{0,5}", code):
+                raise ValueError(f"{code!r} is not an area code shape: digits, x for any digit")
+        return value
+
+    @field_validator("national_number_digits", mode="after")
+    @classmethod
+    def _digits_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= value[0] <= value[1] <= 20:
+            raise ValueError("give [min, max] with 1 <= min <= max <= 20")
+        return value
+
+
 class DurationLimit(_Strict):
     """OUT-4: warn the employee at `limit_s - warn_before_s`, a violation at `limit_s`, and
     with `hard_cap` the call is ended there."""
@@ -247,6 +282,7 @@ class OutboundSettings(_Strict):
     trunk: str = Field(default="pstn", pattern=r"^[A-Za-z0-9_.-]+$")
     emergency_numbers: tuple[str, ...] = ("110", "119", "120", "122", "112")
     number_rules: tuple[NumberRule, ...] = CHINA_NUMBER_RULES
+    numbering: NumberingSettings = NumberingSettings()  # area codes etc. (OUT-1; SEC-1's normal form)
     class_by_role: dict[Role, ServiceClass] = Field(
         default_factory=lambda: {
             Role.employee: ServiceClass.local,
@@ -312,6 +348,9 @@ class InboundSettings(_Strict):
     auto_block_window_min: float = Field(default=10, gt=0)
     auto_block_min: float = Field(default=60, gt=0)
     blocklist_refresh_s: float = Field(default=5.0, gt=0)
+    # Callers without a number (withheld, "anonymous", junk): let them through, or refuse them
+    # politely (SEC-1, reason anonymous_caller). They are never counted as one repeat caller.
+    anonymous: str = Field(default="allow", pattern="^(allow|block)$")
 
 
 class AnsweringSettings(_Strict):

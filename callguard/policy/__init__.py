@@ -13,7 +13,7 @@ from callguard.policy.decisions import (
 )
 from callguard.policy.directory import Directory, Party
 from callguard.policy.inbound import Blocklist, InboundPolicy, RepeatCallers
-from callguard.policy.numbers import NumberPlan
+from callguard.policy.numbers import Numbering, NumberPlan
 from callguard.policy.outbound import OutboundPolicy, PinBook, TollFraudGuard, hash_pin
 from callguard.policy.routing import decide_call
 
@@ -29,6 +29,7 @@ __all__ = [
     "InboundPolicy",
     "DurationPolicy",
     "NumberPlan",
+    "Numbering",
     "OutboundPolicy",
     "Party",
     "PinBook",

@@ -11,7 +11,7 @@ from datetime import datetime
 from callguard.config import LineKind, NumberClass, OutboundSettings, QuietHours, ServiceClass, TollGuard
 from callguard.policy.decisions import CallRequest, DialOut, DurationPolicy, Refuse, Violation
 from callguard.policy.directory import Directory
-from callguard.policy.numbers import INVALID, REQUIRED_CLASS, NumberPlan, covers
+from callguard.policy.numbers import INVALID, REQUIRED_CLASS, Numbering, NumberPlan, covers
 
 CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_REJECTED = 21  # SIP 403
@@ -68,7 +68,12 @@ class OutboundPolicy:
         self.directory = directory
         self.settings = settings
         self.pins = pins or PinBook()
-        self.plan = NumberPlan(settings.number_rules, settings.access_code, settings.emergency_numbers)
+        self.plan = NumberPlan(
+            settings.number_rules,
+            settings.access_code,
+            settings.emergency_numbers,
+            Numbering(settings.numbering),
+        )
 
     # --- who may call what -------------------------------------------------------------------
 

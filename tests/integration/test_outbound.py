@@ -45,6 +45,39 @@ async def test_premium_number_is_refused_with_announcement_and_fined(
     assert "violation" in await mqtt.wait_ended(rec["call_id"])
 
 
+@pytest.mark.parametrize(
+    "dialed",
+    [
+        "0" + "010" + "16812345",  # outside line + Beijing's area code + a 168 service
+        "0" + "0755" + "12591234",  # a three-digit area code (Shenzhen) + a 1259 service
+        "0" + "0086" + "21" + "16012345",  # the international form: +86 21 160...
+    ],
+)
+async def test_premium_number_behind_an_area_code_is_refused_with_announcement_and_fined(
+    harness: Harness, ari_watch: AriWatch, mqtt: MqttWatch, dialed: str
+) -> None:
+    """OUT-1: a premium service dialled behind an area code (or +86) is still premium: refused
+    with the refused_premium prompt, nothing reaches the carrier, fined 150 元."""
+    t0 = now()
+    carrier = await harness.carrier()
+    caller = await harness.dial("2003", dialed)
+    assert await caller.wait() == 0
+    assert caller.saw("PROGRESS") and not caller.saw("ANSWERED") and not caller.saw("RINGING")
+    assert caller.final_code() == 403
+    rec = await harness.wait_record(t0, dialed)
+    assert rec["disposition"] == "premium_number" and rec["hangup_by"] == "callguard"
+    assert (rec["direction"], rec["number_class"]) == ("outbound", "premium")
+    assert rec["decisions"][0]["rule"] == "OUT-1"
+    assert ari_watch.prompts(rec["call_id"]) == ["refused_premium"]
+    [violation] = await harness.violations(rec["call_id"])
+    assert (violation["rule"], violation["person"], violation["extension"]) == ("OUT-1", "zhou.qiang", "2003")
+    assert violation["fine_yuan"] == 150 and violation["severity"] == "serious"
+    assert dialed[1:] in violation["reason"]
+    await harness.wait_clean()
+    assert carrier.dialed() == []
+    assert "violation" in await mqtt.wait_ended(rec["call_id"])
+
+
 async def test_local_call_reaches_the_carrier_without_the_access_code(harness: Harness) -> None:
     """OUT-2: an employee (class local) dials 0 + a local number; the trunk gets the number."""
     t0 = now()

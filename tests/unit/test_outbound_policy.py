@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from callguard.config import NumberRule, OutboundSettings, QuietHours, ServiceClass, load_config
-from callguard.config._models import CHINA_NUMBER_RULES
+from callguard.config import NumberClass, NumberRule, OutboundSettings, QuietHours, ServiceClass, load_config
+from callguard.config._models import CHINA_AREA_CODES, CHINA_NUMBER_RULES, NumberingSettings
 from callguard.policy import (
     CallRequest,
     DialOut,
     Directory,
+    Numbering,
     NumberPlan,
     OutboundPolicy,
     PinBook,
@@ -25,6 +27,7 @@ from callguard.policy import (
     decide_call,
     hash_pin,
 )
+from callguard.policy.numbers import Classified
 from callguard.policy.outbound import in_window
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -108,6 +111,112 @@ def test_access_code_nine_and_nine_prefixed_premium_numbers_are_not_confused() -
     assert plan.classify("962345678").number_class == "local"  # 9 + a local number starting 6
     assert not plan.wants_outside_line("0968812")
     assert plan.is_emergency("9110") and plan.is_emergency("110")
+
+
+# --- OUT-1: premium numbers behind an area code, a national or an international prefix ----------
+
+# Every Chinese area code shape: Beijing 10, 20-29, and every three-digit code 300-999.
+AREA_CODES = ["10", *(str(c) for c in range(20, 30)), *(str(c) for c in range(300, 1000))]
+PREMIUM_PREFIXES = sorted(r.prefix for r in CHINA_NUMBER_RULES if r.class_ is NumberClass.premium)
+DIGITS = "0123456789"
+
+
+def _premium_forms(area: str, premium: str) -> list[str]:
+    """Every way an employee can dial one premium service (access code 0 first)."""
+    return [
+        "0" + premium,  # as is
+        "0" + "0" + premium,  # national prefix, no area code
+        "0" + "0" + area + premium,  # national prefix + area code: 0 + 010 + 168xxxxx
+        "0" + "0086" + premium,  # the international form of the domestic number
+        "0" + "0086" + area + premium,  # 0 + 0086 10 168xxxxx
+        "0" + "0086" + "0" + area + premium,  # +86 (0)10 168xxxxx as some write it
+    ]
+
+
+def test_the_premium_prefixes_and_area_codes_come_from_config() -> None:
+    assert PREMIUM_PREFIXES == ["1259", "160", "168"] and len(AREA_CODES) == 711
+    assert OutboundSettings().numbering.area_codes == CHINA_AREA_CODES
+
+
+@pytest.mark.parametrize(
+    "dialed",
+    [
+        "001016812345",
+        "0075512591234",
+        "002116012345",
+        "0008610168123456",
+        "00086755125912345",
+        "0008616812345",
+    ],
+)
+def test_premium_number_behind_an_area_code_is_premium(dialed: str) -> None:
+    assert PLAN.classify(dialed) == Classified(dialed[1:], "premium")
+
+
+def test_every_area_code_and_premium_prefix_in_every_form_is_premium() -> None:
+    """Exhaustive: 711 area codes x 3 premium prefixes x 6 forms x subscriber lengths 0-8."""
+    for area in AREA_CODES:
+        for premium in PREMIUM_PREFIXES:
+            for form in _premium_forms(area, premium):
+                for tail in range(9):
+                    dialed = form + "12345678"[:tail]
+                    assert PLAN.classify(dialed).number_class == "premium", dialed
+
+
+@given(
+    st.sampled_from(AREA_CODES),
+    st.sampled_from(PREMIUM_PREFIXES),
+    st.text(DIGITS, max_size=12),
+    st.integers(0, 5),
+)
+def test_premium_is_premium_however_it_is_dialled(area: str, premium: str, tail: str, form: int) -> None:
+    dialed = _premium_forms(area, premium)[form] + tail
+    assert PLAN.classify(dialed).number_class == "premium"
+
+
+def _ordinary_subscriber(subscriber: str) -> bool:
+    return not subscriber.startswith(tuple(PREMIUM_PREFIXES))
+
+
+@given(
+    st.sampled_from(AREA_CODES),
+    st.text(DIGITS, min_size=7, max_size=8).filter(_ordinary_subscriber),
+)
+def test_ordinary_national_numbers_stay_national(area: str, subscriber: str) -> None:
+    """Nothing legitimate is caught: 0 + area code + a 7-8 digit subscriber number goes out as
+    a national call, unchanged."""
+    assert PLAN.classify("0" + "0" + area + subscriber) == Classified("0" + area + subscriber, "national")
+
+
+def test_every_area_code_with_ordinary_subscribers_stays_national() -> None:
+    for area in AREA_CODES:
+        for subscriber in ("2345678", "62345678", "6012345", "12345678", "95588000", "1691234", "1250123"):
+            number = "0" + area + subscriber
+            assert PLAN.classify("0" + number) == Classified(number, "national"), number
+
+
+def test_area_codes_are_data() -> None:
+    """With a plan that knows only Beijing's code, 0755 + 1259... is just a national number: the
+    classifier looks behind the configured area codes, not behind ones written into the code."""
+    beijing_only = Numbering(NumberingSettings(area_codes=("10",)))
+    plan = NumberPlan(CHINA_NUMBER_RULES, "0", ("110",), beijing_only)
+    assert plan.classify("0075512591234").number_class == "national"
+    assert plan.classify("001016812345").number_class == "premium"
+    assert policy(numbering={"area_codes": ["10"]}).plan.classify("0075512591234").number_class == "national"
+    assert policy().plan.classify("0075512591234").number_class == "premium"
+
+
+def test_premium_behind_an_area_code_is_refused_and_fined_like_any_premium_number() -> None:
+    decision = decide("2003", "0" + "010" + "16812345")
+    assert isinstance(decision, Refuse)
+    assert (decision.reason, decision.rule, decision.prompt) == ("premium_number", "OUT-1", "refused_premium")
+    assert decision.violation is not None and decision.violation.fine_yuan == 50 + 20 * 5
+
+
+@pytest.mark.parametrize("shape", ["7a", "", "x10", "1234567"])
+def test_a_bad_area_code_shape_is_a_config_error(shape: str) -> None:
+    with pytest.raises(ValidationError, match="area_codes"):
+        NumberingSettings(area_codes=(shape,))
 
 
 @given(st.text(max_size=250))
