@@ -237,36 +237,24 @@ def cmd_messages_done(args: argparse.Namespace) -> int:
 def cmd_pin_set(args: argparse.Namespace) -> int:
     """Store a person's authorization code (OUT-3) hashed; the PIN comes from stdin, never argv."""
     import getpass
-    import secrets
-    import tomllib
 
-    from callguard.policy import hash_pin
+    from callguard.config.pinfile import pin_settings, set_pin
+    from callguard.policy import PinError
 
-    path = Path(args.file)
-    data: dict[str, Any] = {}
-    if path.exists():
+    if args.config:
         try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            return _fail(f"{path}: (syntax): {exc}")
+            path, min_digits = pin_settings(Path(args.config))
+        except ConfigError as exc:
+            return _fail(exc.problems[0])
+    else:
+        path, min_digits = Path(args.file), args.min_digits
     pin = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-    if not re.fullmatch(r"[0-9]{4,12}", pin):
-        return _fail("a PIN is 4 to 12 digits")
-    salt = str(data.get("salt") or secrets.token_hex(16))
-    digest = hash_pin(pin, bytes.fromhex(salt))
-    entries = [e for e in data.get("pins", []) if e.get("person") != args.person]
-    if any(e.get("hash") == digest for e in entries):
-        return _fail("another person already has this PIN; choose a different one")
-    entries.append({"person": args.person, "hash": digest})
-    lines = [
-        "# Authorization codes (POLICY OUT-3), written by `callguard pin set`. Only PBKDF2 hashes",
-        "# under this file's salt are stored; a PIN identifies its owner. Keep this file private.",
-        f'salt = "{salt}"',
-    ]
-    for e in entries:
-        lines += ["", "[[pins]]", f'person = "{e["person"]}"', f'hash = "{e["hash"]}"']
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    try:
+        set_pin(path, args.person, pin, min_digits)
+    except PinError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{path}: cannot be written: {exc.strerror}")
     print(f"{path}: PIN set for {args.person}")
     return 0
 
@@ -302,6 +290,9 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     )
     print(f"state: {lab.state_file}  (callguard lab status --json)")
     print(f"records: {state.database_url}  (callguard calls list)")
+    from callguard.lab.lab import LAB_PINS
+
+    print("authorization codes set by the lab (OUT-3): " + ", ".join(f"{p} {c}" for p, c in LAB_PINS.items()))
     if args.detach:
         return 0
     print("press Ctrl-C to stop the lab")
@@ -447,7 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s = pin.add_parser("set", help="set a person's PIN (read from stdin) in the PIN file")
     s.add_argument("person", help="a person id from directory.toml")
-    s.add_argument("--file", required=True, help="the PIN file ([outbound] pins)")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--file", help="the PIN file ([outbound] pins)")
+    where.add_argument("--config", help="callguard.toml: its [outbound] pins and pin_min_digits")
+    s.add_argument(
+        "--min-digits", type=int, default=6, choices=range(4, 13), metavar="4..12",
+        help="with --file: shortest PIN accepted (default 6, as [outbound] pin_min_digits)",
+    )  # fmt: skip
     s.set_defaults(func=cmd_pin_set)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)

@@ -17,6 +17,7 @@ from callguard.ari import AriClient, AriSupervisor
 from callguard.calls import CallManager
 from callguard.calls.blocking import BlocklistKeeper
 from callguard.calls.emergency import EmergencyCalls
+from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter
@@ -38,7 +39,7 @@ def _pin_book(config: Config) -> PinBook:
     if config.pin_file is None:
         return PinBook()
     return PinBook(
-        bytes.fromhex(config.pin_file.salt), {entry.hash: entry.person for entry in config.pin_file.pins}
+        {entry.person: entry.hash for entry in config.pin_file.pins}, config.outbound.pin_min_digits
     )
 
 
@@ -103,6 +104,7 @@ async def run_service(config: Config) -> None:
     blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
     emergency = EmergencyCalls(directory, node, emit, writer.submit)
     watcher = AmiWatcher(config.ami, on_user_event=emergency.on_user_event) if config.ami.enabled else None
+    pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
     manager = CallManager(
         directory,
         config.calls,
@@ -117,9 +119,11 @@ async def run_service(config: Config) -> None:
         block=blocklist.block,
         answering=AnsweringPolicy(directory, config.answering),
         device_state=watcher.state_of if watcher is not None else None,
+        pin_lockouts=pin_lockouts,
     )
     supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
     manager.remember_outside_calls(await _recent_outside_calls(engine))
+    await pin_lockouts.load(datetime.now(UTC))  # after the migrations _recent_outside_calls ran
 
     tasks = [
         asyncio.create_task(supervisor.run(), name="ari"),
@@ -153,6 +157,7 @@ async def run_service(config: Config) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await pin_lockouts.flush()
     await writer.flush()
     await engine.dispose()
     log.info("service.stopped", active_calls=manager.active_calls)

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from callguard.ari.client import AriClient, AriError
+from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.calls.records import CallRecord
 from callguard.calls.session import (
     BRIDGE_PREFIX,
@@ -99,6 +100,7 @@ class CallManager:
         block: Callable[[BlockEntry], None] | None = None,
         answering: AnsweringPolicy | None = None,
         device_state: Callable[[str], str | None] | None = None,
+        pin_lockouts: PinLockouts | None = None,
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -117,6 +119,8 @@ class CallManager:
             block=block,
             answering=answering,
             device_state=device_state,
+            # OUT-3: without a store (tests) lockouts still hold, in memory.
+            pin_lockouts=pin_lockouts or (PinLockouts(pin_guard(outbound.settings)) if outbound else None),
         )
         self._repeat = RepeatCallers(inbound.settings.auto_block_window_min * 60 if inbound else 600.0)
         self._by_channel: dict[str, CallSession] = {}

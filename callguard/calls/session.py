@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from callguard.ari.client import AriError, AriGone
+from callguard.calls.pin_lockouts import PinLockouts
 from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import CallSettings
 from callguard.policy import (
@@ -167,6 +168,7 @@ class SessionContext:
     block: Callable[[BlockEntry], None] | None = None  # SEC-1: store an automatic block
     answering: AnsweringPolicy | None = None
     device_state: Callable[[str], str | None] | None = None  # AMI: "NOT_INUSE", "INUSE", ...
+    pin_lockouts: PinLockouts | None = None  # OUT-3: wrong codes across calls lock PIN entry
 
 
 @dataclass(frozen=True)
@@ -423,14 +425,18 @@ class CallSession:
                 self._emit("alert.toll_fraud", ext=self.request.from_line, dialed=dial.number, reason=over)
                 await self._refuse(self.ctx.outbound.toll_refused(self.request, over))
                 return
+        if dial.needs_pin and (until := self._pin_locked_until()) is not None:
+            # OUT-3 lockout: the caller hears the refusal at once; no code is asked for.
+            await self._refuse(self.ctx.outbound.pin_locked(self.request, until))
+            return
         if dial.needs_pin or dial.needs_matter:
             self.state = CallState.authorizing
             await self._act("answer", lambda a: a.answer(self.caller_id))
             self._caller_answered = True
             if dial.needs_pin:
                 owner = await self._ask_pin(dial)
-                if owner is None:
-                    await self._refuse(self.ctx.outbound.pin_refused(self.request, dial))
+                if isinstance(owner, Refuse):
+                    await self._refuse(owner)
                     return
                 self.record.authorized_by = owner
                 self._emit("call.authorized", ext=self.request.from_line, person=owner, rule="OUT-3")
@@ -528,9 +534,9 @@ class CallSession:
             if len(digits) >= max_digits:
                 return digits
 
-    async def _ask_pin(self, dial: DialOut) -> str | None:
-        """OUT-3: the owner of a valid PIN whose class covers the call, or None after the last try.
-        PINs are never logged or recorded; only their owner is."""
+    async def _ask_pin(self, dial: DialOut) -> str | Refuse:
+        """OUT-3: the owner of a valid PIN whose class covers the call, or the refusal after the
+        last try or when wrong codes lock PIN entry. PINs are never logged or recorded."""
         outbound = self.ctx.outbound
         assert outbound is not None
         attempts = outbound.settings.pin_attempts
@@ -544,9 +550,34 @@ class CallSession:
             self._emit(
                 "call.pin_rejected", ext=self.request.from_line, attempt=attempt, reason=why, rule="OUT-3"
             )
+            # Only a wrong code is a guess; nothing typed, or a real code of too low a class, is not.
+            if why == "unknown_pin" and (until := self._pin_failed()) is not None:
+                return outbound.pin_locked(self.request, until)
             self._dtmf.clear()  # nothing typed after a wrong code counts towards the next one
             await self._play("pin_wrong")
-        return None
+        return outbound.pin_refused(self.request, dial)
+
+    def _pin_holder(self) -> tuple[str, str | None]:
+        """Whose PIN entry a lockout counts: the line, and the person who owns it."""
+        line = self.request.from_line
+        return line or "unknown", self.ctx.directory.party(line).person if line else None
+
+    def _pin_locked_until(self) -> datetime | None:
+        lockouts = self.ctx.pin_lockouts
+        return lockouts.locked(*self._pin_holder(), datetime.now(UTC)) if lockouts else None
+
+    def _pin_failed(self) -> datetime | None:
+        """Count a wrong code; announce a lockout it starts; until when entry is locked now."""
+        lockouts = self.ctx.pin_lockouts
+        if lockouts is None:
+            return None
+        line, person = self._pin_holder()
+        now = datetime.now(UTC)
+        started = lockouts.failed(line, person, self.call_id, now)
+        if started is not None:
+            until = started.until.isoformat()
+            self._emit("alert.pin_lockout", ext=line, person=person, until=until, rule="OUT-3")
+        return lockouts.locked(line, person, now)
 
     async def _ask_matter(self) -> str | None:
         for _ in range(MATTER_ATTEMPTS):

@@ -111,20 +111,41 @@ def _cross_check(directory: DirectoryConfig, path: Path, problems: list[str]) ->
                 problems.append(f"{path}: departments[{i}].hunt_group[{j}]: unknown extension {ext!r}")
 
 
+def _old_pin_format(raw: Mapping[str, Any]) -> bool:
+    """The first format: one file-wide salt and unsalted-per-PIN PBKDF2 hashes."""
+    entries = raw.get("pins")
+    hashes = [e.get("hash") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    return "salt" in raw or any(isinstance(h, str) and not h.startswith("scrypt$") for h in hashes)
+
+
 def _load_pins(path: Path, directory: DirectoryConfig | None, problems: list[str]) -> PinFile | None:
     raw = _read_toml(path, problems)
+    if raw is not None and _old_pin_format(raw):
+        key = "salt" if "salt" in raw else "pins"
+        problems.append(
+            f"{path}: {key}: old PIN format (PBKDF2 under one salt): move this file away and "
+            f"set every PIN again with `callguard pin set PERSON --file {path}`"
+        )
+        return None
     pins = _validate(PinFile, raw, path, problems) if raw is not None else None
     if pins is None:
         return None
+    # Two people sharing one PIN cannot be seen here (every hash has its own salt): `pin set`
+    # refuses a new PIN that matches another person's.
     people = {p.id for p in directory.people} if directory else set()
     seen: set[str] = set()
     for i, entry in enumerate(pins.pins):
         if directory is not None and entry.person not in people:
             problems.append(f"{path}: pins[{i}].person: unknown person {entry.person!r}")
-        if entry.hash in seen:
-            problems.append(f"{path}: pins[{i}].hash: two people share one PIN")
-        seen.add(entry.hash)
+        if entry.person in seen:
+            problems.append(f"{path}: pins[{i}].person: {entry.person!r} has two PINs")
+        seen.add(entry.person)
     return pins
+
+
+def _is_placeholder(password: str) -> bool:
+    # The shipped ari.conf/manager.conf say CHANGE_ME: a deployment must not run on it.
+    return password.strip().lower() in ("", "change_me")
 
 
 def _resolve_relative(value: str, base: Path) -> str:
@@ -198,10 +219,16 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
             problems.append(
                 f"{path}: outbound.durations.{cls.value}.warn_before_s: must be less than limit_s"
             )
-    if config.ari.password == "":
-        problems.append(f"{path}: ari.password: missing (set it here or in CALLGUARD_ARI_PASSWORD)")
-    if config.ami.enabled and config.ami.password == "":
-        problems.append(f"{path}: ami.password: missing (set it here or in CALLGUARD_AMI_PASSWORD)")
+    if _is_placeholder(config.ari.password):
+        problems.append(
+            f"{path}: ari.password: a placeholder (empty or CHANGE_ME): set the password of "
+            "ari.conf here or in CALLGUARD_ARI_PASSWORD"
+        )
+    if config.ami.enabled and _is_placeholder(config.ami.password):
+        problems.append(
+            f"{path}: ami.password: a placeholder (empty or CHANGE_ME): set the secret of "
+            "manager.conf here or in CALLGUARD_AMI_PASSWORD"
+        )
     if problems:
         raise ConfigError(problems)
     # Records and logs live in the state directory, not next to a config that may be read-only.

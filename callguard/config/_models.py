@@ -307,6 +307,12 @@ class OutboundSettings(_Strict):
     )
     pins: str = ""  # file of hashed PINs (`callguard pin set`); empty = no PINs
     pin_attempts: int = Field(default=3, ge=1, le=10)
+    pin_min_digits: int = Field(default=6, ge=4, le=12)  # `pin set` refuses shorter codes
+    # OUT-3 against guessing: this many wrong codes within the window, on one line or on the
+    # lines of the person who owns it, lock PIN entry there for `pin_lockout_min` minutes.
+    pin_lockout_after: int = Field(default=5, ge=1, le=100)
+    pin_lockout_window_min: float = Field(default=15, gt=0)
+    pin_lockout_min: float = Field(default=30, gt=0)
     digit_timeout_s: float = Field(default=8.0, gt=0)
     ring_timeout_s: int = Field(default=60, ge=1, le=600)
     # OUT-4 per number class; a class not listed has no limit (emergency never has one).
@@ -326,16 +332,30 @@ class OutboundSettings(_Strict):
         return {**{NumberClass(c): DurationLimit() for c in _EXTERNAL}, **value}
 
 
+# `scrypt$N$r$p$<salt hex>$<hash hex>` (callguard.policy.pins): each PIN has its own salt.
+PIN_HASH_PATTERN = r"^scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[0-9a-f]{32,128}\$[0-9a-f]{64}$"
+
+
 class PinEntry(_Strict):
     person: str
-    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=PIN_HASH_PATTERN)
+
+    @field_validator("hash", mode="after")
+    @classmethod
+    def _sane_scrypt_cost(cls, value: str) -> str:
+        # Weaker than the shipped cost is refused; far above it would exhaust memory per call.
+        n, r, p = (int(x) for x in value.split("$")[1:4])
+        if n < 2**14 or n > 2**20 or n & (n - 1):
+            raise ValueError("scrypt N must be a power of two from 16384 to 1048576")
+        if not 1 <= r <= 32 or not 1 <= p <= 16:
+            raise ValueError("scrypt r must be 1..32 and p 1..16")
+        return value
 
 
 class PinFile(_Strict):
     """The authorization codes file (OUT-3), written by `callguard pin set`: PINs are only
-    ever stored as PBKDF2 hashes under the file's salt."""
+    ever stored as salted scrypt hashes."""
 
-    salt: str = Field(pattern=r"^[0-9a-f]{32,128}$")
     pins: tuple[PinEntry, ...] = ()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from callguard.calls.records import IN_PROGRESS
-from callguard.lab.lab import Lab, LabPorts, default_state_dir
+from callguard.lab.lab import LAB_PINS, Lab, LabPorts, default_state_dir
 from callguard.lab.phones import (
     SippRun,
     callee_scenario,
@@ -29,6 +29,7 @@ DEMO_NO_ANSWER_TIMEOUT_S = 6
 DEMO_LOCAL_LIMIT_S = 10
 DEMO_WARN_BEFORE_S = 4
 CARRIER = "carrier"  # the dialled "phone" is the PSTN carrier behind the trunk
+DIRECTOR_PIN = LAB_PINS["wang.li"]  # the lab sets it; nothing shipped contains a PIN
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,16 @@ CALLS = (
         "001012345678",
         CARRIER,
         {},
-        {"talk_ms": None, "dtmf": ((1000, "1111#"), (2000, "1112#"), (2000, "1113#"))},
+        {"talk_ms": None, "dtmf": ((1000, "111111#"), (2000, "111222#"), (2000, "111333#"))},
     ),
     DemoCall(
-        "the same call with 王丽's authorization code 2468# and matter code 42# (OUT-3)",
+        f"the same call with 王丽's authorization code {DIRECTOR_PIN}# (set by `lab up`) "
+        "and matter code 42# (OUT-3)",
         "1003",
         "001012345678",
         CARRIER,
         {},
-        {"talk_ms": 2000, "dtmf": ((1000, "2468#"), (1000, "42#"))},
+        {"talk_ms": 2000, "dtmf": ((1000, f"{DIRECTOR_PIN}#"), (1000, "42#"))},
     ),
     DemoCall(
         f"a local call that runs past the demo's {DEMO_LOCAL_LIMIT_S} s limit (OUT-4)",

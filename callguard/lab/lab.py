@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callguard.config import load_config
+from callguard.config import OutboundSettings, load_config
+from callguard.config.pinfile import set_pin
 from callguard.lab.asterisk import AsteriskPorts, AsteriskProcess, find_asterisk, render_config
 from callguard.lab.errors import LabError
 from callguard.lab.phones import callee_scenario, require_sipp
@@ -26,6 +27,9 @@ from callguard.policy import Directory
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
+# The lab's authorization codes (OUT-3): person → PIN. Only the lab has them; `lab up` writes
+# them hashed into its own pins.toml, and the demo and the tests type them.
+LAB_PINS = {"wang.li": "246813", "liu.yang": "135790"}
 
 
 def default_state_dir() -> Path:
@@ -171,7 +175,7 @@ class Lab:
         cfg_dir = self.state_dir / "config"
         cfg_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
-        shutil.copyfile(self.directory_file.with_name("pins.toml"), cfg_dir / "pins.toml")
+        self._write_pins(cfg_dir / "pins.toml")
         calls = "\n".join(f"{k} = {json.dumps(v)}" for k, v in self.calls.items())
         path = cfg_dir / "callguard.toml"
         path.write_text(f"""# Written by `callguard lab up`; edit config/ in the project instead.
@@ -212,6 +216,14 @@ pins = "pins.toml"
 {self.extra_config}
 """)
         return path
+
+    @staticmethod
+    def _write_pins(path: Path) -> None:
+        """The lab's own authorization codes (OUT-3), set as `callguard pin set` sets them; the
+        project ships none."""
+        path.unlink(missing_ok=True)  # a file from an earlier lab (or an older format)
+        for person, pin in LAB_PINS.items():
+            set_pin(path, person, pin, OutboundSettings().pin_min_digits)
 
     def up(self, phones: bool = True, controller: bool = True) -> LabState:
         """Start everything; raise LabError with one sentence if a prerequisite is missing."""

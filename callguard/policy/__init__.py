@@ -14,7 +14,8 @@ from callguard.policy.decisions import (
 from callguard.policy.directory import Directory, Party
 from callguard.policy.inbound import Blocklist, InboundPolicy, RepeatCallers
 from callguard.policy.numbers import Numbering, NumberPlan
-from callguard.policy.outbound import OutboundPolicy, PinBook, TollFraudGuard, hash_pin
+from callguard.policy.outbound import OutboundPolicy, TollFraudGuard
+from callguard.policy.pins import PinBook, PinError, PinGuard, PinLockout, hash_pin, verify_pin
 from callguard.policy.routing import decide_call
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "OutboundPolicy",
     "Party",
     "PinBook",
+    "PinError",
+    "PinGuard",
+    "PinLockout",
     "Refuse",
     "RepeatCallers",
     "Route",
@@ -40,4 +44,5 @@ __all__ = [
     "Violation",
     "decide_call",
     "hash_pin",
+    "verify_pin",
 ]

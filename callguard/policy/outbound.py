@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,41 +10,13 @@ from callguard.config import LineKind, NumberClass, OutboundSettings, QuietHours
 from callguard.policy.decisions import CallRequest, DialOut, DurationPolicy, Refuse, Violation
 from callguard.policy.directory import Directory
 from callguard.policy.numbers import INVALID, REQUIRED_CLASS, Numbering, NumberPlan, covers
+from callguard.policy.pins import PinBook
 
 CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_REJECTED = 21  # SIP 403
 
 # Lines that may not place outside calls (emergency calls are always allowed: OUT-6).
 _INBOUND_ONLY = (LineKind.front_desk, LineKind.inbound_only)
-
-PIN_HASH_ITERATIONS = 120_000
-
-
-def hash_pin(pin: str, salt: bytes) -> str:
-    """PINs are stored as PBKDF2 hashes under one per-file salt, so a PIN identifies its owner
-    with one hash per attempt (the caller only types the PIN)."""
-    return hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, PIN_HASH_ITERATIONS).hex()
-
-
-class PinBook:
-    """Authorization codes (OUT-3): hashed PIN → the person it belongs to."""
-
-    def __init__(self, salt: bytes = b"", owners_by_hash: dict[str, str] | None = None) -> None:
-        self._salt = salt
-        self._owners = dict(owners_by_hash or {})
-
-    def __bool__(self) -> bool:
-        return bool(self._owners)
-
-    def owner(self, pin: str) -> str | None:
-        """The person whose PIN this is (CPU-bound: run it off the event loop)."""
-        if not pin.isdigit():
-            return None
-        digest = hash_pin(pin, self._salt)
-        for known, person in self._owners.items():
-            if hmac.compare_digest(known, digest):
-                return person
-        return None
 
 
 def in_window(at: datetime, window: QuietHours) -> bool:
@@ -240,6 +210,22 @@ class OutboundPolicy:
                 "OUT-2",
                 f"{dial.number_class} call: {self.settings.pin_attempts} wrong authorization codes",
                 self._class_fine(need),
+            ),
+        )
+
+    def pin_locked(self, call: CallRequest, until: datetime) -> Refuse:
+        """Too many wrong codes on this line (or its person's lines): no PIN is even asked for."""
+        return Refuse(
+            reason="pin_locked",
+            cause=CAUSE_REJECTED,
+            rule="OUT-3",
+            prompt="refused_class",
+            violation=self._violation(
+                call,
+                "OUT-3",
+                f"PIN entry locked until {until.isoformat(timespec='seconds')} after repeated wrong codes",
+                0.0,
+                "alert",
             ),
         )
 

@@ -118,3 +118,15 @@ class MessageRow(Base):
     recording: Mapped[str] = mapped_column(String(256))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class PinFailureRow(Base):
+    """OUT-3: a wrong authorization code, kept so that a restart does not reset PIN lockouts."""
+
+    __tablename__ = "pin_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    line: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str | None] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(128))

@@ -20,7 +20,8 @@ NO_ANSWER_TIMEOUT_S = 3
 # hours (OUT-7) are a window around now, so that its reminder plays whenever the suite runs.
 DURATION_LIMIT_S = 4
 DURATION_WARN_BEFORE_S = 2
-
+# OUT-3: wrong authorization codes on one line (or its person's lines) that lock PIN entry.
+PIN_LOCKOUT_AFTER = 4
 
 # SEC-1: a fourth call within ten minutes from one outside number blocks it; the blocklist
 # edited with `callguard block` applies within half a second.
@@ -62,6 +63,9 @@ def outbound_test_config() -> str:
 ring_timeout_s = 15
 # International stays refused outright for those below its class (no PIN can lift it here).
 pin_classes = ["national", "hk_macau"]
+# OUT-3 lockout after {PIN_LOCKOUT_AFTER} wrong codes: test_outbound's lockout test locks 2004 (and
+# 吴芳); 1003's test types three wrong codes and must stay below it.
+pin_lockout_after = {PIN_LOCKOUT_AFTER}
 
 [outbound.durations.local]
 limit_s = {DURATION_LIMIT_S}

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from callguard.lab import Lab
+from callguard.lab.lab import LAB_PINS
 from tests.integration.conftest import DURATION_LIMIT_S, DURATION_WARN_BEFORE_S, outbound_test_config
 from tests.integration.harness import AriWatch, Harness, MqttWatch, now
 
 pytestmark = pytest.mark.lab
+
+DIRECTOR_PIN = LAB_PINS["wang.li"]  # set by the lab at start (nothing shipped holds a PIN)
 
 
 async def test_premium_number_is_refused_with_announcement_and_fined(
@@ -118,7 +121,9 @@ async def test_long_distance_with_pin_and_matter_code_is_registered(
     the call leaves through the trunk and the record is the long-distance register entry."""
     t0 = now()
     carrier = await harness.carrier()
-    caller = await harness.dial("1003", "001012345678", talk_ms=1000, dtmf=((1500, "2468#"), (1000, "42#")))
+    caller = await harness.dial(
+        "1003", "001012345678", talk_ms=1000, dtmf=((1500, f"{DIRECTOR_PIN}#"), (1000, "42#"))
+    )
     assert await caller.wait(timeout=40) == 0
     assert caller.saw("ANSWERED")  # callguard answers to ask for the code
     rec = await harness.wait_record(t0, "001012345678")
@@ -126,19 +131,19 @@ async def test_long_distance_with_pin_and_matter_code_is_registered(
     assert rec["authorized_by"] == "wang.li" and rec["matter"] == "42"
     assert rec["caller"]["number"] == "1003" and rec["callee"]["number"] == "01012345678"
     assert rec["answered_at"] is not None and rec["ended_at"] is not None
-    assert ari_watch.dtmf(rec["call_id"]) == "2468#42#"
+    assert ari_watch.dtmf(rec["call_id"]) == f"{DIRECTOR_PIN}#42#"
     played = ari_watch.playbacks(rec["call_id"], kind="PlaybackStarted")
     assert played[:2] == ["sound:callguard/enter_pin", "sound:callguard/enter_matter"]
     assert await harness.violations(rec["call_id"]) == []
     await harness.wait_clean()
     assert carrier.dialed() == ["01012345678"]
     # The PIN itself is never written anywhere callguard writes: not as a value in any log line
-    # (timestamps may well contain those four digits) nor in the record.
+    # (timestamps may well contain those digits) nor in the record.
     for line in Path(harness.state.callguard_log).read_text().splitlines():
         entry = json.loads(line) if line.startswith("{") else {}
-        assert "2468" not in [str(v) for v in entry.values()], line
-        assert not any(str(v).startswith("2468") for k, v in entry.items() if k != "timestamp"), line
-    assert '"2468"' not in json.dumps(rec)
+        assert DIRECTOR_PIN not in [str(v) for v in entry.values()], line
+        assert not any(str(v).startswith(DIRECTOR_PIN) for k, v in entry.items() if k != "timestamp"), line
+    assert f'"{DIRECTOR_PIN}' not in json.dumps(rec)
 
 
 async def test_three_wrong_pins_refuse_the_call_and_are_fined(harness: Harness, ari_watch: AriWatch) -> None:
@@ -146,7 +151,7 @@ async def test_three_wrong_pins_refuse_the_call_and_are_fined(harness: Harness, 
     t0 = now()
     carrier = await harness.carrier()
     caller = await harness.dial(
-        "1003", "001012345678", talk_ms=None, dtmf=((1500, "1111#"), (1500, "2222#"), (1500, "3333#"))
+        "1003", "001012345678", talk_ms=None, dtmf=((1500, "111111#"), (1500, "222222#"), (1500, "333333#"))
     )
     assert await caller.wait(timeout=40) == 0
     assert caller.saw("ANSWERED") and caller.saw("BYE_RECEIVED")
@@ -410,3 +415,55 @@ async def test_failsafe_dialplan_keeps_the_outbound_rules_that_matter(harness: H
     finally:
         lab.start_controller()
     await harness.wait_clean()
+
+
+async def test_wrong_codes_across_calls_lock_pin_entry_and_the_lock_survives_a_restart(
+    harness: Harness, lab: Lab, ari_watch: AriWatch, mqtt: MqttWatch
+) -> None:
+    """OUT-3 against guessing (PIN_LOCKOUT_AFTER = 4 wrong codes in the test config): 吴芳's
+    line 2004 types three wrong codes in one call and a fourth in the next, which locks PIN entry
+    there (an alert). The next call hears the refusal without being asked for a code although it
+    would type the right one, and so does one after callguard restarted (the wrong codes are in
+    the database); her colleague's line 2003 is still asked for a code and gets through."""
+    t0 = now()
+    carrier = await harness.carrier(talk_ms=None)
+    wrong = ((1500, "101010#"), (1500, "202020#"), (1500, "303030#"))
+    first = await harness.dial("2004", "001012345678", talk_ms=None, dtmf=wrong)
+    assert await first.wait(timeout=40) == 0
+    rec = await harness.wait_record(t0, "001012345678", timeout=30)
+    assert rec["disposition"] == "pin_refused"
+    t1 = now()
+    second = await harness.dial("2004", "001012345678", talk_ms=None, dtmf=wrong[:1])
+    assert await second.wait(timeout=40) == 0 and second.saw("ANSWERED")
+    rec = await harness.wait_record(t1, "001012345678", timeout=30)
+    assert rec["disposition"] == "pin_locked"
+    assert ari_watch.prompts(rec["call_id"]) == ["enter_pin", "refused_class"]
+    [violation] = await harness.violations(rec["call_id"])
+    assert (violation["rule"], violation["severity"], violation["person"]) == ("OUT-3", "alert", "wu.fang")
+    alerts = [m for t, m in mqtt.messages if t == "callguard/labtest/alert/pin_lockout"]
+    assert [(a["ext"], a["person"], a["rule"]) for a in alerts] == [("2004", "wu.fang", "OUT-3")]
+    until = datetime.fromisoformat(alerts[0]["until"])
+    assert 29 * 60 < (until - datetime.now(UTC)).total_seconds() <= 30 * 60
+
+    right = ((1500, f"{DIRECTOR_PIN}#"), (1000, "42#"))
+    for restart in (False, True):
+        if restart:
+            lab.stop_controller()
+            lab.start_controller()
+        t2 = now()
+        locked = await harness.dial("2004", "001012345678", talk_ms=1000, dtmf=right)
+        assert await locked.wait(timeout=30) == 0
+        assert locked.final_code() == 403 and not locked.saw("ANSWERED")  # refused as early media
+        rec = await harness.wait_record(t2, "001012345678")
+        assert rec["disposition"] == "pin_locked" and rec["authorized_by"] is None
+        assert ari_watch.prompts(rec["call_id"]) == ["refused_class"]  # no enter_pin
+        assert [v["rule"] for v in await harness.violations(rec["call_id"])] == ["OUT-3"]
+
+    t3 = now()
+    colleague = await harness.dial("2003", "001012345678", talk_ms=1000, dtmf=right)
+    assert await colleague.wait(timeout=40) == 0 and colleague.saw("ANSWERED")
+    rec = await harness.wait_record(t3, "001012345678")
+    assert rec["authorized_by"] == "wang.li" and rec["caller"]["number"] == "2003"
+    assert ari_watch.prompts(rec["call_id"])[:2] == ["enter_pin", "enter_matter"]
+    await harness.wait_clean()
+    assert carrier.dialed() == ["01012345678"]

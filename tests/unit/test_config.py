@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from callguard.config import ConfigError, LineKind, load_config
+from callguard.config._models import PIN_HASH_PATTERN
+from callguard.config.pinfile import read_pin_file as load_pin_entries
+from callguard.config.pinfile import set_pin
+from callguard.policy import verify_pin
 
 PROJECT = Path(__file__).resolve().parents[2]
 ENV = {"CALLGUARD_ARI_PASSWORD": "a", "CALLGUARD_AMI_PASSWORD": "b"}
@@ -76,12 +84,42 @@ def test_secrets_come_from_the_environment(tmp_path: Path) -> None:
     assert config.database.url == "postgresql+asyncpg://x/y"
 
 
+ARI_PLACEHOLDER = (
+    "ari.password: a placeholder (empty or CHANGE_ME): set the password of ari.conf here or in "
+    "CALLGUARD_ARI_PASSWORD"
+)
+AMI_PLACEHOLDER = (
+    "ami.password: a placeholder (empty or CHANGE_ME): set the secret of manager.conf here or in "
+    "CALLGUARD_AMI_PASSWORD"
+)
+
+
 def test_missing_password_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, "")
-    assert problems(path, {}) == [
-        f"{path}: ari.password: missing (set it here or in CALLGUARD_ARI_PASSWORD)",
-        f"{path}: ami.password: missing (set it here or in CALLGUARD_AMI_PASSWORD)",
-    ]
+    assert problems(path, {}) == [f"{path}: {ARI_PLACEHOLDER}", f"{path}: {AMI_PLACEHOLDER}"]
+
+
+@pytest.mark.parametrize("placeholder", ["CHANGE_ME", "change_me", "Change_Me", "  ", ""])
+def test_placeholder_passwords_are_refused(tmp_path: Path, placeholder: str) -> None:
+    """The shipped ari.conf and manager.conf say CHANGE_ME: callguard must not run on it."""
+    path = write(tmp_path, f'[ari]\npassword = "{placeholder}"\n[ami]\npassword = "{placeholder}"\n')
+    assert problems(path, {}) == [f"{path}: {ARI_PLACEHOLDER}", f"{path}: {AMI_PLACEHOLDER}"]
+    # The environment's value replaces the file's; a placeholder there is refused the same way.
+    env = {"CALLGUARD_ARI_PASSWORD": "CHANGE_ME", "CALLGUARD_AMI_PASSWORD": "s3cret"}
+    assert problems(path, env) == [f"{path}: {ARI_PLACEHOLDER}"]
+    # A disabled AMI needs no password.
+    path.write_text(f'[ari]\npassword = "x7"\n[ami]\nenabled = false\npassword = "{placeholder}"\n')
+    assert load_config(path, {}).ari.password == "x7"
+
+
+def test_check_config_and_run_refuse_a_placeholder_password(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ari]\npassword = "CHANGE_ME"\n[ami]\npassword = "s3cret"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    for argv, code in ((["check-config", str(path)], 1), (["run", "--config", str(path)], 2)):
+        done = subprocess.run(
+            [sys.executable, "-m", "callguard", *argv], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert done.returncode == code and f"{path}: {ARI_PLACEHOLDER}" in done.stderr.splitlines()
 
 
 def test_unknown_key_and_bad_value(tmp_path: Path) -> None:
@@ -194,35 +232,125 @@ start = "25:00"
     ]
 
 
+def _scrypt_hash(fill: str = "a") -> str:
+    return f"scrypt$16384$8$1${fill * 32}${fill * 64}"
+
+
 def test_pin_file_problems_are_named(tmp_path: Path) -> None:
     pins = tmp_path / "pins.toml"
-    digest = "a" * 64
     pins.write_text(
-        f'salt = "{"0" * 32}"\n[[pins]]\nperson = "boss"\nhash = "{digest}"\n'
-        f'[[pins]]\nperson = "ghost"\nhash = "{digest}"\n[[pins]]\nperson = "help"\nhash = "1234"\n'
+        f'[[pins]]\nperson = "boss"\nhash = "{_scrypt_hash()}"\n'
+        f'[[pins]]\nperson = "ghost"\nhash = "{_scrypt_hash("b")}"\n'
+        f'[[pins]]\nperson = "help"\nhash = "scrypt$1024$8$1${"c" * 32}${"c" * 64}"\n'
     )
     path = write(tmp_path, '[outbound]\npins = "pins.toml"\n')
-    assert problems(path) == [f"{pins}: pins[2].hash: String should match pattern '^[0-9a-f]{{64}}$'"]
-    pins.write_text(pins.read_text().replace('hash = "1234"', f'hash = "{"b" * 64}"'))
+    assert problems(path) == [
+        f"{pins}: pins[2].hash: Value error, scrypt N must be a power of two from 16384 to 1048576"
+    ]
+    pins.write_text(pins.read_text().replace("scrypt$1024$", "scrypt$16384$").replace('"help"', '"boss"'))
     assert problems(path) == [
         f"{pins}: pins[1].person: unknown person 'ghost'",
-        f"{pins}: pins[1].hash: two people share one PIN",
+        f"{pins}: pins[2].person: 'boss' has two PINs",
     ]
     (tmp_path / "pins.toml").unlink()
     assert problems(path) == [f"{pins}: (file): not found"]
 
 
-def test_pin_set_command_writes_only_a_hash(tmp_path: Path) -> None:
+def test_old_pin_format_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """The first format (one salt per file, PBKDF2): its PINs cannot be carried over."""
     pins = tmp_path / "pins.toml"
-    run = [sys.executable, "-m", "callguard", "pin", "set", "boss", "--file", str(pins)]
-    done = subprocess.run(run, input="864209\n", capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "864209" not in pins.read_text() and 'person = "boss"' in pins.read_text()
-    other = subprocess.run(
-        [*run[:-3], "help", "--file", str(pins)], input="864209\n", capture_output=True, text=True, timeout=60
-    )
-    assert other.returncode == 1 and "already has this PIN" in other.stderr
-    short = subprocess.run(run, input="12\n", capture_output=True, text=True, timeout=60)
-    assert short.returncode == 1 and "4 to 12 digits" in short.stderr
+    pins.write_text(f'salt = "{"0" * 32}"\n[[pins]]\nperson = "boss"\nhash = "{"a" * 64}"\n')
     path = write(tmp_path, '[outbound]\npins = "pins.toml"\n')
-    assert load_config(path, ENV).pin_file is not None
+    expected = (
+        f"{pins}: salt: old PIN format (PBKDF2 under one salt): move this file away and set every PIN "
+        f"again with `callguard pin set PERSON --file {pins}`"
+    )
+    assert problems(path) == [expected]
+    done = _pin_set(pins, "boss", "864209")
+    assert done.returncode == 1 and "old PIN format" in done.stderr
+
+
+def test_the_shipped_pin_file_holds_no_pin() -> None:
+    config = load_config(PROJECT / "config" / "callguard.toml", ENV)
+    assert config.pin_file is not None and config.pin_file.pins == ()
+    assert config.outbound.pin_min_digits == 6
+
+
+def _pin_set(pins: Path, person: str, pin: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    where = list(extra) or ["--file", str(pins)]
+    run = [sys.executable, "-m", "callguard", "pin", "set", person, *where]
+    return subprocess.run(run, input=f"{pin}\n", capture_output=True, text=True, timeout=60)
+
+
+def test_pin_set_writes_only_salted_hashes_and_refuses_a_shared_pin(tmp_path: Path) -> None:
+    pins = tmp_path / "pins.toml"
+    done = _pin_set(pins, "boss", "864209")
+    assert done.returncode == 0, done.stderr
+    text = pins.read_text()
+    assert "864209" not in text and 'person = "boss"' in text
+    [entry] = load_pin_entries(pins)
+    assert re.fullmatch(PIN_HASH_PATTERN, entry.hash) and verify_pin("864209", entry.hash)
+    # The code alone names its owner: nobody else may have it, though every salt differs.
+    other = _pin_set(pins, "help", "864209")
+    assert other.returncode == 1 and "another person already has this PIN" in other.stderr
+    assert _pin_set(pins, "help", "864210").returncode == 0
+    # Setting one's own PIN again replaces it (and may be the same code).
+    assert _pin_set(pins, "boss", "864209").returncode == 0
+    entries = load_pin_entries(pins)
+    assert [e.person for e in entries] == ["boss", "help"] and entries[0].hash != entry.hash
+    path = write(tmp_path, '[outbound]\npins = "pins.toml"\n')
+    assert {e.person for e in load_config(path, ENV).pin_file.pins} == {"boss", "help"}  # type: ignore[union-attr]
+
+
+def test_pin_set_refuses_short_pins_by_the_configured_minimum(tmp_path: Path) -> None:
+    pins = tmp_path / "pins.toml"
+    short = _pin_set(pins, "boss", "12345")
+    assert short.returncode == 1
+    assert short.stderr.strip() == "callguard: a PIN is 6 to 12 digits ([outbound] pin_min_digits = 6)"
+    assert not pins.exists()
+    assert _pin_set(pins, "boss", "1234", "--file", str(pins), "--min-digits", "4").returncode == 0
+    # With --config, the file and the minimum come from [outbound]; no service password needed.
+    config = write(tmp_path, '[outbound]\npins = "pins.toml"\npin_min_digits = 8\n')
+    seven = _pin_set(pins, "help", "1234567", "--config", str(config))
+    assert seven.returncode == 1 and "8 to 12 digits" in seven.stderr
+    assert _pin_set(pins, "help", "12345678", "--config", str(config)).returncode == 0
+    assert [e.person for e in load_pin_entries(pins)] == ["boss", "help"]
+
+
+def test_pin_file_is_written_atomically_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pins = tmp_path / "pins.toml"
+    monkeypatch.setattr(os, "umask", os.umask)  # restored by monkeypatch, whatever happens
+    old_umask = os.umask(0o022)  # a usual umask would make a plain new file world-readable
+    try:
+        set_pin(pins, "boss", "864209", 6)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(pins.stat().st_mode) == 0o600
+    before = pins.read_text()
+    # The temp file is private from its creation, before any content is written to it.
+    created: list[tuple[str, int]] = []
+    real_open = os.open
+
+    def spy_open(path: Any, flags: int, mode: int = 0o777, **kw: Any) -> int:
+        if str(path).endswith(".tmp"):
+            created.append((str(path), mode))
+        return real_open(path, flags, mode, **kw)
+
+    # A crash half-way (here: fsync failing) leaves the old file whole and no temp file behind.
+    def broken_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        set_pin(pins, "help", "864210", 6)
+    monkeypatch.undo()
+    assert pins.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["pins.toml"]
+    [(tmp_name, mode)] = created
+    assert Path(tmp_name).parent == tmp_path and mode == 0o600
+    set_pin(pins, "help", "864210", 6)
+    assert stat.S_IMODE(pins.stat().st_mode) == 0o600 and [e.person for e in load_pin_entries(pins)] == [
+        "boss",
+        "help",
+    ]

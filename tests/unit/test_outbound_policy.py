@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from callguard.config import NumberClass, NumberRule, OutboundSettings, QuietHours, ServiceClass, load_config
-from callguard.config._models import CHINA_AREA_CODES, CHINA_NUMBER_RULES, NumberingSettings
+from callguard.config._models import CHINA_AREA_CODES, CHINA_NUMBER_RULES, PIN_HASH_PATTERN, NumberingSettings
 from callguard.policy import (
     CallRequest,
     DialOut,
@@ -21,22 +22,26 @@ from callguard.policy import (
     NumberPlan,
     OutboundPolicy,
     PinBook,
+    PinError,
+    PinGuard,
+    PinLockout,
     Refuse,
     Route,
     TollFraudGuard,
     decide_call,
     hash_pin,
+    verify_pin,
 )
 from callguard.policy.numbers import Classified
 from callguard.policy.outbound import in_window
+from callguard.policy.pins import check_new_pin
 
 PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(
     PROJECT / "config" / "callguard.toml", {"CALLGUARD_ARI_PASSWORD": "a", "CALLGUARD_AMI_PASSWORD": "b"}
 )
 DIRECTORY = Directory(CONFIG.directory)
-SALT = bytes(16)
-PINS = PinBook(SALT, {hash_pin("2468", SALT): "wang.li", hash_pin("1357", SALT): "liu.yang"})
+PINS = PinBook({"wang.li": hash_pin("246813"), "liu.yang": hash_pin("135790")}, min_digits=6)
 PLAN = NumberPlan(CHINA_NUMBER_RULES, "0", ("110", "119", "120", "122", "112"))
 NOON = datetime(2026, 11, 23, 12, 30).astimezone()
 MORNING = datetime(2026, 11, 23, 9, 0).astimezone()
@@ -328,18 +333,97 @@ def test_out3_pin_owner_class_counts_not_the_line() -> None:
     outbound = policy()
     dial = decide("2003", "0001212555010")
     assert isinstance(dial, DialOut) and dial.needs_pin
-    assert outbound.pins.owner("2468") == "wang.li" and outbound.pin_covers(dial, "wang.li")
-    assert outbound.pins.owner("1357") == "liu.yang" and not outbound.pin_covers(dial, "liu.yang")
-    assert outbound.pins.owner("0000") is None and outbound.pins.owner("24a8") is None
+    assert outbound.pins.owner("246813") == "wang.li" and outbound.pin_covers(dial, "wang.li")
+    assert outbound.pins.owner("135790") == "liu.yang" and not outbound.pin_covers(dial, "liu.yang")
+    assert outbound.pins.owner("000000") is None and outbound.pins.owner("2468a3") is None
     refused = outbound.pin_refused(CallRequest("2003", "0001212555010", line="2003"), dial)
     assert refused.violation is not None and refused.violation.fine_yuan == 500
     assert refused.violation.rule == "OUT-2" and refused.rule == "OUT-3"
 
 
-def test_pins_are_stored_hashed() -> None:
-    digest = hash_pin("2468", SALT)
-    assert "2468" not in digest and re.fullmatch(r"[0-9a-f]{64}", digest)
-    assert hash_pin("2468", bytes(range(16))) != digest
+def test_pins_are_stored_as_salted_scrypt_with_their_parameters() -> None:
+    digest = hash_pin("246813")
+    m = re.fullmatch(r"scrypt\$16384\$8\$1\$([0-9a-f]{32})\$([0-9a-f]{64})", digest)
+    assert m is not None and "246813" not in digest
+    assert re.fullmatch(PIN_HASH_PATTERN, digest)  # what the config loader accepts
+    again = hash_pin("246813")
+    assert again.split("$")[4] != m.group(1) and again != digest  # a fresh salt per PIN
+    assert verify_pin("246813", digest) and verify_pin("246813", again)
+    assert not verify_pin("246812", digest) and not verify_pin("246813", digest[:-1] + "0")
+    # The cost travels in the hash: one made with other parameters still verifies.
+    salt = bytes(16)
+    stronger = hashlib.scrypt(b"246813", salt=salt, n=2**15, r=8, p=1, maxmem=2**26, dklen=32)
+    assert verify_pin("246813", f"scrypt$32768$8$1${salt.hex()}${stronger.hex()}")
+
+
+def test_a_pin_shorter_than_the_minimum_is_not_even_hashed() -> None:
+    short = PinBook({"wang.li": hash_pin("2468")}, min_digits=6)
+    assert short.owner("2468") is None  # a code set before the minimum was raised no longer works
+    assert PinBook({"wang.li": hash_pin("2468")}, min_digits=4).owner("2468") == "wang.li"
+    with pytest.raises(PinError, match="6 to 12 digits"):
+        check_new_pin("24681", 6)
+    with pytest.raises(PinError):
+        check_new_pin("24681a", 6)
+    check_new_pin("246813", 6)
+
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _guard() -> PinGuard:
+    return PinGuard(after=3, window=timedelta(minutes=15), lockout=timedelta(minutes=30))
+
+
+def test_out3_wrong_codes_within_the_window_lock_the_line_for_the_lockout() -> None:
+    guard = _guard()
+    assert guard.failed("2004", "wu.fang", T0) is None
+    assert guard.failed("2004", "wu.fang", T0 + timedelta(minutes=5)) is None
+    started = guard.failed("2004", "wu.fang", T0 + timedelta(minutes=10))
+    until = T0 + timedelta(minutes=40)
+    assert started == PinLockout("2004", "wu.fang", until)
+    assert guard.locked("2004", "wu.fang", T0 + timedelta(minutes=39)) == until
+    assert guard.locked("2004", "wu.fang", until) is None  # over
+    assert guard.locked("2003", "zhou.qiang", T0 + timedelta(minutes=11)) is None  # a colleague
+    # During the lockout nothing counts (another call on the same line): it is not extended.
+    assert guard.failed("2004", "wu.fang", T0 + timedelta(minutes=20)) is None
+    assert guard.locked("2004", "wu.fang", T0 + timedelta(minutes=39)) == until
+    # Afterwards the count starts afresh.
+    assert guard.failed("2004", "wu.fang", until + timedelta(minutes=1)) is None
+    assert guard.locked("2004", "wu.fang", until + timedelta(minutes=1)) is None
+
+
+def test_out3_wrong_codes_spread_wider_than_the_window_do_not_lock() -> None:
+    guard = _guard()
+    for minutes in (0, 10, 20, 30, 40):  # never three within 15 minutes
+        assert guard.failed("2004", "wu.fang", T0 + timedelta(minutes=minutes)) is None
+    assert guard.locked("2004", "wu.fang", T0 + timedelta(minutes=40)) is None
+
+
+def test_out3_a_person_cannot_spread_guesses_over_their_lines() -> None:
+    guard = _guard()
+    guard.failed("2004", "wu.fang", T0)
+    guard.failed("2005", "wu.fang", T0 + timedelta(minutes=1))  # another line of the same person
+    started = guard.failed("2006", "wu.fang", T0 + timedelta(minutes=2))
+    assert started is not None and started.person == "wu.fang"
+    for line in ("2004", "2005", "2006"):
+        assert guard.locked(line, "wu.fang", T0 + timedelta(minutes=3)) is not None
+    # A line without a person counts on its own; another person's line is not locked.
+    assert guard.locked("2004", None, T0 + timedelta(minutes=3)) is None
+    assert guard.locked("2003", "zhou.qiang", T0 + timedelta(minutes=3)) is None
+
+
+def test_out3_pin_locked_refusal_is_an_alert_without_a_fine() -> None:
+    outbound = policy()
+    refused = outbound.pin_locked(CallRequest("2004", "001012345678", line="2004"), T0)
+    assert (refused.reason, refused.rule, refused.prompt, refused.cause) == (
+        "pin_locked",
+        "OUT-3",
+        "refused_class",
+        21,
+    )
+    assert refused.violation is not None and refused.violation.severity == "alert"
+    assert refused.violation.rule == "OUT-3" and refused.violation.fine_yuan == 0
+    assert refused.violation.person == "wu.fang" and "2026-11-23T09:00:00+00:00" in refused.violation.reason
 
 
 def test_out4_duration_policy_per_class() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,10 +280,8 @@ async def test_odd_event_fields_are_data_not_crashes() -> None:
     assert ("ring", CALL) in w.ari.actions and w.manager.active_calls == 1
 
 
-SALT = bytes(16)
-OUTBOUND = OutboundPolicy(
-    DIRECTORY, OutboundSettings(digit_timeout_s=0.5), PinBook(SALT, {hash_pin("2468", SALT): "wang.li"})
-)
+PINS = PinBook({"wang.li": hash_pin("246813")}, min_digits=6)
+OUTBOUND = OutboundPolicy(DIRECTORY, OutboundSettings(digit_timeout_s=0.5), PINS)
 
 
 async def _until(condition: Any, what: str) -> None:
@@ -308,7 +307,7 @@ async def test_pin_and_matter_by_dtmf_then_the_call_goes_out_through_the_trunk()
     w = World(outbound=OUTBOUND)
     await w.start_call("1003", "001012345678", "ok", "1003")
     assert w.names()[:2] == ["answer", "play"] and _played(w) == ["enter_pin"]
-    for digit in "2468#":
+    for digit in "246813#":
         await w.send({"type": "ChannelDtmfReceived", "digit": digit, **ch(CALL)})
     assert ("stop_playback", f"{CALL}-play1") in w.ari.actions  # the first digit stops the prompt
     await _finish_playback(w)
@@ -325,7 +324,7 @@ async def test_pin_and_matter_by_dtmf_then_the_call_goes_out_through_the_trunk()
         "42",
         "national",
     )
-    assert not any("2468" in str(f) for _, f in w.events)  # the code is never emitted
+    assert not any("246813" in str(f) for _, f in w.events)  # the code is never emitted
 
 
 async def test_caller_leaving_during_pin_entry_is_abandoned_and_frees_the_toll_counter() -> None:
@@ -356,6 +355,78 @@ async def test_three_wrong_pins_refuse_with_prompt_and_violation() -> None:
     [rec] = w.finals
     assert rec.disposition == "pin_refused" and [v["rule"] for v in rec.violations] == ["OUT-2"]
     assert "create" not in w.names()
+
+
+async def _type_wrong_pin(w: World, attempt: int, code: str = "111111#") -> None:
+    await _until(lambda n=attempt: _played(w).count("enter_pin") == n, "enter_pin")
+    for digit in code:
+        await w.send({"type": "ChannelDtmfReceived", "digit": digit, **ch(CALL)})
+    await _finish_playback(w)  # enter_pin, stopped by the first digit
+
+
+async def _end_refused_call(w: World) -> CallRecord:
+    await _until(lambda: bool(_played(w)) and _played(w)[-1] == "refused_class", "refusal prompt")
+    await _finish_playback(w)
+    await _until(lambda: ("hangup", CALL, 21) in w.ari.actions, "hangup 21")
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+    await _until(lambda: bool(w.finals), "final record")
+    return w.finals[-1]
+
+
+async def test_out3_wrong_codes_across_calls_lock_pin_entry_on_the_line() -> None:
+    """Two wrong codes lock here: the second call's second wrong code starts the lockout (an
+    alert), the call is refused at once, and the next call is refused without a PIN prompt,
+    even by someone who knows a valid code; a colleague's line still asks for one."""
+    settings = OutboundSettings(digit_timeout_s=0.5, pin_attempts=3, pin_lockout_after=2)
+    w = World(outbound=OutboundPolicy(DIRECTORY, settings, PINS))
+    await w.start_call("1003", "001012345678", "ok", "1003")
+    await _type_wrong_pin(w, 1)
+    await _until(lambda: _played(w).count("pin_wrong") == 1, "pin_wrong")
+    await _finish_playback(w)
+    await _type_wrong_pin(w, 2, "222222#")
+    rec = await _end_refused_call(w)
+    assert _played(w) == ["enter_pin", "pin_wrong", "enter_pin", "refused_class"]  # no third try
+    assert rec.disposition == "pin_locked" and rec.authorized_by is None
+    [violation] = rec.violations
+    assert (violation["rule"], violation["severity"], violation["person"]) == ("OUT-3", "alert", "chen.jie")
+    [(_, alert)] = [(e, f) for e, f in w.events if e == "alert.pin_lockout"]
+    assert (alert["ext"], alert["person"], alert["rule"]) == ("1003", "chen.jie", "OUT-3")
+    assert datetime.fromisoformat(alert["until"]) > datetime.now(UTC) + timedelta(minutes=29)
+    assert [f["attempt"] for e, f in w.events if e == "call.pin_rejected"] == [1, 2]
+
+    w.ari.actions.clear()
+    await w.start_call("1003", "001012345678", "ok", "1003")
+    await _until(lambda: _played(w) == ["refused_class"], "refusal without a PIN prompt")
+    assert "answer" not in w.names() and ("progress", CALL) in w.ari.actions  # early media only
+    rec = await _end_refused_call(w)
+    assert rec.disposition == "pin_locked" and [v["rule"] for v in rec.violations] == ["OUT-3"]
+    assert len([e for e, _ in w.events if e == "alert.pin_lockout"]) == 1  # announced once
+
+    w.ari.actions.clear()
+    await w.start_call("2003", "001012345678", "ok", "2003")
+    await _until(lambda: _played(w) == ["enter_pin"], "a colleague is still asked for a code")
+    await w.send({"type": "StasisEnd", **ch(CALL)})
+
+
+async def test_out3_only_wrong_codes_count_towards_a_lockout() -> None:
+    """Nothing typed, or a valid code of too low a class, is not a guess."""
+    pins = PinBook({"wang.li": hash_pin("246813"), "chen.jie": hash_pin("135790")}, min_digits=6)
+    settings = OutboundSettings(digit_timeout_s=0.3, pin_attempts=2, pin_lockout_after=1)
+    w = World(outbound=OutboundPolicy(DIRECTORY, settings, pins))
+    await w.start_call("1003", "001012345678", "ok", "1003")
+    await _type_wrong_pin(w, 1, "135790#")  # 陈杰's own code: his class does not cover national
+    await _until(lambda: _played(w).count("pin_wrong") == 1, "pin_wrong")
+    await _finish_playback(w)
+    await _until(lambda: _played(w).count("enter_pin") == 2, "enter_pin")
+    await _finish_playback(w)  # then nothing is typed: the digit timeout ends the entry
+    await _until(lambda: _played(w).count("pin_wrong") == 2, "pin_wrong")
+    await _finish_playback(w)
+    rec = await _end_refused_call(w)
+    assert rec.disposition == "pin_refused"
+    reasons = [f["reason"] for e, f in w.events if e == "call.pin_rejected"]
+    assert reasons == ["pin_class_too_low", "no_pin"]
+    lockouts = w.manager._ctx.pin_lockouts
+    assert lockouts is not None and lockouts.locked("1003", "chen.jie", datetime.now(UTC)) is None
 
 
 def _open_always() -> AnsweringPolicy:
