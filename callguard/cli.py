@@ -46,13 +46,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
+    from callguard.dialplan import include_problem
+
+    # The fail-safe dialplan must say what this configuration says (OUT-5, OUT-6).
+    stale = include_problem(config)
+    if stale is not None:
+        print(stale, file=sys.stderr)
+        return 1
     d = config.directory
     print(f"{args.path}: ok ({len(d.departments)} departments, {len(d.people)} people, {len(d.lines)} lines)")
     return 0
 
 
+def cmd_dialplan_render(args: argparse.Namespace) -> int:
+    """Write the generated dialplan include for this configuration (stdout without --out)."""
+    from callguard.dialplan import render_dialplan
+
+    text = render_dialplan(load_config(args.config))
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"{args.out}: cannot be written: {exc.strerror}")
+    print(f"{args.out}: written; reload Asterisk's dialplan (`asterisk -rx 'dialplan reload'`)")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from callguard.logs import configure_logging
+    from callguard.logs import configure_logging, number_keeper
     from callguard.service import run_service
 
     try:
@@ -68,7 +91,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             create_private(Path(config.log.file))
         except OSError as exc:
             return _fail(f"log file {config.log.file}: cannot be created: {exc.strerror}", 2)
-    configure_logging(config.log.level, config.log.file)
+    # SEC-2: [log] mask_numbers hides outside numbers in every log line.
+    configure_logging(
+        config.log.level, config.log.file, number_keeper(config) if config.log.mask_numbers else None
+    )
     from callguard.store import JournalInUse
 
     try:
@@ -360,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-config", help="validate a callguard.toml and its directory")
     s.add_argument("path")
     s.set_defaults(func=cmd_check_config)
+
+    dialplan = sub.add_parser("dialplan", help="the generated dialplan include").add_subparsers(
+        dest="dialplan_cmd", required=True
+    )
+    s = dialplan.add_parser("render", help="write extensions_callguard_generated.conf from the config")
+    s.add_argument("--config", required=True)
+    s.add_argument("--out", help="the file to write (default: stdout)")
+    s.set_defaults(func=cmd_dialplan_render)
 
     s = sub.add_parser("run", help="run the service beside Asterisk")
     s.add_argument("--config", required=True)

@@ -20,7 +20,7 @@ from callguard.calls.emergency import EmergencyCalls
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.config import Config
 from callguard.events import MqttPublisher
-from callguard.logs import Emitter
+from callguard.logs import Emitter, number_keeper
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
@@ -91,7 +91,8 @@ async def run_service(config: Config) -> None:
         memory_max=config.database.memory_queue_max,
     )
     publisher = MqttPublisher(config.mqtt, config.service.node) if config.mqtt.enabled else None
-    emit = Emitter(publisher)
+    # SEC-2: [mqtt] mask_numbers (default on) hides outside numbers from dashboards.
+    emit = Emitter(publisher, number_keeper(config) if config.mqtt.mask_numbers else None)
 
     supervisor: AriSupervisor | None = None
 

@@ -105,22 +105,19 @@ class AmiWatcher:
             manager.close()
 
     async def _load_states(self, manager: Any) -> None:
-        # Server-side filter: without it Asterisk sends every call event, and parsing them
-        # cost callguard more CPU at call peaks than the calls themselves.
-        # UserEvents carry the dialplan's emergency calls (OUT-6).
-        try:
-            for wanted in ("Event: DeviceStateChange", "Event: UserEvent"):
-                await asyncio.wait_for(
-                    manager.send_action({"Action": "Filter", "Operation": "Add", "Filter": wanted}), 10
-                )
-        except (TimeoutError, OSError) as exc:
-            log.warning("ami.filter_failed", error=str(exc))
+        # The events this user receives are filtered by Asterisk itself (`eventfilter` in
+        # dialplan/manager.conf): a Filter action would need the `system` write right.
         try:
             replies = await asyncio.wait_for(manager.send_action({"Action": "DeviceStateList"}), 10)
         except (TimeoutError, OSError) as exc:
             log.warning("ami.device_list_failed", error=str(exc))
             return
-        for msg in replies if isinstance(replies, list) else [replies]:
+        messages = replies if isinstance(replies, list) else [replies]
+        if messages and messages[0].get("Response") == "Error":
+            # e.g. "Permission denied": the AMI user lacks `write = reporting` (manager.conf).
+            log.warning("ami.device_list_failed", error=str(messages[0].get("Message")))
+            return
+        for msg in messages:
             if msg.get("Event") == "DeviceStateChange":
                 self._on_device_state(manager, msg)
         log.info("ami.device_states", count=len(self.device_states))

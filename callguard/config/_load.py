@@ -19,6 +19,7 @@ _ENV_OVERRIDES = {
     ("ari", "password"): "CALLGUARD_ARI_PASSWORD",
     ("ami", "password"): "CALLGUARD_AMI_PASSWORD",
     ("database", "url"): "CALLGUARD_DATABASE_URL",
+    ("mqtt", "password"): "CALLGUARD_MQTT_PASSWORD",
 }
 
 
@@ -241,4 +242,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         }
     )
     log = config.log.model_copy(update={"file": _resolve_relative(config.log.file, state)})
-    return config.model_copy(update={"service": service, "database": database, "log": log})
+    mqtt = config.mqtt.model_copy(
+        update={
+            k: _resolve_relative(getattr(config.mqtt, k), base) for k in ("ca_file", "cert_file", "key_file")
+        }
+    )
+    return config.model_copy(update={"service": service, "database": database, "log": log, "mqtt": mqtt})

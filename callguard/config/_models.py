@@ -50,11 +50,23 @@ class MqttSettings(_Strict):
     topic_prefix: str = "callguard"
     outbox_size: int = Field(default=10_000, ge=1)
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    # The broker should not be anonymous: a user (mosquitto password_file) and TLS.
+    username: str = ""
+    password: str = Field(default="", description="or CALLGUARD_MQTT_PASSWORD")
+    tls: bool = False
+    ca_file: str = ""  # empty: the system's CA certificates
+    cert_file: str = ""  # client certificate, if the broker asks for one
+    key_file: str = ""
+    tls_insecure: bool = False  # skip the host name check (a test broker only)
+    # SEC-2: dashboards are read widely, so outside numbers are masked there by default.
+    mask_numbers: bool = True
 
 
 class LogSettings(_Strict):
     level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     file: str = ""
+    # SEC-2: mask outside numbers (138****8000) in log lines; extensions stay readable.
+    mask_numbers: bool = False
 
 
 class CallSettings(_Strict):
@@ -400,6 +412,9 @@ class ServiceSection(_Strict):
     directory: str = "directory.toml"
     # Prompts play from Asterisk's sounds/<language>/callguard/ (see sounds/README.md).
     language: str = Field(default="zh_CN", pattern=r"^[A-Za-z_]{2,10}$")
+    # The generated dialplan include (`callguard dialplan render`) that `check-config` compares
+    # with this configuration; empty = not checked.
+    dialplan_include: str = ""
 
 
 class Config(_Strict):

@@ -15,6 +15,23 @@ from callguard.config import MqttSettings
 log = structlog.get_logger("callguard.events")
 
 
+def client_options(settings: MqttSettings) -> dict[str, Any]:
+    """User, password and TLS for aiomqtt.Client: the broker should accept no anonymous client
+    (a dashboard must not be able to publish fake call events, nor read them without a user)."""
+    options: dict[str, Any] = {
+        "username": settings.username or None,
+        "password": settings.password or None,
+    }
+    if settings.tls:
+        options["tls_params"] = aiomqtt.TLSParameters(
+            ca_certs=settings.ca_file or None,
+            certfile=settings.cert_file or None,
+            keyfile=settings.key_file or None,
+        )
+        options["tls_insecure"] = settings.tls_insecure
+    return options
+
+
 def topic_for(prefix: str, node: str, event: str, fields: dict[str, Any]) -> str:
     """`call.ringing` for call X → `<prefix>/<node>/calls/X/ringing`; others → `<prefix>/<node>/<a>/<b>`."""
     group, _, name = event.partition(".")
@@ -56,6 +73,7 @@ class MqttPublisher:
                     identifier=f"callguard-{self._node}",
                     timeout=5,
                     will=aiomqtt.Will(status_topic, b"offline", qos=1, retain=True),
+                    **client_options(self._settings),
                 ) as client:
                     self.connected = True
                     delay = 0.5

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from callguard.config import Config
+from callguard.dialplan import GENERATED_NAME, render_dialplan
 from callguard.lab.errors import LabError
 from callguard.policy import Directory
 
@@ -121,7 +123,7 @@ def render_config(
     install: AsteriskInstall,
     run_dir: str,
     ports: AsteriskPorts,
-    directory: Directory,
+    config: Config,
     ari_password: str,
     ami_password: str,
 ) -> dict[str, str]:
@@ -215,8 +217,10 @@ exten => _X.,1,Dial(PJSIP/${EXTEN},10)
  same => n,Hangup()
 """
     )
+    # The fail-safe part generated from the lab's own callguard.toml, as an operator renders it.
+    files[GENERATED_NAME] = render_dialplan(config)
     files["rtp.conf"] = "[general]\nrtpstart = 20000\nrtpend = 29999\n"
-    files["pjsip.conf"] = _pjsip_conf(ports, directory)
+    files["pjsip.conf"] = _pjsip_conf(ports, Directory(config.directory))
     # Files Asterisk complains about when absent; empty is fine.
     for name in (
         "cdr.conf",
@@ -260,10 +264,6 @@ info = 450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400
 stutter = 450+425
 """
     return files
-
-
-# Line kinds whose outgoing calls the fail-safe dialplan restricts (CG_LINE_ROLE, OUT-5).
-LINE_ROLES = {"alarm": "alarm", "front_desk": "inbound_only", "inbound_only": "inbound_only"}
 
 
 def install_prompts(install: AsteriskInstall, sounds_dir: Path = SOUNDS_DIR) -> None:
@@ -318,9 +318,8 @@ direct_media = no
     for ext in directory.extensions():
         party = directory.party(ext)
         name = (party.name or ext).replace('"', "")
-        # The fail-safe dialplan keeps OUT-5 by this variable while callguard is down.
-        role = LINE_ROLES.get(party.line_kind or "")
-        role_var = f"set_var = CG_LINE_ROLE={role}\n" if role else ""
+        # allow_transfer = no: a SIP REFER from the phone would hand the call to Asterisk's own
+        # transfer, outside the outbound rules; transfers are callguard's *2 code (XFER-2).
         out.append(f"""
 [{ext}]
 type = endpoint
@@ -330,7 +329,8 @@ allow = ulaw,alaw
 aors = {ext}
 callerid = "{name}" <{ext}>
 direct_media = no
-{role_var}
+allow_transfer = no
+
 [{ext}]
 type = aor
 contact = sip:{ext}@127.0.0.1:{ports.phone_ports[ext]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
 # The lab's authorization codes (OUT-3): person → PIN. Only the lab has them; `lab up` writes
 # them hashed into its own pins.toml, and the demo and the tests type them.
 LAB_PINS = {"wang.li": "246813", "liu.yang": "135790"}
+MQTT_USER = "callguard"
 
 
 def default_state_dir() -> Path:
@@ -93,6 +95,9 @@ class LabState:
     asterisk_run_dir: str = ""
     asterisk_root: str | None = None
     callguard_log: str = ""
+    # The broker admits no anonymous client: MQTT subscribers log in with these.
+    mqtt_user: str = ""
+    mqtt_password: str = ""
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -171,7 +176,7 @@ class Lab:
 
     # --- set-up -------------------------------------------------------------------------
 
-    def _write_callguard_config(self, ari_password: str, ami_password: str) -> Path:
+    def _write_callguard_config(self, ari_password: str, ami_password: str, mqtt_password: str) -> Path:
         cfg_dir = self.state_dir / "config"
         cfg_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
@@ -202,6 +207,8 @@ retry_interval_s = 1.0
 [mqtt]
 port = {self.ports.mqtt}
 reconnect_max_s = 1.0
+username = "{MQTT_USER}"
+password = "{mqtt_password}"
 
 [log]
 file = "{self.state_dir}/callguard.log"
@@ -236,8 +243,10 @@ pins = "pins.toml"
         install = find_asterisk()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         ari_password, ami_password = secrets.token_hex(12), secrets.token_hex(12)
-        config_path = self._write_callguard_config(ari_password, ami_password)
-        directory = Directory(load_config(config_path).directory)
+        mqtt_password = secrets.token_hex(12)
+        config_path = self._write_callguard_config(ari_password, ami_password, mqtt_password)
+        config = load_config(config_path)
+        directory = Directory(config.directory)
         phone_ports = {ext: self.ports.phone(i) for i, ext in enumerate(directory.extensions())}
         asterisk = AsteriskProcess(install, self.state_dir)
         self.state = LabState(
@@ -260,6 +269,8 @@ pins = "pins.toml"
             asterisk_run_dir=str(asterisk.host_run_dir),
             asterisk_root=str(install.root) if install.root else None,
             callguard_log=str(self.state_dir / "callguard.log"),
+            mqtt_user=MQTT_USER,
+            mqtt_password=mqtt_password,
         )
         asterisk.write_config(
             render_config(
@@ -273,7 +284,7 @@ pins = "pins.toml"
                     self.ports.pstn_address,
                     phone_ports,
                 ),
-                directory,
+                config,
                 ari_password,
                 ami_password,
             )
@@ -323,11 +334,23 @@ pins = "pins.toml"
         raise LabError(f"{what} did not listen on port {port} within {timeout:.0f} s")
 
     def start_mosquitto(self) -> None:
+        assert self.state is not None
         conf = self.state_dir / "mosquitto.conf"
+        passwords = self.state_dir / "mosquitto.passwd"
+        # No anonymous clients, as in a deployment: one user, hashed by mosquitto's own tool.
+        result = subprocess.run(
+            ["mosquitto_passwd", "-b", "-c", str(passwords), self.state.mqtt_user, self.state.mqtt_password],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise LabError(f"mosquitto_passwd failed: {(result.stderr or result.stdout).strip()}")
         # Persistence keeps queued messages of durable subscribers (clean_session=False) across
         # a broker restart, as an operations consumer would rely on.
         conf.write_text(
-            f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
+            # As root mosquitto would switch to its own user, who cannot read a private state dir.
+            f"user {getpass.getuser()}\n"
             f"persistence true\npersistence_location {self.state_dir}/\n"
         )
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -396,7 +419,9 @@ pins = "pins.toml"
         self.outbound_config = outbound_config
         if extra_config is not None:
             self.extra_config = extra_config
-        self._write_callguard_config(self.state.ari_password, self.state.ami_password)
+        self._write_callguard_config(
+            self.state.ari_password, self.state.ami_password, self.state.mqtt_password
+        )
         self.stop_controller()
         self.start_controller()
 

@@ -23,6 +23,7 @@ DURATION_WARN_BEFORE_S = 2
 # OUT-3: wrong authorization codes on one line (or its person's lines) that lock PIN entry.
 PIN_LOCKOUT_AFTER = 4
 
+
 # SEC-1: a fourth call within ten minutes from one outside number blocks it; the blocklist
 # edited with `callguard block` applies within half a second.
 AUTO_BLOCK_CALLS = 3
@@ -120,7 +121,14 @@ async def mqtt(lab: Lab) -> AsyncIterator[MqttWatch]:
     watch = MqttWatch()
     ready = asyncio.Event()
     task = asyncio.create_task(
-        watch_mqtt(lab.state.mqtt_host, lab.state.mqtt_port, "callguard/labtest/#", watch, ready)
+        watch_mqtt(
+            lab.state.mqtt_host,
+            lab.state.mqtt_port,
+            "callguard/labtest/#",
+            watch,
+            ready,
+            auth=(lab.state.mqtt_user, lab.state.mqtt_password),
+        )
     )
     await asyncio.wait_for(ready.wait(), 10)
     yield watch

@@ -228,12 +228,28 @@ class MqttWatch:
 ANSWERED_CALL_TOPICS = ["started", "decision", "dialing", "ringing", "answered", "ended"]
 
 
-async def watch_mqtt(host: str, port: int, pattern: str, watch: MqttWatch, ready: asyncio.Event) -> None:
-    """A durable subscriber: the broker keeps its QoS 1 messages while it is away."""
+async def watch_mqtt(
+    host: str,
+    port: int,
+    pattern: str,
+    watch: MqttWatch,
+    ready: asyncio.Event,
+    auth: tuple[str, str] = ("", ""),
+) -> None:
+    """A durable subscriber: the broker keeps its QoS 1 messages while it is away. `auth` is
+    the (user, password) the lab's broker requires: it admits no anonymous client."""
     identifier = f"test-{time.monotonic_ns()}"
+    user, password = auth
     while True:
         try:
-            async with aiomqtt.Client(host, port, identifier=identifier, clean_session=False) as client:
+            async with aiomqtt.Client(
+                host,
+                port,
+                identifier=identifier,
+                clean_session=False,
+                username=user or None,
+                password=password or None,
+            ) as client:
                 await client.subscribe(pattern, qos=1)
                 ready.set()
                 async for msg in client.messages:

@@ -77,7 +77,7 @@ async def test_repeat_caller_is_blocked_automatically_but_reaches_the_duty_line(
                 break
             await asyncio.sleep(0.1)
             alerts = [m for t, m in mqtt.messages if t == "callguard/labtest/alert/caller_blocked"]
-        assert alerts and alerts[-1]["caller"] == number
+        assert alerts and alerts[-1]["caller"] == "139****5678"  # SEC-2: masked on MQTT
         listed = _cli(lab, "list", "--json")
         entries = [e for e in json.loads(listed.stdout) if e["pattern"] == number]
         assert entries and entries[0]["added_by"] == "callguard" and entries[0]["until"] is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from callguard.lab import Lab
+from callguard.lab.phones import SippRun
 from tests.integration.conftest import DURATION_LIMIT_S
 from tests.integration.harness import ANSWERED_CALL_TOPICS, Harness, MqttWatch, now
 
@@ -190,4 +191,27 @@ async def test_outside_call_readopted_after_a_crash_keeps_its_duration_cap(
     assert rec["readopted"] is True and rec["number_class"] == "national"
     assert rec["hangup_by"] == "callguard" and rec["talk_s"] < DURATION_LIMIT_S + 1
     assert [v["rule"] for v in await harness.violations(rec["call_id"])] == ["OUT-4"]
+    await harness.wait_clean()
+
+
+def _talk_ms(run: SippRun) -> int:
+    """From the caller's 200 OK to the BYE it received, by the phone's own clock."""
+    ticks = dict((msg, tick) for tick, msg in reversed(run.events()))
+    return ticks["BYE_RECEIVED"] - ticks["ANSWERED"]
+
+
+async def test_degraded_outside_call_is_ended_at_its_out4_limit(harness: Harness, lab: Lab) -> None:
+    """OUT-4 without callguard: the generated dialplan dials the trunk with L(<limit ms>) from the
+    config's local limit (the lab's: DURATION_LIMIT_S), so Asterisk itself ends the call there."""
+    lab.stop_controller()
+    try:
+        carrier = await harness.carrier(talk_ms=None)  # the far end never hangs up
+        call = await harness.dial("2003", "062345678", talk_ms=None)  # nor does the employee
+        assert await call.wait(timeout=DURATION_LIMIT_S + 15) == 0
+        assert call.saw("ANSWERED") and call.saw("BYE_RECEIVED") and carrier.saw("BYE_RECEIVED")
+        assert DURATION_LIMIT_S * 1000 - 100 <= _talk_ms(call) <= DURATION_LIMIT_S * 1000 + 1500
+        assert carrier.dialed() == ["62345678"]
+        assert f"OUT-4 L({DURATION_LIMIT_S * 1000}:" in lab.asterisk_log()
+    finally:
+        lab.start_controller()
     await harness.wait_clean()
