@@ -73,7 +73,8 @@ async def _recent_outside_calls(engine: AsyncEngine) -> list[tuple[str, float]]:
         if call["disposition"] in _NOT_COUNTED or not call["started_at"]:
             continue
         age = (now_wall - datetime.fromisoformat(call["started_at"])).total_seconds()
-        out.append((call["caller"]["number"], now_mono - age))
+        # Per line, as live counting is: never the caller ID a phone claimed.
+        out.append((call.get("line") or call["caller"]["number"], now_mono - age))
     return out
 
 

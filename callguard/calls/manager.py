@@ -141,10 +141,15 @@ class CallManager:
         self._by_channel[channel_id] = session
 
     def _forget(self, session: CallSession) -> None:
+        """A finished call leaves nothing mapped: every leg of every hop, transfers included."""
         self._sessions.pop(session.call_id, None)
-        for channel_id in (session.caller_id, session.leg_id):
+        for channel_id in session.channels:
             if self._by_channel.get(channel_id) is session:
                 del self._by_channel[channel_id]
+
+    @property
+    def mapped_channels(self) -> int:
+        return len(self._by_channel)
 
     def _spawn(self, session: CallSession) -> None:
         self._sessions[session.call_id] = session

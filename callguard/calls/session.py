@@ -43,6 +43,7 @@ from callguard.policy import (
     Refuse,
     Route,
     TollFraudGuard,
+    calling_party,
     decide_call,
 )
 
@@ -242,7 +243,10 @@ class CallSession:
         self._greeting_on_answer: str | None = None
         self._backlog: deque[JSON] = deque()  # events that arrived while a prompt played
         self._transfer: _Leg | None = None  # XFER-2: the phone a call is being handed to
-        self._feature = ""  # DTMF typed by the answerer during the call (the transfer code)
+        # DTMF typed during the call, per channel: the transfer code is parsed from each side
+        # separately, so that only an employee's keys can start a transfer (XFER-2).
+        self._feature: dict[str, str] = {}
+        self.channels: set[str] = {self.caller_id}  # every channel id routed to this session
         self._dial_out: DialOut | None = None
         self._caller_answered = False
         self._ringback_playing = False
@@ -255,7 +259,8 @@ class CallSession:
             node=ctx.node,
             direction=request.direction,
             dialed=request.dialed,
-            caller=ctx.directory.party(request.caller),
+            caller=calling_party(ctx.directory, request),
+            line=request.line if request.direction == "internal" else None,
             started_at=now,
             readopted=adoption is not None,
         )
@@ -270,6 +275,11 @@ class CallSession:
 
     def enqueue(self, event: JSON) -> None:
         self.queue.put_nowait(event)
+
+    def _register(self, channel_id: str) -> None:
+        """Route `channel_id`'s events here; the manager forgets all of them when the call ends."""
+        self.channels.add(channel_id)
+        self.ctx.register_channel(channel_id, self)
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.ctx.emit(event, call_id=self.call_id, **fields)
@@ -357,9 +367,18 @@ class CallSession:
             ext=self.record.caller.number,
         )
         self._emit("call.decision", ext=self.record.caller.number, **decision.as_dict())
+        if isinstance(decision, Refuse):
+            self._note_refusal(decision)
+        elif isinstance(decision, DialOut):
+            self._note_dial_out(decision)
+        else:
+            self.record.callee = self.ctx.directory.party(decision.target)
+        # LOG-1: a record exists from the first decision, so that a refused or abandoned call
+        # leaves one even if callguard dies before the call ends (closed as ended_unobserved).
+        self.ctx.submit_record(self.record.provisional())
         try:
             if isinstance(decision, Refuse):
-                await self._refuse(decision)
+                await self._refuse(decision, noted=True)
             elif isinstance(decision, DialOut):
                 await self._place_outside_call(decision)
             else:
@@ -367,8 +386,13 @@ class CallSession:
         except CallerGone as gone:
             await self._handle(gone.event)
 
-    async def _refuse(self, decision: Refuse) -> None:
-        """Refuse the call; with a prompt, the caller hears why (early media) before the SIP error."""
+    def _note_dial_out(self, dial: DialOut) -> None:
+        self.record.direction = "outbound"
+        self.record.number_class = dial.number_class
+        self.record.callee = Party(number=dial.number)
+
+    def _note_refusal(self, decision: Refuse) -> None:
+        """What a refusal leaves on the record: its reason, cause, violation and SEC-1 block."""
         self.record.disposition = decision.reason
         self.record.hangup_cause, self.record.hangup_by = decision.cause, "callguard"
         if decision.number_class is not None:
@@ -385,6 +409,13 @@ class CallSession:
                 until=until.isoformat() if until else None,
                 rule="SEC-1",
             )
+
+    async def _refuse(self, decision: Refuse, noted: bool = False) -> None:
+        """Refuse the call; with a prompt, the caller hears why (early media) before the SIP error."""
+        if not noted:
+            self._note_refusal(decision)
+            if decision.prompt is not None:  # the announcement takes seconds: keep the violation safe
+                self.ctx.submit_record(self.record.provisional())
         if decision.prompt is not None:
             self.state = CallState.announcing
             if not self._caller_answered:
@@ -415,9 +446,7 @@ class CallSession:
         matter code; SEC-3's counters have the last word before the trunk is seized."""
         assert self.ctx.outbound is not None
         self._dial_out = dial
-        self.record.direction = "outbound"
-        self.record.number_class = dial.number_class
-        self.record.callee = Party(number=dial.number)
+        self._note_dial_out(dial)
         guard = self.ctx.guard
         if guard is not None and not dial.emergency:
             over = guard.admit(self.call_id, self.request.from_line, time.monotonic())
@@ -589,8 +618,10 @@ class CallSession:
 
     # --- ringing the callees: one or more hops of one or more legs (ANS-1, ANS-3, XFER-1) ------
 
-    def _endpoint(self, target: str) -> str:
-        if self._dial_out is not None:
+    def _endpoint(self, target: str, hop: Hop) -> str:
+        # Only the outside call's own hop goes through the trunk; a transfer target is always
+        # an extension (XFER-2), so no key typed mid-call can seize the trunk.
+        if self._dial_out is not None and hop.reason == "outside":
             return f"PJSIP/{target}@{self._dial_out.trunk}"
         return f"PJSIP/{target}"
 
@@ -636,7 +667,7 @@ class CallSession:
         if self.callee_leg is None:
             self.callee_leg = record
         # Register before creating: the leg's StasisStart can arrive before the REST answer.
-        self.ctx.register_channel(leg_id, self)
+        self._register(leg_id)
         self._alive.add(leg_id)
         caller = self.record.caller
         variables = {VAR_CALL_ID: self.call_id, "CALLERID(num)": caller.number}
@@ -645,7 +676,7 @@ class CallSession:
         created = await self._act(
             "create_leg",
             lambda a: a.create_channel(
-                self._endpoint(target), leg_id, f"leg,{self.call_id}", self.caller_id, variables
+                self._endpoint(target, hop), leg_id, f"leg,{self.call_id}", self.caller_id, variables
             ),
         )
         if not created:
@@ -873,19 +904,50 @@ class CallSession:
     # --- XFER-2: transfers by the person who answered ------------------------------------------
 
     async def _on_talk_dtmf(self, channel_id: str, digit: str) -> None:
-        """The answerer types the transfer code (e.g. *2), an extension and #."""
-        if channel_id != self.leg_id or self.ctx.answering is None or self._transfer is not None:
+        """The answerer types the transfer code (e.g. *2), an extension and #. Keys from either
+        side are parsed, but only the answering employee's phone can start a transfer: an
+        outside party typing the code is recorded and refused (XFER-2, SEC-3)."""
+        if self.ctx.answering is None or self._transfer is not None:
             return
         code = self.ctx.answering.settings.transfer_code
-        typed = self._feature + digit
+        typed = self._feature.get(channel_id, "") + digit
         if code.startswith(typed) or (typed.startswith(code) and len(typed) <= len(code) + 9):
-            self._feature = typed
+            self._feature[channel_id] = typed
         else:
-            self._feature = digit if code.startswith(digit) else ""
+            self._feature[channel_id] = digit if code.startswith(digit) else ""
             return
-        if typed.startswith(code) and digit == "#":
-            self._feature = ""
-            await self._start_transfer(typed[len(code) : -1])
+        if not (typed.startswith(code) and digit == "#"):
+            return
+        self._feature[channel_id] = ""
+        target = typed[len(code) : -1]
+        if self._answering_employee(channel_id):
+            await self._start_transfer(target)
+        elif self._outside_party(channel_id):
+            self.record.transfers.append(
+                {
+                    "by": "outside_party",
+                    "to": target,
+                    "at": datetime.now(UTC).isoformat(),
+                    "result": "refused",
+                }
+            )
+            self._log.warning("call.transfer_refused", to=target, reason="outside_party", rule="XFER-2")
+            self._emit("call.transfer", by="outside_party", to=target, result="refused", rule="XFER-2")
+
+    def _answering_employee(self, channel_id: str) -> bool:
+        """The channel of the company phone that answered (never a trunk leg)."""
+        leg = self._legs.get(channel_id)
+        return (
+            channel_id == self.leg_id
+            and self._dial_out is None
+            and leg is not None
+            and self.ctx.directory.lookup(leg.target) is not None
+        )
+
+    def _outside_party(self, channel_id: str) -> bool:
+        if channel_id == self.caller_id:
+            return self.request.direction == "inbound"
+        return self._dial_out is not None  # a leg through the trunk
 
     async def _start_transfer(self, target: str) -> None:
         answering = self.ctx.answering
@@ -1117,8 +1179,13 @@ class CallSession:
             self.record.hangup_by = "caller" if is_caller else "callee"
             self.record.hangup_cause = cause or CAUSE_NORMAL
             self.state = CallState.ending
-            other = self.leg_id if is_caller else self.caller_id
-            await self._act("hangup_other", lambda a: a.hangup(other, CAUSE_NORMAL))
+            if self._transfer is not None:  # XFER-2: the caller left mid-transfer
+                self.record.transfers[-1]["result"] = "caller_hung_up"
+                self._emit("call.transfer", to=self._transfer.target, result="caller_hung_up", rule="XFER-2")
+            # Everyone else goes too: the employee, and a transfer target ringing or being
+            # briefed, so that no leg (and no "in use" phone) outlives the call.
+            for other in sorted(self._alive):
+                await self._hangup_leg(other, CAUSE_NORMAL)
         if not self._alive:
             await self._finish(at)
 
@@ -1234,7 +1301,7 @@ class CallSession:
         leg = _Leg(leg_id, target, record, 0, hop)
         self._legs[leg_id] = leg
         self.leg_id, self.callee_leg = leg_id, record
-        self.ctx.register_channel(leg_id, self)
+        self._register(leg_id)
         self._alive.add(leg_id)
         if self._dial_out is None:
             self.record.callee = self.ctx.directory.party(target)

@@ -16,7 +16,7 @@ from callguard.policy.inbound import Blocklist, InboundPolicy, RepeatCallers
 from callguard.policy.numbers import Numbering, NumberPlan
 from callguard.policy.outbound import OutboundPolicy, TollFraudGuard
 from callguard.policy.pins import PinBook, PinError, PinGuard, PinLockout, hash_pin, verify_pin
-from callguard.policy.routing import decide_call
+from callguard.policy.routing import calling_party, decide_call
 
 __all__ = [
     "AnsweringPolicy",
@@ -42,6 +42,7 @@ __all__ = [
     "Route",
     "TollFraudGuard",
     "Violation",
+    "calling_party",
     "decide_call",
     "hash_pin",
     "verify_pin",

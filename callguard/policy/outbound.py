@@ -15,6 +15,9 @@ from callguard.policy.pins import PinBook
 CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_REJECTED = 21  # SIP 403
 
+# Who a violation names when the call came from no known endpoint (class internal: fail closed).
+UNKNOWN_LINE = "unknown"
+
 # Lines that may not place outside calls (emergency calls are always allowed: OUT-6).
 _INBOUND_ONLY = (LineKind.front_desk, LineKind.inbound_only)
 
@@ -66,7 +69,7 @@ class OutboundPolicy:
         party = self.directory.party(call.from_line)
         return Violation(
             rule=rule,
-            extension=call.from_line,
+            extension=call.from_line or UNKNOWN_LINE,
             person=party.person,
             reason=reason,
             fine_yuan=fine,
@@ -131,6 +134,20 @@ class OutboundPolicy:
                     f"dialled premium-rate number {number.number}",
                     fines.premium_base + fines.premium_cost_multiplier * fines.premium_estimated_cost,
                     "serious",
+                ),
+            )
+        if line is None:
+            # OUT-2 fails closed: a call from no known line (a Local channel from a SIP REFER, an
+            # endpoint that is not a desk phone) has class internal and no PIN can lift it, since
+            # nobody is accountable for it. Its caller ID is only a claim.
+            return Refuse(
+                reason="unknown_line",
+                cause=CAUSE_REJECTED,
+                number_class=number_class.value,
+                rule="OUT-2",
+                prompt="refused_class",
+                violation=self._violation(
+                    call, "OUT-2", "outside call from an unknown endpoint", 0.0, "alert"
                 ),
             )
         if kind in _INBOUND_ONLY:

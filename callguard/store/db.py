@@ -196,9 +196,9 @@ def _keyed(node: Any, call_id: Any, keys: Iterable[Key]) -> ColumnElement[bool]:
 
 def _latest(records: list[CallRecord]) -> dict[Key, CallRecord]:
     latest: dict[Key, CallRecord] = {}
-    for r in records:  # within a batch, the last word on a call wins unless it is only "open"
+    for r in records:  # within a batch the last word on a call wins; "open" never beats final
         key = (r.node, r.call_id)
-        if r.disposition != OPEN or key not in latest:
+        if r.disposition != OPEN or key not in latest or latest[key].disposition == OPEN:
             latest[key] = r
     return latest
 
@@ -214,9 +214,9 @@ async def _delete_calls(conn: AsyncConnection, keys: list[Key]) -> None:
 async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
     """Store records in one short transaction (Core bulk inserts: the writer's hot path).
 
-    A call's provisional row (written when it started) is replaced by its final record; a call
-    already stored for good is skipped, so replaying the journal is safe. Calls are keyed by
-    (node, call_id)."""
+    A call's provisional row (written at its first decision) is replaced by a later snapshot
+    (once it is authorised, OUT-3's register) and by its final record; a call already stored
+    for good is skipped, so replaying the journal is safe. Calls are keyed by (node, call_id)."""
     latest = _latest(records)
     async with engine.begin() as conn:
         found = await conn.execute(
@@ -228,7 +228,9 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
         new = {
             key: r
             for key, r in latest.items()
-            if key not in stored or (stored[key] in PROVISIONAL and r.disposition != OPEN)
+            if key not in stored
+            or stored[key] == OPEN
+            or (stored[key] in PROVISIONAL and r.disposition != OPEN)
         }
         replaced = [key for key in new if key in stored]
         if replaced:

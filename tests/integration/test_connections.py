@@ -74,6 +74,8 @@ def _variant(lab: Lab, tmp_path: Path, **replace: str) -> Path:
         f'url = "sqlite+aiosqlite:///{lab.state_dir}/calls.db"',
         f'url = "sqlite+aiosqlite:///{tmp_path}/calls.db"',
     )
+    # Its own journal too: the lab's callguard holds the lab's journal locked (LOG-2).
+    text = text.replace(f'journal = "{lab.state_dir}/journal.jsonl"', f'journal = "{tmp_path}/journal.jsonl"')
     for old, new in replace.items():
         assert old in text, old
         text = text.replace(old, new)

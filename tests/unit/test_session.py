@@ -136,8 +136,10 @@ async def test_answered_call_runs_through_every_state() -> None:
     w = World()
     await w.start_call()
     assert w.names() == ["create"]
-    [provisional] = w.records
-    assert provisional.disposition == "in_progress" and provisional.callee is not None
+    # LOG-1: provisional from the first decision, then again as the ring plan starts.
+    assert [r.disposition for r in w.records] == ["in_progress", "in_progress"]
+    provisional = w.records[-1]
+    assert provisional.callee is not None and provisional.callee.number == "1002"
     assert w.ari.actions[0][2] == "PJSIP/1002"
     await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
     assert ("dial", LEG, 20) in w.ari.actions
@@ -318,7 +320,8 @@ async def test_pin_and_matter_by_dtmf_then_the_call_goes_out_through_the_trunk()
     await _until(lambda: "create" in w.names(), "leg created")
     create = next(a for a in w.ari.actions if a[0] == "create")
     assert create[2] == "PJSIP/01012345678@pstn"
-    [provisional] = w.records
+    first, provisional = w.records  # at the decision, then once authorised (OUT-3 register)
+    assert (first.authorized_by, first.number_class, first.disposition) == (None, "national", "in_progress")
     assert (provisional.authorized_by, provisional.matter, provisional.number_class) == (
         "wang.li",
         "42",

@@ -65,7 +65,9 @@ async def test_the_far_end_of_an_outside_call_cannot_start_a_transfer() -> None:
 
 
 async def test_an_outside_caller_cannot_transfer_but_the_employee_who_answered_can() -> None:
-    w = World(answering=AnsweringPolicy(DIRECTORY, AnsweringSettings(greeting="off", office_hours=ALWAYS_OPEN)))
+    w = World(
+        answering=AnsweringPolicy(DIRECTORY, AnsweringSettings(greeting="off", office_hours=ALWAYS_OPEN))
+    )
     await w.send(
         {
             "type": "StasisStart",

@@ -111,6 +111,27 @@ async def test_a_provisional_record_is_replaced_by_the_final_one(tmp_path: Path)
     await engine.dispose()
 
 
+async def test_a_later_provisional_snapshot_replaces_the_first(tmp_path: Path) -> None:
+    """LOG-1 / OUT-3: the snapshot taken at the decision is replaced by the one taken once the
+    call is authorised, so a call that ends unobserved still shows who authorised it."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    await write_records(engine, [record("a").provisional()])
+    authorised = record("a")
+    authorised.authorized_by, authorised.matter = "wang.li", "42"
+    await write_records(engine, [authorised.provisional()])
+    [row] = await list_calls(engine)
+    assert (row["disposition"], row["authorized_by"], row["matter"]) == ("in_progress", "wang.li", "42")
+    # Within one batch too, and never over a final record.
+    later = record("b")
+    later.matter = "7"
+    await write_records(engine, [record("b").provisional(), later.provisional()])
+    await write_records(engine, [record("c"), record("c").provisional()])
+    rows = {r["call_id"]: r for r in await list_calls(engine)}
+    assert rows["b"]["matter"] == "7" and rows["c"]["disposition"] == "answered"
+    await engine.dispose()
+
+
 async def test_open_calls_that_vanished_are_closed_and_still_take_their_final_record(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
     await migrate(engine)
