@@ -18,6 +18,12 @@ JSON = dict[str, Any]
 
 MAX_CONNECTIONS = 32
 
+# A two-party bridge whose DTMF Asterisk still decodes: without `dtmf_events` it bridges the
+# phones' RTP natively and RFC 4733 keys typed mid-call (XFER-2's *2, any mid-call feature)
+# never reach callguard. With it Asterisk picks its simple bridge (frames pass through the
+# core, no mixing, no transcoding between equal codecs), the cheapest bridge that sees DTMF.
+BRIDGE_TYPE = "mixing,dtmf_events"
+
 
 class AriError(Exception):
     """Asterisk answered a request with an error, or did not answer in time."""
@@ -177,7 +183,7 @@ class AriClient:
         return result
 
     async def create_bridge(self, bridge_id: str) -> None:
-        await self.request("POST", f"/bridges/{bridge_id}", params={"type": "mixing"})
+        await self.request("POST", f"/bridges/{bridge_id}", params={"type": BRIDGE_TYPE})
 
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
         await self.request(

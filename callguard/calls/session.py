@@ -243,6 +243,10 @@ class CallSession:
         self._greeting_on_answer: str | None = None
         self._backlog: deque[JSON] = deque()  # events that arrived while a prompt played
         self._transfer: _Leg | None = None  # XFER-2: the phone a call is being handed to
+        # The two channels talking are `_kept_id` and `leg_id`; a transfer replaces the one who
+        # typed the code (`_holder`) by the target. `_kept_id` starts as the caller's channel.
+        self._kept_id = self.caller_id
+        self._holder: str | None = None
         # DTMF typed during the call, per channel: the transfer code is parsed from each side
         # separately, so that only an employee's keys can start a transfer (XFER-2).
         self._feature: dict[str, str] = {}
@@ -657,7 +661,7 @@ class CallSession:
     def _hop_legs(self) -> list[_Leg]:
         return [leg for leg in self._legs.values() if leg.hop_index == self._hop_index]
 
-    async def _create_leg(self, target: str, hop: Hop) -> None:
+    async def _create_leg(self, target: str, hop: Hop, presenting: str | None = None) -> None:
         self._leg_seq += 1
         leg_id = leg_channel_id(self.call_id, self._leg_seq)
         record = LegRecord(role="callee", channel_id=leg_id, number=target)
@@ -669,7 +673,8 @@ class CallSession:
         # Register before creating: the leg's StasisStart can arrive before the REST answer.
         self._register(leg_id)
         self._alive.add(leg_id)
-        caller = self.record.caller
+        # The phone shows who is calling: the caller, or the party a transfer hands on.
+        caller = self.record.caller if presenting is None else self.ctx.directory.party(presenting)
         variables = {VAR_CALL_ID: self.call_id, "CALLERID(num)": caller.number}
         if caller.name:
             variables["CALLERID(name)"] = caller.name
@@ -920,8 +925,8 @@ class CallSession:
             return
         self._feature[channel_id] = ""
         target = typed[len(code) : -1]
-        if self._answering_employee(channel_id):
-            await self._start_transfer(target)
+        if self._answering_employee(channel_id) or self._calling_employee(channel_id):
+            await self._start_transfer(target, channel_id)
         elif self._outside_party(channel_id):
             self.record.transfers.append(
                 {
@@ -944,42 +949,63 @@ class CallSession:
             and self.ctx.directory.lookup(leg.target) is not None
         )
 
+    def _calling_employee(self, channel_id: str) -> bool:
+        """The desk phone that placed the call, still in it (e.g. to hand a customer it called
+        to a colleague): a known line, never the trunk."""
+        return (
+            channel_id == self.caller_id == self._kept_id
+            and self.request.direction == "internal"
+            and self.record.caller.internal
+        )
+
     def _outside_party(self, channel_id: str) -> bool:
         if channel_id == self.caller_id:
             return self.request.direction == "inbound"
-        return self._dial_out is not None  # a leg through the trunk
+        leg = self._legs.get(channel_id)
+        return leg is not None and leg.hop.reason == "outside"  # a leg through the trunk
 
-    async def _start_transfer(self, target: str) -> None:
+    def _other(self, channel_id: str) -> str:
+        """The other of the two channels talking."""
+        return self.leg_id if channel_id == self._kept_id else self._kept_id
+
+    def _number_of(self, channel_id: str) -> str:
+        leg = self._legs.get(channel_id)
+        return leg.target if leg is not None else self.record.caller.number
+
+    async def _start_transfer(self, target: str, holder: str) -> None:
+        """XFER-2: `holder` (an employee's channel) hands the other party (`kept`) to `target`."""
         answering = self.ctx.answering
         assert answering is not None
-        by = self._legs[self.leg_id].target if self.leg_id in self._legs else self.record.dialed
+        kept = self._other(holder)
+        by = self._number_of(holder)
         entry: dict[str, Any] = {"by": by, "to": target, "at": datetime.now(UTC).isoformat()}
         self.record.transfers.append(entry)
-        if self.ctx.directory.lookup(target) is None or target == by:
+        if self.ctx.directory.lookup(target) is None or target in (by, self._number_of(kept)):
             entry["result"] = "unknown_extension"
             self._emit("call.transfer", by=by, to=target, result="unknown_extension", rule="XFER-2")
-            await self._play_to(self.leg_id, "unknown_number")
+            await self._play_to(holder, "unknown_number")
             return
-        await self._play_to(self.caller_id, "transfer_hold")
+        await self._play_to(kept, "transfer_hold")
         state = self.ctx.device_state(target) if self.ctx.device_state else None
         if state in ("INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"):
             entry["result"] = "unavailable"
             self._emit("call.transfer", by=by, to=target, result="unavailable", state=state, rule="XFER-2")
-            await self._play_to(self.caller_id, "target_busy")
+            await self._play_to(kept, "target_busy")
             return
         self._emit("call.transfer", by=by, to=target, result="ringing", rule="XFER-2")
         rings = answering.rings(target)
         hop = Hop((target,), rings, round(rings * answering.settings.ring_cadence_s, 3), True, "transfer")
         before = set(self._legs)
         self._hop_index = len(self._hops) + len(self.record.transfers)  # a hop of its own
-        await self._create_leg(target, hop)
+        await self._create_leg(target, hop, presenting=self._number_of(kept))
         new = [leg for leg_id, leg in self._legs.items() if leg_id not in before]
+        self._holder = holder
         if new and new[0].state != "gone":
             self._transfer = new[0]
-            # After the hold prompt the caller hears ringback while the new phone rings.
+            # After the hold prompt the party handed on hears ringback while the new phone rings.
             await self._act(
                 "ringback",
-                lambda a: a.play(self.caller_id, RINGBACK_MEDIA, self._transfer_ringback_id, "en"),
+                lambda a: a.play(kept, RINGBACK_MEDIA, self._transfer_ringback_id, "en"),
             )
         else:
             await self._transfer_failed("unavailable")
@@ -1011,32 +1037,40 @@ class CallSession:
             await self._act("stop_ringback", lambda a: a.stop_playback(self._transfer_ringback_id))
             # The new person hears who is coming (the caller's number, digit by digit) first.
             playback_id = await self._play_to(leg.id, "transfer_incoming")
-            digits = "".join(ch for ch in self.record.caller.number if ch.isdigit())[:20]
+            holder = self._holder or self.leg_id
+            kept = self._other(holder)
+            digits = "".join(ch for ch in self._number_of(kept) if ch.isdigit())[:20]
             if digits:
                 said = f"{self.call_id}-who{len(self.record.transfers)}"
                 if await self._act("play", lambda a: a.play(leg.id, f"digits:{digits}", said, "en")):
                     playback_id = said
             if playback_id is not None:
                 await self._wait_playbacks({playback_id})
-            previous = self.leg_id
             await self._act("bridge_add", lambda a: a.add_to_bridge(self.bridge_id, [leg.id]))
-            self._transfer = None
+            self._transfer = self._holder = None
+            self._kept_id = kept  # the caller's channel, or the leg a calling employee handed on
             self.leg_id, self.callee_leg = leg.id, leg.record
             self.record.callee = self.ctx.directory.party(leg.target)
             self.record.transfers[-1]["result"] = "completed"
-            self._emit("call.transferred", by=self._legs[previous].target if previous in self._legs else None,
-                       to=leg.target, rule="XFER-2")  # fmt: skip
-            if previous in self._alive:
-                await self._hangup_leg(previous, CAUSE_NORMAL)
+            self._emit("call.transferred", by=self._number_of(holder), to=leg.target, rule="XFER-2")
+            if holder in self._alive:
+                await self._hangup_leg(holder, CAUSE_NORMAL)
 
     async def _transfer_failed(self, result: str) -> None:
-        self._transfer = None
+        holder = self._holder or self.leg_id
+        kept = self._other(holder)
+        self._transfer = self._holder = None
         await self._act("stop_ringback", lambda a: a.stop_playback(self._transfer_ringback_id))
         if self.record.transfers:
             self.record.transfers[-1]["result"] = result
         self._emit("call.transfer", to=self.record.transfers[-1]["to"], result=result, rule="XFER-2")
-        if self.leg_id in self._alive:
-            await self._play_to(self.caller_id, "target_busy")  # back to the one who answered
+        if holder in self._alive:
+            await self._play_to(kept, "target_busy")  # back to the employee who transferred
+            return
+        if kept != self.caller_id:
+            # A calling employee handed the far end on and left: nobody is left to take it.
+            self.record.hangup_by, self.record.hangup_cause = "callguard", CAUSE_NORMAL
+            await self._hangup_leg(kept, CAUSE_NORMAL)
             return
         # The one who transferred has gone: nobody is left for the caller but a message.
         self._message_for = self.record.transfers[-1]["to"]
@@ -1173,15 +1207,16 @@ class CallSession:
         elif self.state is CallState.talking and leg is not None and leg is self._transfer:
             leg.state = "gone"
             await self._transfer_failed(_UNANSWERED.get(cause or 0, "unavailable"))
-        elif self.state is CallState.talking and channel_id == self.leg_id and self._transfer is not None:
-            pass  # handed over before the new phone answered: the caller waits for it
-        elif self.state is CallState.talking and (is_caller or channel_id == self.leg_id):
+        elif self.state is CallState.talking and self._transfer is not None and channel_id == self._holder:
+            pass  # handed over before the new phone answered: the other party waits for it
+        elif self.state is CallState.talking and channel_id in (self._kept_id, self.leg_id):
             self.record.hangup_by = "caller" if is_caller else "callee"
             self.record.hangup_cause = cause or CAUSE_NORMAL
             self.state = CallState.ending
-            if self._transfer is not None:  # XFER-2: the caller left mid-transfer
-                self.record.transfers[-1]["result"] = "caller_hung_up"
-                self._emit("call.transfer", to=self._transfer.target, result="caller_hung_up", rule="XFER-2")
+            if self._transfer is not None:  # XFER-2: the party being handed on left mid-transfer
+                result = f"{self.record.hangup_by}_hung_up"
+                self.record.transfers[-1]["result"] = result
+                self._emit("call.transfer", to=self._transfer.target, result=result, rule="XFER-2")
             # Everyone else goes too: the employee, and a transfer target ringing or being
             # briefed, so that no leg (and no "in use" phone) outlives the call.
             for other in sorted(self._alive):

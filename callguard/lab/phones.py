@@ -288,10 +288,12 @@ def callee_scenario(
     talk_ms: int | None = None,
     ring_timeout_ms: int = 120_000,
     dtmf: tuple[tuple[int, str], ...] = (),
+    dtmf_mode: str = "rfc4733",
 ) -> str:
     """A phone that receives: `answer` (after `answer_after_ms` of ringing, then types `dtmf`
     and hangs up after `talk_ms` or waits for BYE), `no_answer` (rings until cancelled),
-    `busy` (486), `decline` (603)."""
+    `busy` (486), `decline` (603). Keys go out as RFC 4733 events in the RTP stream, as desk
+    phones send them by default, or as SIP INFO (`dtmf_mode="info"`), as some phones do."""
     if behaviour in ("busy", "decline"):
         code, text = (486, "Busy Here") if behaviour == "busy" else (603, "Decline")
         return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -355,7 +357,7 @@ Content-Length: 0
         after_answer = after_answer.replace("BYE [last_Contact:]", "BYE [$contact]")
     # SIPp refuses variables that are set but never used: capture the dialog only to send a BYE.
     dialog_vars = ack_vars = ""
-    if talk_ms is not None or dtmf:
+    if talk_ms is not None or (dtmf and dtmf_mode == "info"):
         dialog_vars = (
             '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>\n      '
             '<ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>\n      '
@@ -432,7 +434,7 @@ Content-Length: [len]
       {ack_vars}<log message="[clock_tick] ANSWERED"/>
     </action>
   </recv>
-{_info_keys(dtmf)}
+{_info_keys(dtmf) if dtmf_mode == "info" else _typing(dtmf)}
 {after_answer}
   <label id="end"/>
 </scenario>

@@ -85,6 +85,7 @@ class Harness:
         """Be the PSTN carrier behind the trunk: every outside call that leaves the PBX arrives
         here, and `dialed()` lists the numbers that did."""
         kw.setdefault("answer_after_ms", 300)
+        write_dtmf_files(self.work, kw.get("dtmf", ()))
         run = await self._start(
             self.work,
             self._name(f"carrier-{behaviour}"),

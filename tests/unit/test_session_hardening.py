@@ -55,12 +55,19 @@ async def test_the_far_end_of_an_outside_call_cannot_start_a_transfer() -> None:
     await _answer(w, "out-1-leg1")
     assert "bridge_add" in w.names()
     await _keys(w, "out-1-leg1", "*21002#")  # the far end
-    await _keys(w, "out-1", "*21002#")  # the employee's own keys on an outside call do nothing either
     assert len(_creates(w)) == 1, "no new leg, least of all through the trunk"
+    await _keys(w, "out-1", "*22004#")  # the employee who called hands the customer on
+    creates = _creates(w)
+    assert len(creates) == 2 and creates[1][2] == "PJSIP/2004"  # an extension, never the trunk
+    assert creates[1][4]["CALLERID(num)"] == "62345678"  # 2004 sees who is coming
     await w.send({"type": "StasisEnd", **ch("out-1")})
     await w.send({"type": "ChannelDestroyed", **ch("out-1-leg1"), "cause": 16})
+    await w.send({"type": "ChannelDestroyed", **ch("out-1-leg2"), "cause": 16})
     [rec] = w.finals
-    assert [(t["by"], t["to"], t["result"]) for t in rec.transfers] == [("outside_party", "1002", "refused")]
+    assert [(t["by"], t["to"], t["result"]) for t in rec.transfers] == [
+        ("outside_party", "1002", "refused"),
+        ("2003", "2004", "callee_hung_up"),
+    ]
     assert any(e == "call.transfer" and f["result"] == "refused" for e, f in w.events)
 
 
