@@ -370,6 +370,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         count=args.count,
         max_calls_in_setup=args.max_calls_in_setup,
         state_dir=Path(args.state_dir) if args.state_dir else None,
+        media=args.media,
     )
 
 
@@ -520,6 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=CallSettings().max_calls_in_setup,
         help="callguard's load-shedding threshold ([calls] max_calls_in_setup)",
+    )
+    s.add_argument(
+        "--media",
+        action="store_true",
+        help="callers send 1.5 s of recorded speech (RTP) in each call: the bridges' media cost",
     )
     s.add_argument("--state-dir")
     s.set_defaults(func=cmd_bench)

@@ -69,7 +69,13 @@ def _rtts(work: Path) -> list[float]:
     return out
 
 
-async def _run_path(lab: Lab, name: str, from_user: str, rate: float, count: int, work: Path) -> PathResult:
+# With --media each caller sends recorded speech (the `~` key of the lab phones) before hanging up.
+MEDIA_TALK_MS = 2000
+
+
+async def _run_path(
+    lab: Lab, name: str, from_user: str, rate: float, count: int, work: Path, media: bool = False
+) -> PathResult:
     assert lab.state is not None
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -87,7 +93,9 @@ async def _run_path(lab: Lab, name: str, from_user: str, rate: float, count: int
         caller = await start_sipp(
             work,
             "caller",
-            caller_scenario(from_user, CALLEE, talk_ms=TALK_MS),
+            caller_scenario(from_user, CALLEE, talk_ms=TALK_MS)
+            if not media
+            else caller_scenario(from_user, CALLEE, talk_ms=MEDIA_TALK_MS - 1500, dtmf=((0, "~"),)),
             [
                 f"{lab.state.sip_host}:{lab.state.sip_port}",
                 "-i",
@@ -144,7 +152,9 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def run_bench(rate: float, count: int, max_calls_in_setup: int, state_dir: Path | None = None) -> int:
+def run_bench(
+    rate: float, count: int, max_calls_in_setup: int, state_dir: Path | None = None, media: bool = False
+) -> int:
     require_sipp()
     state_dir = state_dir or default_state_dir().with_name("bench")
     lab = Lab(
@@ -156,7 +166,8 @@ def run_bench(rate: float, count: int, max_calls_in_setup: int, state_dir: Path 
     if lab.state is not None:
         lab.down()
     print(
-        f"callguard bench: {count} calls per path at {rate:g} calls/s, {TALK_MS} ms talk each; "
+        f"callguard bench: {count} calls per path at {rate:g} calls/s, "
+        f"{MEDIA_TALK_MS if media else TALK_MS} ms talk each{' with speech' if media else ''}; "
         f"max_calls_in_setup {max_calls_in_setup}; lab on ports +200 in {state_dir}",
         flush=True,
     )
@@ -165,7 +176,8 @@ def run_bench(rate: float, count: int, max_calls_in_setup: int, state_dir: Path 
     try:
         for name, user in (("plain Dial()", BENCH_USER), ("callguard", "1001")):
             print(f"running {name} ...", flush=True)
-            results.append(asyncio.run(_run_path(lab, name, user, rate, count, state_dir / "bench" / user)))
+            work = state_dir / "bench" / user
+            results.append(asyncio.run(_run_path(lab, name, user, rate, count, work, media)))
     finally:
         lab.down()
     print()
