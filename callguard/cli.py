@@ -380,6 +380,13 @@ def cmd_bench_rings(args: argparse.Namespace) -> int:
     return run_bench_rings(args.calls, args.cadence, Path(args.state_dir) if args.state_dir else None)
 
 
+def _add_report_commands(sub: Any, db: Any) -> None:
+    """LOG-2/4/6: bill, report, export, db backup, db prune (callguard/reports/commands.py)."""
+    from callguard.reports.commands import add_commands
+
+    add_commands(sub, db)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -486,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = db.add_parser("upgrade", help="apply schema migrations")
     s.add_argument("--config", required=True)
     s.set_defaults(func=cmd_db_upgrade)
+    _add_report_commands(sub, db)
 
     lab = sub.add_parser("lab", help="the local lab PBX").add_subparsers(dest="lab_cmd", required=True)
     for name, func, helptext in (

@@ -417,6 +417,13 @@ class ServiceSection(_Strict):
     dialplan_include: str = ""
 
 
+class RecordsSettings(_Strict):
+    """LOG-2: `callguard db prune` deletes whole local months older than this many months, after
+    writing each month's bill to <state_dir>/bills/YYYY-MM.csv; 0 keeps records for ever."""
+
+    retention_months: int = Field(default=36, ge=0, le=1200)
+
+
 class Config(_Strict):
     """Everything `callguard run` needs; `source` is the file it came from."""
 
@@ -431,5 +438,6 @@ class Config(_Strict):
     inbound: InboundSettings = InboundSettings()
     answering: AnsweringSettings = AnsweringSettings()
     directory: DirectoryConfig
+    records: RecordsSettings = RecordsSettings()  # LOG-2: retention (`callguard db prune`)
     pin_file: PinFile | None = None
     source: Path

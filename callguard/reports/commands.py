@@ -1,0 +1,263 @@
+"""`callguard bill | report | export | db backup | db prune`: read the records, compute here, print
+or write. Every command takes --config FILE | --db URL (default: the lab's records)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from callguard.config import Config, load_config
+from callguard.reports.bills import Who
+
+if TYPE_CHECKING:  # the parsers are built on every `callguard` run: the rest loads when used
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+BillInputs = tuple[Mapping[str, Decimal], Mapping[str, Who], Mapping[str, str]]
+
+
+def _config(args: argparse.Namespace) -> Config | None:
+    """--config's file; without --config/--db, the lab's own config when a lab has run."""
+    if args.config:
+        return load_config(args.config)
+    if args.db:
+        return None
+    from callguard.lab.lab import Lab
+
+    path = Lab(Path(args.state_dir) if args.state_dir else None).state_dir / "config" / "callguard.toml"
+    return load_config(path) if path.exists() else None
+
+
+def directory_maps(config: Config | None) -> tuple[dict[str, Who], dict[str, str]]:
+    """Extension -> who uses it, department id -> name, from the directory (empty without)."""
+    if config is None:
+        return {}, {}
+    d = config.directory
+    people = {p.id: p for p in d.people}
+    who: dict[str, Who] = {}
+    for line in d.lines:
+        person = people.get(line.person or "")
+        if person is not None:
+            who[line.extension] = Who(person.id, person.name, person.department)
+        else:
+            who[line.extension] = Who(line.extension, line.label or line.extension, line.department or "-")
+    return who, {dep.id: dep.name for dep in d.departments}
+
+
+async def bill_inputs(engine: AsyncEngine, config: Config | None) -> BillInputs:
+    """Budgets (config, overridden by `callguard budget set`), people and department names."""
+    from callguard.config._models import BudgetSettings
+    from callguard.policy.budgets import configured
+    from callguard.store.budgets import stored_budgets
+
+    settings = config.budgets if config is not None else BudgetSettings()
+    budgets = {key: b.amount for key, b in configured(settings, await stored_budgets(engine)).items()}
+    who, names = directory_maps(config)
+    return budgets, who, names
+
+
+def _with_engine(args: argparse.Namespace, work: Any) -> Any:
+    from callguard.cli import _with_engine as with_engine
+
+    return with_engine(args, work)
+
+
+def _month_arg(value: str) -> str:
+    """--month as argparse checks it: a bad one is a one-line usage error."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month like 2026-11")
+    return value
+
+
+def _month(args: argparse.Namespace) -> str:
+    return str(args.month)
+
+
+def _write(data: bytes, out: str | None) -> None:
+    if out:
+        Path(out).write_bytes(data)
+        print(f"{out}: written", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+def cmd_bill(args: argparse.Namespace) -> int:
+    """LOG-4: the month's phone bill (每月公布话费账单)."""
+    from callguard.reports.bills import monthly_bill
+    from callguard.reports.render import bill_csv, bill_html, bill_text
+    from callguard.store.archive import read_month
+
+    month, config = _month(args), _config(args)
+
+    async def work(engine: AsyncEngine) -> Any:
+        budgets, who, names = await bill_inputs(engine, config)
+        calls = await read_month(engine, month)
+        return monthly_bill(
+            month, calls, department=args.department, budgets=budgets, people=who, department_names=names
+        )
+
+    bill = _with_engine(args, work)
+    if args.format == "csv":
+        _write(bill_csv(bill), args.out)
+    elif args.format == "html":
+        _write(bill_html(bill).encode("utf-8"), args.out)
+    else:
+        _write(bill_text(bill).encode("utf-8"), args.out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """LOG-6: answering compliance, outside calls and violations per person and department."""
+    from callguard.reports.compliance import compliance
+    from callguard.reports.render import compliance_text, jsonable
+    from callguard.store.archive import read_month
+
+    month, config = _month(args), _config(args)
+
+    async def work(engine: AsyncEngine) -> Any:
+        budgets, who, names = await bill_inputs(engine, config)
+        calls = await read_month(engine, month)
+        return compliance(
+            month, calls, department=args.department, budgets=budgets, people=who, department_names=names
+        )
+
+    report = _with_engine(args, work)
+    if args.json:
+        print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
+    else:
+        print(compliance_text(report), end="")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """LOG-2: every field of a month's calls, with legs, violations and messages."""
+    from callguard.reports.archive import export_csv, export_jsonl
+    from callguard.store.archive import read_month
+
+    month = _month(args)
+    calls = _with_engine(args, lambda engine: read_month(engine, month))
+    _write(export_csv(calls) if args.format == "csv" else export_jsonl(calls), args.out)
+    if args.out:
+        print(f"{len(calls)} calls of {month}", file=sys.stderr)
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """LOG-2: a consistent copy of the SQLite database while callguard runs; PostgreSQL: pg_dump."""
+    from callguard.cli import _database_url, _fail
+    from callguard.store.archive import backup_sqlite, pg_dump_command, sqlite_path
+
+    url = _database_url(args)
+    source = sqlite_path(url)
+    if source is None:
+        return _fail(f"not a SQLite database; back up PostgreSQL with: {pg_dump_command(url, args.file)}", 2)
+    try:
+        count = backup_sqlite(source, Path(args.file))
+    except (OSError, FileNotFoundError) as exc:
+        return _fail(f"{args.file}: backup failed: {exc}")
+    print(f"{args.file}: backup of {source} ({count} calls)")
+    return 0
+
+
+def _bills_dir(args: argparse.Namespace, config: Config | None) -> Path | None:
+    from callguard.cli import _database_url
+    from callguard.store.archive import sqlite_path
+
+    if args.bills_dir:
+        return Path(args.bills_dir)
+    if config is not None:
+        return Path(config.service.state_dir) / "bills"
+    source = sqlite_path(_database_url(args))
+    return source.parent / "bills" if source else None
+
+
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    """LOG-2: delete whole months past the retention, each month's bill written first."""
+    from callguard.cli import _fail
+    from callguard.reports.archive import prune
+
+    config = _config(args)
+    months = args.months if args.months is not None else (config.records.retention_months if config else None)
+    if months is None:
+        return _fail(
+            "say how long records are kept: --months N or --config FILE ([records] retention_months)"
+        )
+    bills = _bills_dir(args, config)
+    if bills is None:
+        return _fail("say where the bills of pruned months go: --bills-dir DIR")
+
+    async def work(engine: AsyncEngine) -> Any:
+        inputs = await bill_inputs(engine, config)
+        return await prune(
+            engine,
+            now=datetime.now(UTC),
+            retention_months=months,
+            bills_dir=bills,
+            dry_run=args.dry_run,
+            bill_inputs=lambda: inputs,
+        )
+
+    result = _with_engine(args, work)
+    if result.before is None:
+        print("retention_months = 0: records are kept for ever; nothing pruned")
+        return 0
+    if not result.months:
+        print(f"nothing to prune: no records from {result.before} or before")
+        return 0
+    verb = "would delete" if args.dry_run else "deleted"
+    for m in result.months:
+        kept = f", kept {m.kept} with a violation under appeal" if m.kept else ""
+        print(f"{m.month}: {verb} {m.calls} calls{kept}; bill {m.bill}")
+    print(f"(months up to {result.before} are past the {months}-month retention)")
+    return 0
+
+
+def add_commands(sub: Any, db: Any) -> None:
+    """The parsers of `bill`, `report`, `export` (on `sub`) and `backup`, `prune` (on `db`)."""
+
+    def where(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--config")
+        s.add_argument("--db", help="database URL (instead of --config)")
+        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+
+    s = sub.add_parser("bill", help="the month's phone bill per department and person (LOG-4)")
+    where(s)
+    s.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM (local time)")
+    s.add_argument("--department", help="one department's bill (its id)")
+    s.add_argument("--format", choices=("text", "csv", "html"), default="text")
+    s.add_argument("--out", help="write to this file (default: stdout)")
+    s.set_defaults(func=cmd_bill)
+
+    s = sub.add_parser("report", help="answering compliance per person and department (LOG-6)")
+    where(s)
+    s.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM (local time)")
+    s.add_argument("--department", help="one department (its id)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("export", help="every field of a month's calls (LOG-2)")
+    where(s)
+    s.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM (local time)")
+    s.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    s.add_argument("--out", help="write to this file (default: stdout)")
+    s.set_defaults(func=cmd_export)
+
+    s = db.add_parser("backup", help="copy the SQLite database while callguard runs (LOG-2)")
+    where(s)
+    s.add_argument("file", help="the backup file to write")
+    s.set_defaults(func=cmd_db_backup)
+
+    s = db.add_parser("prune", help="delete months past [records] retention_months (LOG-2)")
+    where(s)
+    s.add_argument("--months", type=int, help="months to keep (default: [records] retention_months)")
+    s.add_argument("--bills-dir", help="where each pruned month's bill goes (default: <state_dir>/bills)")
+    s.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+    s.set_defaults(func=cmd_db_prune)
