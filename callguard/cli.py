@@ -387,6 +387,60 @@ def _add_report_commands(sub: Any, db: Any) -> None:
     add_commands(sub, db)
 
 
+def cmd_cdr_import(args: argparse.Namespace) -> int:
+    """LOG-1: record the calls the dialplan handled alone from Asterisk's CDR, now (the service
+    does it at start and at each ARI/AMI reconnect)."""
+    from callguard.dialplan_calls import CdrImporter, DialplanRecords
+    from callguard.logs import Emitter
+    from callguard.policy import Directory
+
+    if args.config:
+        config = load_config(args.config)
+    else:
+        from callguard.lab.lab import Lab
+
+        lab = Lab(Path(args.state_dir) if args.state_dir else None)
+        if lab.state is None:
+            return _fail("say which configuration applies: --config FILE (or start the lab)")
+        config = load_config(lab.state.config_path)
+    path = Path(args.file or config.cdr.file)
+    path = path if path.is_absolute() else config.source.parent / path
+    if not path.is_file():
+        return _fail(f'{path}: no such CDR file (see README "Call records" for the CDR set-up)')
+    if args.db is None:
+        args.db = config.database.url
+    node = config.service.node
+    records = DialplanRecords(Directory(config.directory), config.outbound, node)
+    result = _with_engine(
+        args, lambda engine: CdrImporter(engine, path, records, node, Emitter(None)).import_once()
+    )
+    if result is None:
+        return _fail(f"{path}: not imported")
+    print(
+        f"{path}: {result.rows} new rows read, {result.imported} calls recorded (handled by the "
+        f"dialplan), {result.skipped} already recorded, {result.bad} not in callguard's format"
+    )
+    return 0
+
+
+def _add_cdr_commands(sub: Any) -> None:
+    """`cdr import` (LOG-1)."""
+    cdr = sub.add_parser("cdr", help="Asterisk's CDR (LOG-1)").add_subparsers(dest="cdr_cmd", required=True)
+    s = cdr.add_parser("import", help="record the calls the dialplan handled alone, from the CDR file")
+    s.add_argument("--config", help="callguard.toml (default: the running lab's)")
+    s.add_argument("--file", help="the cdr_custom CSV (default: [cdr] file)")
+    s.add_argument("--db", help="database URL (default: the config's)")
+    s.add_argument("--state-dir", help="lab state directory")
+    s.set_defaults(func=cmd_cdr_import)
+
+
+def _add_report_commands(sub: Any, db: Any) -> None:
+    """LOG-2/4/6: bill, report, export, db backup, db prune (callguard/reports/commands.py)."""
+    from callguard.reports.commands import add_commands
+
+    add_commands(sub, db)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -494,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True)
     s.set_defaults(func=cmd_db_upgrade)
     _add_report_commands(sub, db)
+    _add_cdr_commands(sub)
 
     lab = sub.add_parser("lab", help="the local lab PBX").add_subparsers(dest="lab_cmd", required=True)
     for name, func, helptext in (

@@ -55,13 +55,11 @@ def _emergency(config: Config) -> list[str]:
     out += [
         "",
         "[callguard-emergency]",
-        "; OUT-6. callguard records these calls from the AMI UserEvents (when it runs);",
+        "; OUT-6. callguard records these calls (LOG-1) from the AMI UserEvents when it runs,",
+        "; else from the CDR row when it is back (callguard-dialplan-start in extensions.conf);",
         "; Asterisk's log always has the NOTICE line.",
         "exten => _X.,1,Log(NOTICE,callguard OUT-6 emergency call ${CHANNEL(endpoint)} -> ${EXTEN})",
-        " same => n,Set(CG_EMERGENCY_START=${STRFTIME(,,%s.%3q)})",
-        " same => n,UserEvent(CallguardEmergency,Stage: start,CallId: ${UNIQUEID},"
-        "Line: ${CHANNEL(endpoint)},Number: ${EXTEN})",
-        " same => n,Set(CHANNEL(hangup_handler_push)=callguard-emergency-end,s,1(${EXTEN}))",
+        " same => n,Gosub(callguard-dialplan-start,s,1(emergency,${EXTEN}))",
         f" same => n,Dial(PJSIP/${{EXTEN}}@{config.outbound.trunk},120)",
         " same => n,Hangup()",
     ]

@@ -16,9 +16,9 @@ from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
 from callguard.calls import CallManager
 from callguard.calls.blocking import BlocklistKeeper
-from callguard.calls.emergency import EmergencyCalls
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.config import Config
+from callguard.dialplan_calls import CdrImporter, DialplanCalls, DialplanRecords
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter, number_keeper
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
@@ -78,6 +78,16 @@ async def _recent_outside_calls(engine: AsyncEngine) -> list[tuple[str, float]]:
     return out
 
 
+def _cdr_importer(
+    config: Config, engine: AsyncEngine, records: DialplanRecords, emit: Emitter, writer: RecordWriter
+) -> CdrImporter | None:
+    if not config.cdr.enabled:
+        return None
+    path = Path(config.cdr.file)
+    path = path if path.is_absolute() else config.source.parent / path
+    return CdrImporter(engine, path, records, config.service.node, emit, writer.ensure_schema)
+
+
 async def run_service(config: Config) -> None:
     directory = Directory(config.directory)
     engine = make_engine(config.database.url)
@@ -104,8 +114,19 @@ async def run_service(config: Config) -> None:
     node = config.service.node
     inbound = InboundPolicy(directory, config.inbound, Numbering(config.outbound.numbering))
     blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
-    emergency = EmergencyCalls(directory, node, emit, writer.submit)
-    watcher = AmiWatcher(config.ami, on_user_event=emergency.on_user_event) if config.ami.enabled else None
+    # LOG-1: calls the dialplan handles alone, live (AMI) and from the CDR after a time away.
+    dialplan_records = DialplanRecords(directory, config.outbound, node)
+    dialplan_calls = DialplanCalls(dialplan_records, emit, writer.submit)
+    importer = _cdr_importer(config, engine, dialplan_records, emit, writer)
+    watcher = (
+        AmiWatcher(
+            config.ami,
+            on_user_event=dialplan_calls.on_user_event,
+            on_connected=importer.request if importer else None,
+        )
+        if config.ami.enabled
+        else None
+    )
     pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
     manager = CallManager(
         directory,
@@ -123,9 +144,17 @@ async def run_service(config: Config) -> None:
         device_state=watcher.state_of if watcher is not None else None,
         pin_lockouts=pin_lockouts,
     )
-    supervisor = AriSupervisor(config.ari, manager.on_event, manager.adopt)
+
+    async def on_ari_connected(client: AriClient) -> None:
+        if importer is not None:
+            importer.request()  # LOG-1: what the dialplan handled while ARI was away
+        await manager.adopt(client)
+
+    supervisor = AriSupervisor(config.ari, manager.on_event, on_ari_connected)
     manager.remember_outside_calls(await _recent_outside_calls(engine))
     await pin_lockouts.load(datetime.now(UTC))  # after the migrations _recent_outside_calls ran
+    if importer is not None:
+        importer.request()  # also when Asterisk is away: its CDR file may be readable
 
     tasks = [
         asyncio.create_task(supervisor.run(), name="ari"),
@@ -160,6 +189,8 @@ async def run_service(config: Config) -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await pin_lockouts.flush()
+    if importer is not None:
+        await importer.close()
     await writer.flush()
     await engine.dispose()
     log.info("service.stopped", active_calls=manager.active_calls)

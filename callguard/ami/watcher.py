@@ -31,10 +31,14 @@ class AmiWatcher:
     """Keeps `device_states` current ("PJSIP/1001" → "NOT_INUSE", "RINGING", "INUSE", ...)."""
 
     def __init__(
-        self, settings: AmiSettings, on_user_event: Callable[[Mapping[str, Any]], None] | None = None
+        self,
+        settings: AmiSettings,
+        on_user_event: Callable[[Mapping[str, Any]], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._on_user_event = on_user_event
+        self._on_connected = on_connected  # LOG-1: the CDR import runs at each (re)connect
         self.device_states: dict[str, str] = {}
         self.connected = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,6 +65,8 @@ class AmiWatcher:
         task = asyncio.ensure_future(self._load_states(manager))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._on_connected is not None:
+            self._on_connected()
 
     def _on_disconnect(self, _manager: Any, exc: Any) -> None:
         if self.connected:

@@ -55,6 +55,9 @@ class CallRecord:
     transfers: list[dict[str, Any]] = field(default_factory=list)  # XFER-2: by, to, at, result
     message: dict[str, Any] | None = None  # XFER-3: the message the caller left
     line: str | None = None  # the caller's desk phone (its PJSIP endpoint), when it has one
+    # LOG-1: "dialplan" for a call that never entered Stasis (emergency, fail-safe), recorded
+    # from AMI UserEvents or imported from Asterisk's CDR.
+    handled_by: str = "callguard"
 
     @property
     def talk_s(self) -> float | None:
@@ -122,4 +125,5 @@ class CallRecord:
             transfers=list(data.get("transfers", [])),
             message=data.get("message"),
             line=data.get("line"),
+            handled_by=data.get("handled_by") or "callguard",
         )

@@ -404,6 +404,15 @@ class AnsweringSettings(_Strict):
     transfer_code: str = Field(default="*2", pattern=r"^[*#][0-9]$")
 
 
+class CdrSettings(_Strict):
+    """LOG-1: calls the dialplan handled alone while callguard was down come from Asterisk's CDR
+    (cdr_custom, dialplan/cdr_custom.conf), imported at start and at each ARI/AMI reconnect."""
+
+    enabled: bool = True
+    # The CSV as callguard reads it (relative: to this file); a missing file is a warning.
+    file: str = "/var/log/asterisk/cdr-custom/callguard.csv"
+
+
 class ServiceSection(_Strict):
     node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$", max_length=64)
     # Where the database, journal and log files live when their paths are relative (LOG-2);
@@ -438,6 +447,7 @@ class Config(_Strict):
     inbound: InboundSettings = InboundSettings()
     answering: AnsweringSettings = AnsweringSettings()
     directory: DirectoryConfig
+    cdr: CdrSettings = CdrSettings()  # LOG-1: importing the dialplan's calls from the CDR
     records: RecordsSettings = RecordsSettings()  # LOG-2: retention (`callguard db prune`)
     pin_file: PinFile | None = None
     source: Path

@@ -220,6 +220,9 @@ exten => _X.,1,Dial(PJSIP/${EXTEN},10)
     # The fail-safe part generated from the lab's own callguard.toml, as an operator renders it.
     files[GENERATED_NAME] = render_dialplan(config)
     files["rtp.conf"] = "[general]\nrtpstart = 20000\nrtpend = 29999\n"
+    # LOG-1: the CDR rows callguard imports after it was down, as shipped (log/cdr-custom/).
+    files["cdr.conf"] = (DIALPLAN_DIR / "cdr.conf").read_text()
+    files["cdr_custom.conf"] = (DIALPLAN_DIR / "cdr_custom.conf").read_text()
     files["pjsip.conf"] = _pjsip_conf(ports, Directory(config.directory))
     # Files Asterisk complains about when absent; empty is fine.
     for name in (
@@ -350,7 +353,7 @@ class AsteriskProcess:
         self.conf = f"{self.run_dir}/etc/asterisk.conf"
 
     def write_config(self, files: dict[str, str]) -> None:
-        for sub in ("etc", "db", "spool", "spool/recording", "run", "log", "cache"):
+        for sub in ("etc", "db", "spool", "spool/recording", "run", "log", "log/cdr-custom", "cache"):
             (self.host_run_dir / sub).mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (self.host_run_dir / "etc" / name).write_text(text)

@@ -213,6 +213,9 @@ password = "{mqtt_password}"
 [log]
 file = "{self.state_dir}/callguard.log"
 
+[cdr]
+file = "{self._cdr_file()}"
+
 [calls]
 {calls}
 
@@ -223,6 +226,10 @@ pins = "pins.toml"
 {self.extra_config}
 """)
         return path
+
+    def _cdr_file(self) -> Path:
+        """The lab Asterisk's cdr_custom CSV (LOG-1), as callguard on the host reads it."""
+        return self._asterisk().host_run_dir / "log" / "cdr-custom" / "callguard.csv"
 
     @staticmethod
     def _write_pins(path: Path) -> None:

@@ -120,6 +120,7 @@ def _call_values(record: CallRecord) -> dict[str, Any]:
             "authorized_by": record.authorized_by,
             "matter": record.matter,
             "transfers": record.transfers or None,
+            "handled_by": record.handled_by,  # LOG-1
         },
     )
 
@@ -325,6 +326,7 @@ async def list_calls(
                 "authorized_by": r.authorized_by,
                 "matter": r.matter,
                 "transfers": r.transfers or [],
+                "handled_by": r.handled_by,  # LOG-1: callguard | dialplan
                 "legs": [
                     {
                         "role": leg.role,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -44,6 +44,8 @@ class CallRow(Base):
     authorized_by: Mapped[str | None] = mapped_column(String(64))
     matter: Mapped[str | None] = mapped_column(String(16))
     transfers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # LOG-1 (migration 0009): "callguard", or "dialplan" for a call that never entered Stasis.
+    handled_by: Mapped[str] = mapped_column(String(16), default="callguard", server_default="callguard")
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.id", lazy="selectin"
@@ -130,3 +132,16 @@ class PinFailureRow(Base):
     line: Mapped[str] = mapped_column(String(64))
     person: Mapped[str | None] = mapped_column(String(64))
     call_id: Mapped[str] = mapped_column(String(128))
+
+
+class CdrImportRow(Base):
+    """LOG-1: how far `cdr import` has read one CDR file (migration 0009)."""
+
+    __tablename__ = "cdr_imports"
+
+    source: Mapped[str] = mapped_column(String(512), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(64))  # device:inode: another file starts at 0
+    offset: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)  # CDR rows read so far
+    imported: Mapped[int] = mapped_column(BigInteger)  # records created from them
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

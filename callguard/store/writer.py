@@ -115,6 +115,10 @@ class RecordWriter:
     def in_memory(self) -> int:
         return len(self._pending)
 
+    async def ensure_schema(self) -> bool:
+        """True once the schema is current (migrated by this writer, never twice at once)."""
+        return await self._ensure_schema()
+
     async def close_unobserved(self, node: str, still_open: set[str]) -> None:
         """After (re)connecting to Asterisk: close this node's open calls that are gone (LOG-1:
         a call that ended while callguard was down still leaves a record). Best effort: it runs
