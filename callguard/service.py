@@ -16,12 +16,14 @@ from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
 from callguard.calls import CallManager
 from callguard.calls.blocking import BlocklistKeeper
+from callguard.calls.budgets import BudgetKeeper
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.config import Config
 from callguard.dialplan_calls import CdrImporter, DialplanCalls, DialplanRecords
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter, number_keeper
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
+from callguard.policy.tariffs import TariffTable
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
 log = structlog.get_logger("callguard")
@@ -52,6 +54,7 @@ _NOT_COUNTED = {
     "quiet_hours",
     "toll_fraud_limit",
     "invalid_number",
+    "budget_exhausted",
 }
 
 
@@ -86,6 +89,15 @@ def _cdr_importer(
     path = Path(config.cdr.file)
     path = path if path.is_absolute() else config.source.parent / path
     return CdrImporter(engine, path, records, config.service.node, emit, writer.ensure_schema)
+
+
+async def _first_budgets(budgets: BudgetKeeper) -> None:
+    """LOG-4: an exhausted budget holds from the first call after a restart."""
+    try:
+        async with asyncio.timeout(5):
+            await budgets.refresh()
+    except Exception as exc:  # noqa: BLE001 - start anyway; the keeper retries every few seconds
+        log.warning("budgets.unavailable", error=repr(exc))
 
 
 async def run_service(config: Config) -> None:
@@ -128,6 +140,8 @@ async def run_service(config: Config) -> None:
         else None
     )
     pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
+    outbound = OutboundPolicy(directory, config.outbound, _pin_book(config), TariffTable(config.tariffs))
+    budgets = BudgetKeeper(engine, outbound, config.budgets, node, emit)  # LOG-4
     manager = CallManager(
         directory,
         config.calls,
@@ -136,14 +150,16 @@ async def run_service(config: Config) -> None:
         emit,
         writer.submit,
         close_unobserved=lambda still_open: writer.close_unobserved(node, still_open),
-        outbound=OutboundPolicy(directory, config.outbound, _pin_book(config)),
+        outbound=outbound,
         language=config.service.language,
         inbound=inbound,
         block=blocklist.block,
         answering=AnsweringPolicy(directory, config.answering),
         device_state=watcher.state_of if watcher is not None else None,
         pin_lockouts=pin_lockouts,
+        charge=budgets.charge,
     )
+    budgets.live = manager.live_records
 
     async def on_ari_connected(client: AriClient) -> None:
         if importer is not None:
@@ -153,6 +169,7 @@ async def run_service(config: Config) -> None:
     supervisor = AriSupervisor(config.ari, manager.on_event, on_ari_connected)
     manager.remember_outside_calls(await _recent_outside_calls(engine))
     await pin_lockouts.load(datetime.now(UTC))  # after the migrations _recent_outside_calls ran
+    await _first_budgets(budgets)
     if importer is not None:
         importer.request()  # also when Asterisk is away: its CDR file may be readable
 
@@ -160,6 +177,7 @@ async def run_service(config: Config) -> None:
         asyncio.create_task(supervisor.run(), name="ari"),
         asyncio.create_task(writer.run(), name="store"),
         asyncio.create_task(blocklist.run(), name="blocklist"),
+        asyncio.create_task(budgets.run(), name="budgets"),
     ]
     if publisher is not None:
         tasks.append(asyncio.create_task(publisher.run(), name="mqtt"))

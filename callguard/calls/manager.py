@@ -101,6 +101,7 @@ class CallManager:
         answering: AnsweringPolicy | None = None,
         device_state: Callable[[str], str | None] | None = None,
         pin_lockouts: PinLockouts | None = None,
+        charge: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -121,6 +122,7 @@ class CallManager:
             device_state=device_state,
             # OUT-3: without a store (tests) lockouts still hold, in memory.
             pin_lockouts=pin_lockouts or (PinLockouts(pin_guard(outbound.settings)) if outbound else None),
+            charge=charge,  # LOG-4: the BudgetKeeper counts each priced call at once
         )
         self._repeat = RepeatCallers(inbound.settings.auto_block_window_min * 60 if inbound else 600.0)
         self._by_channel: dict[str, CallSession] = {}
@@ -132,6 +134,10 @@ class CallManager:
         if self._ctx.guard is not None:
             for line, started in calls:
                 self._ctx.guard.remember(line, started)
+
+    def live_records(self) -> list[CallRecord]:
+        """The records of the calls in progress (LOG-4 estimates their cost so far)."""
+        return [session.record for session in self._sessions.values()]
 
     @property
     def active_calls(self) -> int:

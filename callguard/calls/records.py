@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from callguard.policy import Party
@@ -55,6 +56,11 @@ class CallRecord:
     transfers: list[dict[str, Any]] = field(default_factory=list)  # XFER-2: by, to, at, result
     message: dict[str, Any] | None = None  # XFER-3: the message the caller left
     line: str | None = None  # the caller's desk phone (its PJSIP endpoint), when it has one
+    # LOG-4: what an outside call cost (元; 0 when not answered, None when never dialled out or
+    # no tariff covers it), the tariff entry that priced it and the budget it was charged to.
+    cost: Decimal | None = None
+    tariff: str | None = None
+    budget: str | None = None
     # LOG-1: "dialplan" for a call that never entered Stasis (emergency, fail-safe), recorded
     # from AMI UserEvents or imported from Asterisk's CDR.
     handled_by: str = "callguard"
@@ -71,6 +77,8 @@ class CallRecord:
         def conv(value: Any) -> Any:
             if isinstance(value, datetime):
                 return value.isoformat()
+            if isinstance(value, Decimal):
+                return str(value)  # money stays exact in JSON: "0.44"
             if isinstance(value, dict):
                 return {k: conv(v) for k, v in value.items()}
             if isinstance(value, list):
@@ -125,5 +133,8 @@ class CallRecord:
             transfers=list(data.get("transfers", [])),
             message=data.get("message"),
             line=data.get("line"),
+            cost=Decimal(data["cost"]) if data.get("cost") is not None else None,
+            tariff=data.get("tariff"),
+            budget=data.get("budget"),
             handled_by=data.get("handled_by") or "callguard",
         )

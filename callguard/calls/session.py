@@ -46,6 +46,7 @@ from callguard.policy import (
     calling_party,
     decide_call,
 )
+from callguard.policy.tariffs import rate_call
 
 log = structlog.get_logger("callguard.calls")
 
@@ -170,6 +171,7 @@ class SessionContext:
     answering: AnsweringPolicy | None = None
     device_state: Callable[[str], str | None] | None = None  # AMI: "NOT_INUSE", "INUSE", ...
     pin_lockouts: PinLockouts | None = None  # OUT-3: wrong codes across calls lock PIN entry
+    charge: Callable[[CallRecord], None] | None = None  # LOG-4: a priced call counts at once
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,7 @@ class CallSession:
         self.record.direction = "outbound"
         self.record.number_class = dial.number_class
         self.record.callee = Party(number=dial.number)
+        self.record.budget = dial.budget  # LOG-4: the register names the budget charged
 
     def _note_refusal(self, decision: Refuse) -> None:
         """What a refusal leaves on the record: its reason, cause, violation and SEC-1 block."""
@@ -1260,6 +1263,7 @@ class CallSession:
             await self._act("destroy_bridge", lambda a: a.destroy_bridge(self.bridge_id))
         self.state = CallState.done
         self.record.ended_at = at
+        self._price()
         self._emit(
             "call.ended",
             disposition=self.record.disposition,
@@ -1269,6 +1273,20 @@ class CallSession:
             ext=self.record.callee.number if self.record.callee else None,
         )
         self.ctx.submit_record(self.record)
+
+    def _price(self) -> None:
+        """LOG-4: an outside call that was dialled out gets its cost and tariff entry."""
+        dial, outbound = self._dial_out, self.ctx.outbound
+        if dial is None or outbound is None:
+            return
+        record = self.record
+        record.cost, record.tariff = rate_call(
+            outbound.tariffs, dial.number, dial.number_class, record.answered_at, record.ended_at
+        )
+        if record.cost is None:
+            self._log.warning("cost.unrated", number_class=dial.number_class, rule="LOG-4")
+        elif self.ctx.charge is not None:
+            self.ctx.charge(record)
 
     async def _resync(self) -> None:
         """Events may have been missed (disconnect, restart): ask Asterisk what is still alive."""
@@ -1310,6 +1328,7 @@ class CallSession:
         if isinstance(decision, DialOut):
             self._dial_out = decision
             self.record.direction, self.record.number_class = "outbound", decision.number_class
+            self.record.budget = decision.budget
             callee = Party(number=decision.number)
             if self.ctx.guard is not None and not decision.emergency:
                 self.ctx.guard.admit(self.call_id, self.request.from_line, time.monotonic())

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from callguard.config._models import Config, DirectoryConfig, PinFile, Role
+from callguard.config._models import Config, DirectoryConfig, PinFile, Role, TariffFile
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -144,6 +144,32 @@ def _load_pins(path: Path, directory: DirectoryConfig | None, problems: list[str
     return pins
 
 
+def _load_tariffs(path: Path, problems: list[str]) -> list[Any]:
+    """LOG-4: the `[outbound] tariffs` file's entries, checked here so that its problems name it."""
+    raw = _read_toml(path, problems)
+    table = _validate(TariffFile, raw, path, problems) if raw is not None else None
+    return [t.model_dump() for t in table.tariffs] if table is not None else []
+
+
+def _check_costs(config: Config, path: Path, problems: list[str]) -> None:
+    """Tariff ids are unique (records name them); budgets name known departments and people."""
+    seen: set[str] = set()
+    for i, tariff in enumerate(config.tariffs):
+        if tariff.id in seen:
+            problems.append(f"{path}: tariffs[{i}].id: duplicate tariff id {tariff.id!r}")
+        seen.add(tariff.id)
+        if not tariff.classes and not tariff.prefixes:
+            problems.append(f"{path}: tariffs[{i}]: give classes and/or prefixes")
+    known = {
+        "department": {d.id for d in config.directory.departments},
+        "person": {p.id for p in config.directory.people},
+    }
+    for scope in ("department", "person"):
+        for i, entry in enumerate(getattr(config.budgets, scope)):
+            if entry.name not in known[scope]:
+                problems.append(f"{path}: budgets.{scope}[{i}].name: unknown {scope} {entry.name!r}")
+
+
 def _is_placeholder(password: str) -> bool:
     # The shipped ari.conf/manager.conf say CHANGE_ME: a deployment must not run on it.
     return password.strip().lower() in ("", "change_me")
@@ -200,6 +226,12 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         if isinstance(pins_name, str) and pins_name
         else None
     )
+    tariffs_name = outbound.get("tariffs", "") if isinstance(outbound, dict) else ""
+    if isinstance(tariffs_name, str) and tariffs_name and isinstance(raw.get("tariffs", []), list):
+        raw["tariffs"] = [
+            *raw.get("tariffs", []),
+            *_load_tariffs(Path(_resolve_relative(tariffs_name, base)), problems),
+        ]
     config = _validate(
         Config,
         {**raw, "directory": directory or DirectoryConfig(company="-"), "pin_file": pin_file, "source": path},
@@ -215,6 +247,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
                 problems.append(
                     f"{path}: outbound.quiet_hours[{i}].departments[{j}]: unknown department {dept!r}"
                 )
+    _check_costs(config, path, problems)
     for cls, limit in config.outbound.durations.items():
         if limit.warn_before_s >= limit.limit_s:
             problems.append(

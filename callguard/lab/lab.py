@@ -28,6 +28,16 @@ from callguard.policy import Directory
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
+# LOG-4: the lab prices calls with the shipped example tariff; the demo's admin budget is small
+# enough that its outside calls cross 80 % (it only alerts: no test's call is refused by it).
+LAB_BUDGETS = """[budgets]
+refresh_s = 0.5
+
+[[budgets.department]]
+name = "admin"
+amount = "1.00"
+action = "alert"
+"""
 # The lab's authorization codes (OUT-3): person → PIN. Only the lab has them; `lab up` writes
 # them hashed into its own pins.toml, and the demo and the tests type them.
 LAB_PINS = {"wang.li": "246813", "liu.yang": "135790"}
@@ -163,6 +173,7 @@ class Lab:
         node: str = "lab",
         outbound_config: str = "",
         extra_config: str = "",
+        budgets_config: str = LAB_BUDGETS,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or LabPorts()
@@ -171,6 +182,7 @@ class Lab:
         self.node = node
         self.outbound_config = outbound_config  # more [outbound] settings (tests: short limits)
         self.extra_config = extra_config  # further sections of callguard.toml
+        self.budgets_config = budgets_config  # the [budgets] section (LOG-4)
         self.state_file = self.state_dir / "state.json"
         self.state: LabState | None = LabState.load(self.state_file) if self.state_file.exists() else None
 
@@ -181,6 +193,7 @@ class Lab:
         cfg_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
         self._write_pins(cfg_dir / "pins.toml")
+        shutil.copyfile(PROJECT_DIR / "config" / "tariffs.toml", cfg_dir / "tariffs.toml")
         calls = "\n".join(f"{k} = {json.dumps(v)}" for k, v in self.calls.items())
         path = cfg_dir / "callguard.toml"
         path.write_text(f"""# Written by `callguard lab up`; edit config/ in the project instead.
@@ -221,7 +234,10 @@ file = "{self._cdr_file()}"
 
 [outbound]
 pins = "pins.toml"
+tariffs = "tariffs.toml"
 {self.outbound_config}
+
+{self.budgets_config}
 
 {self.extra_config}
 """)

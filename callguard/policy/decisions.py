@@ -142,6 +142,7 @@ class DialOut:
     needs_matter: bool = False
     reminder: str | None = None
     duration: DurationPolicy | None = None
+    budget: str | None = None  # LOG-4: the budget the call is charged to ("department:sales")
 
     @property
     def emergency(self) -> bool:
@@ -159,6 +160,7 @@ class DialOut:
             "reminder": self.reminder,
             "duration_limit_s": self.duration.limit_s if self.duration else None,
             "hard_cap": self.duration.hard_cap if self.duration else None,
+            **({"budget": self.budget} if self.budget else {}),
         }
 
 

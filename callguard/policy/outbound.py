@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callguard.config import LineKind, NumberClass, OutboundSettings, QuietHours, ServiceClass, TollGuard
+from callguard.policy.budgets import BudgetSnapshot
 from callguard.policy.decisions import CallRequest, DialOut, DurationPolicy, Refuse, Violation
 from callguard.policy.directory import Directory
 from callguard.policy.numbers import INVALID, REQUIRED_CLASS, Numbering, NumberPlan, covers
 from callguard.policy.pins import PinBook
+from callguard.policy.tariffs import TariffTable
 
 CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_REJECTED = 21  # SIP 403
@@ -37,10 +39,19 @@ def _minutes(hhmm: str) -> int:
 
 
 class OutboundPolicy:
-    def __init__(self, directory: Directory, settings: OutboundSettings, pins: PinBook | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        settings: OutboundSettings,
+        pins: PinBook | None = None,
+        tariffs: TariffTable | None = None,
+    ) -> None:
         self.directory = directory
         self.settings = settings
         self.pins = pins or PinBook()
+        self.tariffs = tariffs or TariffTable()  # LOG-4: prices finished calls
+        # LOG-4: this month's budgets and spends, replaced by the BudgetKeeper as it refreshes.
+        self.budgets: BudgetSnapshot | None = None
         self.plan = NumberPlan(
             settings.number_rules,
             settings.access_code,
@@ -169,6 +180,9 @@ class OutboundPolicy:
                 number_class=number_class.value,
             )
         need = REQUIRED_CLASS[number_class]
+        over_budget = self._over_budget(call, number_class, need)
+        if over_budget is not None:
+            return over_budget
         needs_pin = False
         if not covers(self.line_class(call.from_line), need):
             if need in self.settings.pin_classes and self.pins:
@@ -199,6 +213,29 @@ class OutboundPolicy:
             needs_matter=need in self.settings.matter_classes,
             reminder="quiet_hours" if quiet is not None else None,
             duration=DurationPolicy(limit.limit_s, limit.warn_before_s, limit.hard_cap) if limit else None,
+            budget=self._charged_to(call),
+        )
+
+    def _charged_to(self, call: CallRequest) -> str | None:
+        party = self.directory.party(call.from_line)
+        return self.budgets.charged_to(party.person, party.department) if self.budgets else None
+
+    def _over_budget(self, call: CallRequest, number_class: NumberClass, need: ServiceClass) -> Refuse | None:
+        """LOG-4 at 100 %: a `block` budget refuses every outside call (emergency ones were let
+        through above, OUT-6); a `downgrade` budget refuses calls above its class."""
+        if self.budgets is None:
+            return None
+        party = self.directory.party(call.from_line)
+        budget = self.budgets.limit(party.person, party.department)
+        if budget is None or (budget.action == "downgrade" and covers(budget.downgrade_to, need)):
+            return None
+        blocked = budget.action == "block"
+        return Refuse(
+            reason="budget_exhausted" if blocked else "above_class",
+            cause=CAUSE_REJECTED,
+            number_class=number_class.value,
+            rule="LOG-4",
+            prompt="budget_exhausted" if blocked else "refused_class",
         )
 
     def _quiet_hours(self, call: CallRequest) -> QuietHours | None:

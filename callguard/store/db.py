@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,9 @@ def _call_values(record: CallRecord) -> dict[str, Any]:
             "authorized_by": record.authorized_by,
             "matter": record.matter,
             "transfers": record.transfers or None,
+            "cost": record.cost,  # LOG-4
+            "tariff": record.tariff,
+            "budget": record.budget,
             "handled_by": record.handled_by,  # LOG-1
         },
     )
@@ -283,6 +287,10 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
+def _money(value: Any) -> str | None:
+    return None if value is None else str(Decimal(value).quantize(Decimal("0.0001")))
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value and value.tzinfo else value
 
@@ -326,6 +334,9 @@ async def list_calls(
                 "authorized_by": r.authorized_by,
                 "matter": r.matter,
                 "transfers": r.transfers or [],
+                "cost": _money(r.cost),  # LOG-4: "0.4400" (exact), or None
+                "tariff": r.tariff,
+                "budget": r.budget,
                 "handled_by": r.handled_by,  # LOG-1: callguard | dialplan
                 "legs": [
                     {

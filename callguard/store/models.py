@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -44,6 +57,10 @@ class CallRow(Base):
     authorized_by: Mapped[str | None] = mapped_column(String(64))
     matter: Mapped[str | None] = mapped_column(String(16))
     transfers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # LOG-4 (migration 0007): the price of an outside call, the tariff entry and the budget.
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 4, asdecimal=True))
+    tariff: Mapped[str | None] = mapped_column(String(64))
+    budget: Mapped[str | None] = mapped_column(String(96), index=True)
     # LOG-1 (migration 0009): "callguard", or "dialplan" for a call that never entered Stasis.
     handled_by: Mapped[str] = mapped_column(String(16), default="callguard", server_default="callguard")
 
@@ -145,3 +162,34 @@ class CdrImportRow(Base):
     rows: Mapped[int] = mapped_column(BigInteger)  # CDR rows read so far
     imported: Mapped[int] = mapped_column(BigInteger)  # records created from them
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BudgetRow(Base):
+    """LOG-4: a monthly budget set with `callguard budget set`; overrides the config's."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (UniqueConstraint("scope", "name", name="ux_budgets_scope_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # "person" or "department"
+    name: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 4, asdecimal=True))
+    action: Mapped[str] = mapped_column(String(16))  # alert | downgrade | block
+    downgrade_to: Mapped[str | None] = mapped_column(String(16))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BudgetAlertRow(Base):
+    """LOG-4: one row per budget, month and threshold crossed: the unique key makes the alert
+    once per month even with several nodes (the one whose insert succeeds announces it)."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (UniqueConstraint("budget", "month", "threshold_pct", name="ux_budget_alerts_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    budget: Mapped[str] = mapped_column(String(96))
+    month: Mapped[str] = mapped_column(String(7))
+    threshold_pct: Mapped[int] = mapped_column(Integer)
+    spend: Mapped[Decimal] = mapped_column(Numeric(12, 4, asdecimal=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

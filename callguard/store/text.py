@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -35,6 +36,10 @@ def call_line(c: dict[str, Any]) -> str:
             extra += f" pin:{c['authorized_by']}"
         if c.get("matter"):
             extra += f" matter:{c['matter']}"
+        if c.get("cost") is not None:  # LOG-4: the price and the budget it was charged to
+            extra += f" {Decimal(c['cost']).quantize(Decimal('0.01'))} 元"
+        if c.get("budget"):
+            extra += f" budget:{c['budget']}"
         extra += "]"
     return (
         f"{start}  {pad(c['direction'], 8)} {pad(_party(c['caller']), 24)} -> "

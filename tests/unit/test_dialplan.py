@@ -23,6 +23,7 @@ def _copy_example(tmp_path: Path, extra: str = "", replace: tuple[str, str] = ("
     """The example config beside its directory, with `extra` appended and one text replaced."""
     shutil.copy(PROJECT / "config" / "directory.toml", tmp_path / "directory.toml")
     shutil.copy(PROJECT / "config" / "pins.toml", tmp_path / "pins.toml")
+    shutil.copy(PROJECT / "config" / "tariffs.toml", tmp_path / "tariffs.toml")
     text = EXAMPLE.read_text().replace(
         'dialplan_include = "../dialplan/extensions_callguard_generated.conf"',
         'dialplan_include = "generated.conf"',
