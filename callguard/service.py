@@ -23,6 +23,7 @@ from callguard.dialplan_calls import CdrImporter, DialplanCalls, DialplanRecords
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter, number_keeper
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
+from callguard.policy.ladder import Ladder
 from callguard.policy.tariffs import TariffTable
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 
@@ -112,6 +113,7 @@ async def run_service(config: Config) -> None:
         label=_safe_url(config.database.url),
         on_alert=lambda event, **fields: emit(event, **fields),  # alert.record_rejected/records_dropped
         memory_max=config.database.memory_queue_max,
+        ladder=Ladder.from_config(config),  # LOG-5: violations are stepped as they are stored
     )
     publisher = MqttPublisher(config.mqtt, config.service.node) if config.mqtt.enabled else None
     # SEC-2: [mqtt] mask_numbers (default on) hides outside numbers from dashboards.

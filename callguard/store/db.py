@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
 from callguard.files import create_private
 from callguard.policy import BlockEntry
+from callguard.policy.ladder import Ladder
+from callguard.store.ladder import insert_violations, violation_dict
 from callguard.store.models import Base, BlockRow, CallRow, LegRow, MessageRow, ViolationRow
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -216,8 +218,10 @@ async def _delete_calls(conn: AsyncConnection, keys: list[Key]) -> None:
     await conn.execute(delete(MessageRow).where(_keyed(MessageRow.node, MessageRow.call_id, keys)))
 
 
-async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
+async def write_records(engine: AsyncEngine, records: list[CallRecord], ladder: Ladder | None = None) -> None:
     """Store records in one short transaction (Core bulk inserts: the writer's hot path).
+    Violations get their LOG-5 ladder step there (`ladder`: the configuration's, else defaults).
+
 
     A call's provisional row (written at its first decision) is replaced by a later snapshot
     (once it is authorised, OUT-3's register) and by its final record; a call already stored
@@ -253,7 +257,7 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord]) -> None:
             await conn.execute(insert(LegRow), legs)
         violations = [_violation_values(r, v) for r in new.values() for v in r.violations]
         if violations:
-            await conn.execute(insert(ViolationRow), violations)
+            await insert_violations(conn, violations, ladder or Ladder())
         messages = [_message_values(r) for r in new.values() if r.message]
         if messages:
             await conn.execute(insert(MessageRow), messages)
@@ -359,27 +363,17 @@ async def list_calls(
 
 
 async def list_violations(
-    engine: AsyncEngine, since: datetime | None = None, limit: int = 500
+    engine: AsyncEngine, since: datetime | None = None, limit: int = 500, person: str | None = None
 ) -> list[dict[str, Any]]:
-    """The violations ledger, newest first (LOG-5)."""
+    """The violations ledger, newest first (LOG-5): with id, ladder step, status, appeal_by."""
     stmt = select(ViolationRow).order_by(ViolationRow.at.desc(), ViolationRow.id.desc()).limit(limit)
     if since is not None:
         stmt = stmt.where(ViolationRow.at >= _utc(since))
+    if person is not None:
+        stmt = stmt.where(ViolationRow.person == person)
     async with AsyncSession(engine) as session:
         rows = (await session.execute(stmt)).scalars().all()
-        return [
-            {
-                "call_id": r.call_id,
-                "rule": r.rule,
-                "extension": r.extension,
-                "person": r.person,
-                "reason": r.reason,
-                "fine_yuan": float(r.fine_yuan),
-                "severity": r.severity,
-                "at": _iso(r.at),
-            }
-            for r in rows
-        ]
+        return [violation_dict(r) for r in rows]
 
 
 async def add_block(engine: AsyncEngine, entry: BlockEntry, at: datetime | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -103,6 +104,25 @@ class ViolationRow(Base):
     fine_yuan: Mapped[float] = mapped_column(Numeric(10, 2, asdecimal=False))
     severity: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # LOG-5 (migration 0008): the ladder step given when it was stored, the appeal status and
+    # the last local day an appeal is accepted; no step = a security alert or no person.
+    step: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    appeal_by: Mapped[date | None] = mapped_column(Date)
+
+
+class ViolationEventRow(Base):
+    """LOG-5: every change of a violation (step assigned, appealed, upheld, overturned), who and when."""
+
+    __tablename__ = "violation_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BlockRow(Base):

@@ -56,7 +56,10 @@ def violation_line(v: dict[str, Any]) -> str:
     """One row of the violations ledger (as `list_violations` returns it) on one line."""
     fine = f"{v['fine_yuan']:.2f} 元"
     who = v.get("person") or "-"
+    # LOG-5: the ladder step, the appeal status and the last day to appeal.
+    step, status, by = v.get("step") or "-", v.get("status") or "-", v.get("appeal_by") or "-"
+    ladder = f"{pad(step, 15)} {pad(status, 10)} appeal by {by:<10}"
     return (
-        f"{_local(v.get('at'))}  {pad(v['rule'], 6)} {pad(v['extension'], 6)} {pad(who, 12)} "
-        f"{pad(fine, 12)} {pad(v['severity'], 7)} {v['reason']}  ({v['call_id']})"
+        f"{pad(str(v.get('id', '')), 5)} {_local(v.get('at'))}  {pad(v['rule'], 6)} {pad(v['extension'], 6)} "
+        f"{pad(who, 12)} {pad(fine, 12)} {pad(v['severity'], 7)} {ladder} {v['reason']}  ({v['call_id']})"
     )

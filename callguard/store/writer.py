@@ -21,6 +21,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.calls.records import CallRecord
+from callguard.policy.ladder import Ladder
 from callguard.store.db import close_unobserved, migrate, write_records
 from callguard.store.journal import Journal, JournalInUse
 
@@ -69,8 +70,10 @@ class RecordWriter:
         label: str = "",
         on_alert: Alert | None = None,
         memory_max: int = 100_000,
+        ladder: Ladder | None = None,
     ) -> None:
         self._engine = engine
+        self._ladder = ladder  # LOG-5: the configuration's ladder steps violations as they are stored
         self._journal = Journal(journal)
         self._retry_s = retry_interval_s
         self._label = label  # the database as logs may name it (no password)
@@ -268,7 +271,7 @@ class RecordWriter:
             if lo >= hi:
                 return True
             try:
-                await write_records(self._engine, records[lo:hi])
+                await write_records(self._engine, records[lo:hi], ladder=self._ladder)
             except _UNREACHABLE as exc:
                 log.warning("store.unreachable", database=self._label, error=_first_line(exc))
                 return False

@@ -21,6 +21,7 @@ from structlog.testing import capture_logs
 
 from callguard.calls import CallRecord
 from callguard.config import ConfigError, load_config
+from callguard.policy.ladder import Ladder
 from callguard.store import JournalInUse, RecordWriter, list_calls, make_engine, migrate
 from callguard.store import writer as writer_module
 from tests.records import answered_record
@@ -273,11 +274,13 @@ class CountingWrites:
         self._real = writer_module.write_records
         monkeypatch.setattr(writer_module, "write_records", self)
 
-    async def __call__(self, engine: AsyncEngine, records: list[CallRecord]) -> None:
+    async def __call__(
+        self, engine: AsyncEngine, records: list[CallRecord], ladder: Ladder | None = None
+    ) -> None:
         if len(self.sizes) + 1 == self.fail_on:
             self.fail_on = None
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))
-        await self._real(engine, records)
+        await self._real(engine, records, ladder)
         self.sizes.append(len(records))
 
 
