@@ -7,8 +7,11 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.calls.records import IN_PROGRESS
 from callguard.lab.lab import LAB_PINS, Lab, LabPorts, default_state_dir
@@ -21,6 +24,7 @@ from callguard.lab.phones import (
     write_dtmf_files,
 )
 from callguard.policy import BlockEntry
+from callguard.reports.bills import Bill
 from callguard.store import add_block, list_calls, list_messages, list_violations, make_engine, migrate
 from callguard.store.text import call_line, violation_line
 
@@ -56,6 +60,16 @@ offline_after_s = 2.0
 days = [1, 2, 3, 4, 5, 6, 7]
 start = "00:00"
 end = "24:00"
+"""
+# LOG-4: admin's monthly budget is set so small that the demo's one priced admin call (the
+# national call 王丽 authorises, 0.07 元 a 6 s block) crosses 80 %: the demo ends with that alert.
+DEMO_BUDGETS = """[budgets]
+refresh_s = 0.5
+
+[[budgets.department]]
+name = "admin"
+amount = "0.08"
+action = "alert"
 """
 BLOCKED_CALLER = "13800138000"
 DEMO_INBOUND = "[inbound]\nblocklist_refresh_s = 1.0\n"
@@ -222,6 +236,67 @@ async def _place(lab: Lab, work: Path, n: int, call: DemoCall) -> tuple[str, str
     return caller_saw, _what_phone_saw(phone), seen_by_others
 
 
+@dataclass(frozen=True)
+class MonthSummary:
+    month: str
+    bill: Bill
+    alerts: list[dict[str, Any]]
+
+
+async def _month_summary(engine: AsyncEngine, config_path: str, since: datetime) -> MonthSummary:
+    """LOG-4 at the end of the demo: this month's bill and the budget alerts this run gave."""
+    from sqlalchemy import select
+
+    from callguard.config import load_config
+    from callguard.reports.bills import monthly_bill
+    from callguard.reports.commands import bill_inputs
+    from callguard.store.archive import month_of, read_month
+    from callguard.store.models import BudgetAlertRow
+
+    month = month_of(datetime.now(UTC))
+    budgets, people, names = await bill_inputs(engine, load_config(config_path))
+    bill = monthly_bill(
+        month, await read_month(engine, month), budgets=budgets, people=people, department_names=names
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(BudgetAlertRow)
+            .where(BudgetAlertRow.month == month, BudgetAlertRow.at >= since)
+            .order_by(BudgetAlertRow.at)
+        )
+        alerts = [dict(r._mapping) for r in rows]
+    return MonthSummary(month, bill, alerts)
+
+
+def _local_time(at: datetime | None) -> str:
+    if at is None:
+        return "-"
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone().strftime("%H:%M:%S")  # stored UTC
+
+
+def _print_summary(summary: MonthSummary, violations: list[dict[str, Any]], cli: Path) -> None:
+    """The demo ends with what finance and HR read: the bill, the budget alert, the ladder."""
+    from callguard.reports.money import yuan
+    from callguard.reports.render import bill_department_lines
+
+    print(f"\nthis month's bill per department ({cli} bill --month {summary.month}; --format html|csv):")
+    for line in bill_department_lines(summary.bill):
+        print(f"  {line}")
+    amounts = {use.key: use.amount for use in summary.bill.budgets}
+    print("\nbudget alerts of this run (alert.budget_threshold on MQTT and in the log; table budget_alerts):")
+    for alert in summary.alerts:
+        at = _local_time(alert["at"])
+        print(
+            f"  {alert['budget']} crossed {alert['threshold_pct']} % at {at}: spent {yuan(alert['spend'])}"
+            f" of {yuan(amounts.get(alert['budget']))}"
+        )
+    if not summary.alerts:
+        print("  none: no budget reached a new threshold this month")
+    print(f"\nviolations of these calls and their ladder steps, LOG-5 ({cli} violations list):")
+    for violation in violations:
+        print(f"  {violation_line(violation)}")
+
+
 def _prompts(log: list[dict[str, Any]], call_id: str) -> str:
     heard = [str(e.get("prompt")) for e in log if e.get("call_id") == call_id and e["event"] == "call.prompt"]
     heard += [
@@ -244,11 +319,13 @@ async def run_demo(state_dir: Path | None = None) -> int:
             f"limit_s = {DEMO_LOCAL_LIMIT_S}\nwarn_before_s = {DEMO_WARN_BEFORE_S}\n"
         ),
         extra_config=DEMO_INBOUND + DEMO_ANSWERING,
+        budgets_config=DEMO_BUDGETS,
     )
     if lab.state is not None:
         lab.down()  # a lab left from an earlier run
     print("starting the lab: Asterisk, mosquitto and callguard on 127.0.0.1 ...", flush=True)
     state = lab.up(phones=False)
+    started = datetime.now(UTC)
     work = state_dir / "demo"
     work.mkdir(exist_ok=True)
     try:
@@ -275,6 +352,7 @@ async def run_demo(state_dir: Path | None = None) -> int:
             demo_calls = {r["call_id"] for r in records}
             violations = [v for v in reversed(await list_violations(engine)) if v["call_id"] in demo_calls]
             messages = [m for m in await list_messages(engine) if m["call_id"] in demo_calls]
+            summary = await _month_summary(engine, state.config_path, started)
         finally:
             await engine.dispose()
     finally:
@@ -288,9 +366,6 @@ async def run_demo(state_dir: Path | None = None) -> int:
     for rec in records:
         heard = _prompts(logged, rec["call_id"])
         print(f"  {call_line(rec)}" + (f"\n      heard: {heard}" if heard else ""))
-    print("\nviolations ledger:")
-    for violation in violations:
-        print(f"  {violation_line(violation)}")
     print("\nmessages left (callguard messages list):")
     recordings = f"{state.asterisk_run_dir}/spool/recording"
     for m in messages:
@@ -308,6 +383,7 @@ async def run_demo(state_dir: Path | None = None) -> int:
         "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)"
     )
     print("the lab is stopped; `callguard lab up` starts it again with answering phones.")
+    _print_summary(summary, violations, cli)
     expected = [
         "answered",
         "no_answer",

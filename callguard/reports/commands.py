@@ -173,9 +173,9 @@ def _bills_dir(args: argparse.Namespace, config: Config | None) -> Path | None:
 
     if args.bills_dir:
         return Path(args.bills_dir)
-    if config is not None:
+    if args.config and config is not None:
         return Path(config.service.state_dir) / "bills"
-    source = sqlite_path(_database_url(args))
+    source = sqlite_path(_database_url(args))  # the lab's: beside its database
     return source.parent / "bills" if source else None
 
 
