@@ -76,6 +76,12 @@ def _usage_text(u: Usage) -> str:
 # --- the bill -----------------------------------------------------------------------------------
 
 
+def bill_department_lines(bill: Bill) -> list[str]:
+    """The bill's summary: one line per department, then the total (the demo ends with it)."""
+    lines = [f"{pad(d.name, 28)} {_usage_text(d.total)}  {_budget_text(d.budget)}" for d in bill.departments]
+    return [*lines, f"{pad('total', 28)} {_usage_text(bill.total)}"]
+
+
 def bill_text(bill: Bill) -> str:
     scope = f"department {bill.department}" if bill.department else "all departments"
     lines = [f"Phone bill {bill.month} ({scope}) — 话费账单", ""]
