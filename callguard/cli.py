@@ -496,13 +496,6 @@ def _add_cdr_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_cdr_import)
 
 
-def _add_report_commands(sub: Any, db: Any) -> None:
-    """LOG-2/4/6: bill, report, export, db backup, db prune (callguard/reports/commands.py)."""
-    from callguard.reports.commands import add_commands
-
-    add_commands(sub, db)
-
-
 def _costs_config(args: argparse.Namespace) -> Any:
     """The configuration whose tariffs and budgets apply: --config, else the lab's (if any)."""
     if args.config:
