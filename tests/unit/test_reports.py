@@ -413,3 +413,21 @@ def test_cli_bill_report_export_backup_and_prune(tmp_path: Path, capsys: Any) ->
 
 async def _dispose(engine: Any) -> None:
     await (await engine).dispose()
+
+
+def test_retention_setting_defaults_to_36_months_and_a_bad_one_is_one_clear_line(tmp_path: Path) -> None:
+    from callguard.config import ConfigError, load_config
+    from tests.unit.test_config import ENV, write
+
+    assert load_config(write(tmp_path, ""), ENV).records.retention_months == 36
+    assert (
+        load_config(write(tmp_path, "[records]\nretention_months = 0\n"), ENV).records.retention_months == 0
+    )
+    path = write(tmp_path, "[records]\nretention_months = -1\n")
+    try:
+        load_config(path, ENV)
+    except ConfigError as exc:
+        [problem] = exc.problems
+        assert problem.startswith(f"{path}: records.retention_months: ") and "\n" not in problem
+    else:
+        raise AssertionError("a negative retention was accepted")
