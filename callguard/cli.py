@@ -442,58 +442,39 @@ def cmd_bench_rings(args: argparse.Namespace) -> int:
     return run_bench_rings(args.calls, args.cadence, Path(args.state_dir) if args.state_dir else None)
 
 
-def _add_report_commands(sub: Any, db: Any) -> None:
-    """LOG-2/4/6: bill, report, export, db backup, db prune (callguard/reports/commands.py)."""
-    from callguard.reports.commands import add_commands
-
-    add_commands(sub, db)
-
-
-def cmd_cdr_import(args: argparse.Namespace) -> int:
-    """LOG-1: record the calls the dialplan handled alone from Asterisk's CDR, now (the service
-    does it at start and at each ARI/AMI reconnect)."""
-    from callguard.dialplan_calls import CdrImporter, DialplanRecords
-    from callguard.logs import Emitter
-    from callguard.policy import Directory
-
-    if args.config:
-        config = load_config(args.config)
-    else:
-        from callguard.lab.lab import Lab
-
-        lab = Lab(Path(args.state_dir) if args.state_dir else None)
-        if lab.state is None:
-            return _fail("say which configuration applies: --config FILE (or start the lab)")
-        config = load_config(lab.state.config_path)
-    path = Path(args.file or config.cdr.file)
-    path = path if path.is_absolute() else config.source.parent / path
-    if not path.is_file():
-        return _fail(f'{path}: no such CDR file (see README "Call records" for the CDR set-up)')
-    if args.db is None:
-        args.db = config.database.url
-    node = config.service.node
-    records = DialplanRecords(Directory(config.directory), config.outbound, node)
-    result = _with_engine(
-        args, lambda engine: CdrImporter(engine, path, records, node, Emitter(None)).import_once()
+def _add_violations_commands(sub: Any) -> None:
+    """`violations list|show|appeal|decide`: the ledger and its ladder (LOG-5)."""
+    violations = sub.add_parser("violations", help="the violations ledger").add_subparsers(
+        dest="violations_cmd", required=True
     )
-    if result is None:
-        return _fail(f"{path}: not imported")
-    print(
-        f"{path}: {result.rows} new rows read, {result.imported} calls recorded (handled by the "
-        f"dialplan), {result.skipped} already recorded, {result.bad} not in callguard's format"
-    )
-    return 0
-
-
-def _add_cdr_commands(sub: Any) -> None:
-    """`cdr import` (LOG-1)."""
-    cdr = sub.add_parser("cdr", help="Asterisk's CDR (LOG-1)").add_subparsers(dest="cdr_cmd", required=True)
-    s = cdr.add_parser("import", help="record the calls the dialplan handled alone, from the CDR file")
-    s.add_argument("--config", help="callguard.toml (default: the running lab's)")
-    s.add_argument("--file", help="the cdr_custom CSV (default: [cdr] file)")
-    s.add_argument("--db", help="database URL (default: the config's)")
-    s.add_argument("--state-dir", help="lab state directory")
-    s.set_defaults(func=cmd_cdr_import)
+    for name, func, helptext in (
+        ("list", cmd_violations_list, "print violations (rule, person, fine, step, status), oldest first"),
+        ("show", cmd_violations_show, "print a violation and every change made to it"),
+        ("appeal", cmd_violations_appeal, "the person appeals within the deadline"),
+        ("decide", cmd_violations_decide, "an administrator upholds or overturns"),
+    ):
+        s = violations.add_parser(name, help=helptext)
+        s.add_argument("--config")
+        s.add_argument("--db", help="database URL (instead of --config)")
+        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+        s.set_defaults(func=func)
+        if name == "list":
+            s.add_argument("--person", help="only this person's violations (a person id)")
+            s.add_argument("--since", type=_parse_since, help="30m, 2h, 7d or an ISO time")
+            s.add_argument("--limit", type=int, default=500)
+        else:
+            s.add_argument("id", type=int, help="the violation's id (violations list)")
+        if name in ("list", "show"):
+            s.add_argument("--json", action="store_true")
+        if name == "appeal":
+            s.add_argument("--reason", required=True, help="why the person disagrees")
+            s.add_argument("--by", help="who appeals (default: the violation's person)")
+        if name == "decide":
+            outcome = s.add_mutually_exclusive_group(required=True)
+            outcome.add_argument("--uphold", action="store_true", help="the violation stands")
+            outcome.add_argument("--overturn", action="store_true", help="it no longer counts")
+            s.add_argument("--reason", required=True)
+            s.add_argument("--by", required=True, help="the administrator who decides")
 
 
 def _costs_config(args: argparse.Namespace) -> Any:
@@ -637,39 +618,58 @@ def _add_cost_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_budget_remove)
 
 
-def _add_violations_commands(sub: Any) -> None:
-    """`violations list|show|appeal|decide`: the ledger and its ladder (LOG-5)."""
-    violations = sub.add_parser("violations", help="the violations ledger").add_subparsers(
-        dest="violations_cmd", required=True
+def cmd_cdr_import(args: argparse.Namespace) -> int:
+    """LOG-1: record the calls the dialplan handled alone from Asterisk's CDR, now (the service
+    does it at start and at each ARI/AMI reconnect)."""
+    from callguard.dialplan_calls import CdrImporter, DialplanRecords
+    from callguard.logs import Emitter
+    from callguard.policy import Directory
+
+    if args.config:
+        config = load_config(args.config)
+    else:
+        from callguard.lab.lab import Lab
+
+        lab = Lab(Path(args.state_dir) if args.state_dir else None)
+        if lab.state is None:
+            return _fail("say which configuration applies: --config FILE (or start the lab)")
+        config = load_config(lab.state.config_path)
+    path = Path(args.file or config.cdr.file)
+    path = path if path.is_absolute() else config.source.parent / path
+    if not path.is_file():
+        return _fail(f'{path}: no such CDR file (see README "Call records" for the CDR set-up)')
+    if args.db is None:
+        args.db = config.database.url
+    node = config.service.node
+    records = DialplanRecords(Directory(config.directory), config.outbound, node)
+    result = _with_engine(
+        args, lambda engine: CdrImporter(engine, path, records, node, Emitter(None)).import_once()
     )
-    for name, func, helptext in (
-        ("list", cmd_violations_list, "print violations (rule, person, fine, step, status), oldest first"),
-        ("show", cmd_violations_show, "print a violation and every change made to it"),
-        ("appeal", cmd_violations_appeal, "the person appeals within the deadline"),
-        ("decide", cmd_violations_decide, "an administrator upholds or overturns"),
-    ):
-        s = violations.add_parser(name, help=helptext)
-        s.add_argument("--config")
-        s.add_argument("--db", help="database URL (instead of --config)")
-        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
-        s.set_defaults(func=func)
-        if name == "list":
-            s.add_argument("--person", help="only this person's violations (a person id)")
-            s.add_argument("--since", type=_parse_since, help="30m, 2h, 7d or an ISO time")
-            s.add_argument("--limit", type=int, default=500)
-        else:
-            s.add_argument("id", type=int, help="the violation's id (violations list)")
-        if name in ("list", "show"):
-            s.add_argument("--json", action="store_true")
-        if name == "appeal":
-            s.add_argument("--reason", required=True, help="why the person disagrees")
-            s.add_argument("--by", help="who appeals (default: the violation's person)")
-        if name == "decide":
-            outcome = s.add_mutually_exclusive_group(required=True)
-            outcome.add_argument("--uphold", action="store_true", help="the violation stands")
-            outcome.add_argument("--overturn", action="store_true", help="it no longer counts")
-            s.add_argument("--reason", required=True)
-            s.add_argument("--by", required=True, help="the administrator who decides")
+    if result is None:
+        return _fail(f"{path}: not imported")
+    print(
+        f"{path}: {result.rows} new rows read, {result.imported} calls recorded (handled by the "
+        f"dialplan), {result.skipped} already recorded, {result.bad} not in callguard's format"
+    )
+    return 0
+
+
+def _add_cdr_commands(sub: Any) -> None:
+    """`cdr import` (LOG-1)."""
+    cdr = sub.add_parser("cdr", help="Asterisk's CDR (LOG-1)").add_subparsers(dest="cdr_cmd", required=True)
+    s = cdr.add_parser("import", help="record the calls the dialplan handled alone, from the CDR file")
+    s.add_argument("--config", help="callguard.toml (default: the running lab's)")
+    s.add_argument("--file", help="the cdr_custom CSV (default: [cdr] file)")
+    s.add_argument("--db", help="database URL (default: the config's)")
+    s.add_argument("--state-dir", help="lab state directory")
+    s.set_defaults(func=cmd_cdr_import)
+
+
+def _add_report_commands(sub: Any, db: Any) -> None:
+    """LOG-2/4/6: bill, report, export, db backup, db prune (callguard/reports/commands.py)."""
+    from callguard.reports.commands import add_commands
+
+    add_commands(sub, db)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -704,6 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_cost_commands(sub)
     _add_violations_commands(sub)
+    _add_cdr_commands(sub)
 
     block = sub.add_parser("block", help="the blocklist of outside callers (SEC-1)").add_subparsers(
         dest="block_cmd", required=True
@@ -770,7 +771,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True)
     s.set_defaults(func=cmd_db_upgrade)
     _add_report_commands(sub, db)
-    _add_cdr_commands(sub)
 
     lab = sub.add_parser("lab", help="the local lab PBX").add_subparsers(dest="lab_cmd", required=True)
     for name, func, helptext in (

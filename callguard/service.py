@@ -7,6 +7,7 @@ import contextlib
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import structlog
@@ -20,6 +21,7 @@ from callguard.calls.budgets import BudgetKeeper
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.config import Config
 from callguard.dialplan_calls import CdrImporter, DialplanCalls, DialplanRecords
+from callguard.dialplan_calls.mapping import Rate
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter, number_keeper
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
@@ -82,6 +84,25 @@ async def _recent_outside_calls(engine: AsyncEngine) -> list[tuple[str, float]]:
     return out
 
 
+async def _first_budgets(budgets: BudgetKeeper) -> None:
+    """LOG-4: an exhausted budget holds from the first call after a restart."""
+    try:
+        async with asyncio.timeout(5):
+            await budgets.refresh()
+    except Exception as exc:  # noqa: BLE001 - start anyway; the keeper retries every few seconds
+        log.warning("budgets.unavailable", error=repr(exc))
+
+
+def _rate(tariffs: TariffTable) -> Rate:
+    """LOG-4 for the dialplan's outside calls: the same tariff table prices them."""
+
+    def rate(number: str, number_class: str, at: datetime, talk_s: float) -> tuple[Decimal, str] | None:
+        rated = tariffs.rate(number, number_class, at, talk_s)
+        return (rated.cost, rated.tariff) if rated is not None else None
+
+    return rate
+
+
 def _cdr_importer(
     config: Config, engine: AsyncEngine, records: DialplanRecords, emit: Emitter, writer: RecordWriter
 ) -> CdrImporter | None:
@@ -90,15 +111,6 @@ def _cdr_importer(
     path = Path(config.cdr.file)
     path = path if path.is_absolute() else config.source.parent / path
     return CdrImporter(engine, path, records, config.service.node, emit, writer.ensure_schema)
-
-
-async def _first_budgets(budgets: BudgetKeeper) -> None:
-    """LOG-4: an exhausted budget holds from the first call after a restart."""
-    try:
-        async with asyncio.timeout(5):
-            await budgets.refresh()
-    except Exception as exc:  # noqa: BLE001 - start anyway; the keeper retries every few seconds
-        log.warning("budgets.unavailable", error=repr(exc))
 
 
 async def run_service(config: Config) -> None:
@@ -128,8 +140,10 @@ async def run_service(config: Config) -> None:
     node = config.service.node
     inbound = InboundPolicy(directory, config.inbound, Numbering(config.outbound.numbering))
     blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
+    pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
+    outbound = OutboundPolicy(directory, config.outbound, _pin_book(config), TariffTable(config.tariffs))
     # LOG-1: calls the dialplan handles alone, live (AMI) and from the CDR after a time away.
-    dialplan_records = DialplanRecords(directory, config.outbound, node)
+    dialplan_records = DialplanRecords(directory, config.outbound, node, _rate(outbound.tariffs))
     dialplan_calls = DialplanCalls(dialplan_records, emit, writer.submit)
     importer = _cdr_importer(config, engine, dialplan_records, emit, writer)
     watcher = (
@@ -141,8 +155,6 @@ async def run_service(config: Config) -> None:
         if config.ami.enabled
         else None
     )
-    pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
-    outbound = OutboundPolicy(directory, config.outbound, _pin_book(config), TariffTable(config.tariffs))
     budgets = BudgetKeeper(engine, outbound, config.budgets, node, emit)  # LOG-4
     manager = CallManager(
         directory,

@@ -408,15 +408,6 @@ class AnsweringSettings(_Strict):
     transfer_code: str = Field(default="*2", pattern=r"^[*#][0-9]$")
 
 
-class CdrSettings(_Strict):
-    """LOG-1: calls the dialplan handled alone while callguard was down come from Asterisk's CDR
-    (cdr_custom, dialplan/cdr_custom.conf), imported at start and at each ARI/AMI reconnect."""
-
-    enabled: bool = True
-    # The CSV as callguard reads it (relative: to this file); a missing file is a warning.
-    file: str = "/var/log/asterisk/cdr-custom/callguard.csv"
-
-
 class TariffBand(_Strict):
     """A time-of-day band of a tariff (local time, may wrap midnight): a call is priced by the
     band its answer time falls in; prices not given here are the tariff's own."""
@@ -533,6 +524,15 @@ class ViolationSettings(_Strict):
         return value
 
 
+class CdrSettings(_Strict):
+    """LOG-1: calls the dialplan handled alone while callguard was down come from Asterisk's CDR
+    (cdr_custom, dialplan/cdr_custom.conf), imported at start and at each ARI/AMI reconnect."""
+
+    enabled: bool = True
+    # The CSV as callguard reads it (relative: to this file); a missing file is a warning.
+    file: str = "/var/log/asterisk/cdr-custom/callguard.csv"
+
+
 class ServiceSection(_Strict):
     node: str = Field(default="callguard", pattern=r"^[A-Za-z0-9_-]+$", max_length=64)
     # Where the database, journal and log files live when their paths are relative (LOG-2);
@@ -569,8 +569,8 @@ class Config(_Strict):
     directory: DirectoryConfig
     tariffs: tuple[Tariff, ...] = ()  # LOG-4: [[tariffs]] and the `[outbound] tariffs` file
     budgets: BudgetSettings = BudgetSettings()  # LOG-4
+    violations: ViolationSettings = ViolationSettings()  # LOG-5: the ladder and appeals
     cdr: CdrSettings = CdrSettings()  # LOG-1: importing the dialplan's calls from the CDR
     records: RecordsSettings = RecordsSettings()  # LOG-2: retention (`callguard db prune`)
-    violations: ViolationSettings = ViolationSettings()  # LOG-5: the ladder and appeals
     pin_file: PinFile | None = None
     source: Path

@@ -222,7 +222,6 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord], ladder: 
     """Store records in one short transaction (Core bulk inserts: the writer's hot path).
     Violations get their LOG-5 ladder step there (`ladder`: the configuration's, else defaults).
 
-
     A call's provisional row (written at its first decision) is replaced by a later snapshot
     (once it is authorised, OUT-3's register) and by its final record; a call already stored
     for good is skipped, so replaying the journal is safe. Calls are keyed by (node, call_id)."""

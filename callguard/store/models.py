@@ -171,19 +171,6 @@ class PinFailureRow(Base):
     call_id: Mapped[str] = mapped_column(String(128))
 
 
-class CdrImportRow(Base):
-    """LOG-1: how far `cdr import` has read one CDR file (migration 0009)."""
-
-    __tablename__ = "cdr_imports"
-
-    source: Mapped[str] = mapped_column(String(512), primary_key=True)
-    file_id: Mapped[str] = mapped_column(String(64))  # device:inode: another file starts at 0
-    offset: Mapped[int] = mapped_column(BigInteger)
-    rows: Mapped[int] = mapped_column(BigInteger)  # CDR rows read so far
-    imported: Mapped[int] = mapped_column(BigInteger)  # records created from them
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class BudgetRow(Base):
     """LOG-4: a monthly budget set with `callguard budget set`; overrides the config's."""
 
@@ -213,3 +200,16 @@ class BudgetAlertRow(Base):
     threshold_pct: Mapped[int] = mapped_column(Integer)
     spend: Mapped[Decimal] = mapped_column(Numeric(12, 4, asdecimal=True))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CdrImportRow(Base):
+    """LOG-1: how far `cdr import` has read one CDR file (migration 0009)."""
+
+    __tablename__ = "cdr_imports"
+
+    source: Mapped[str] = mapped_column(String(512), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(64))  # device:inode: another file starts at 0
+    offset: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)  # CDR rows read so far
+    imported: Mapped[int] = mapped_column(BigInteger)  # records created from them
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

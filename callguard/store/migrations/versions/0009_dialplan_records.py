@@ -16,9 +16,7 @@ depends_on = None
 def upgrade() -> None:
     # Every earlier record was written by callguard itself.
     with op.batch_alter_table("calls") as batch:
-        batch.add_column(
-            sa.Column("handled_by", sa.String(16), nullable=False, server_default="callguard")
-        )
+        batch.add_column(sa.Column("handled_by", sa.String(16), nullable=False, server_default="callguard"))
     # Where `cdr import` stopped reading each CDR file (LOG-1): the next import goes on from there.
     op.create_table(
         "cdr_imports",
