@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -68,9 +70,16 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+# Alembic keeps its migration context in a module global, and a migration awaits the database
+# between its steps: two interleaved on one event loop (the writer retrying while another part
+# migrates) corrupt each other ("KeyError: 'script'", half-made tables). One at a time per loop.
+_MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the current revision (Alembic), before the service loop starts."""
-    async with engine.begin() as conn:
+    lock = _MIGRATING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock, engine.begin() as conn:
         await conn.run_sync(_upgrade)
 
 

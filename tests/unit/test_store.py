@@ -249,3 +249,16 @@ async def test_migration_0005_keeps_the_records_of_0004(tmp_path: Path) -> None:
     assert sorted(m["call_id"] for m in await list_messages(engine)) == ["old", "old"]
     assert sorted(r["node"] for r in await list_calls(engine)) == ["n1", "n2"]
     await engine.dispose()
+
+
+async def test_migrations_running_at_once_on_one_loop_do_not_corrupt_each_other(tmp_path: Path) -> None:
+    """Alembic's context is a module global: the writer retrying its migration while another part
+    of the process migrates must not interleave with it (LOG-2: the schema is always whole)."""
+    engines = [make_engine(f"sqlite+aiosqlite:///{tmp_path}/{n}.db") for n in range(4)]
+    try:
+        await asyncio.gather(*(migrate(engine) for engine in engines))
+        for engine in engines:
+            assert await list_calls(engine) == [] and await list_violations(engine) == []
+    finally:
+        for engine in engines:
+            await engine.dispose()
