@@ -104,3 +104,13 @@ class BudgetSnapshot:
             b for b in self.applicable(person, department) if b.action != "alert" and self.exhausted(b)
         ]
         return max(limiting, key=_strictness, default=None)
+
+
+def counted_against(charged_to: str | None, department: str | None) -> set[str]:
+    """The budgets a call's cost uses up: one definition for live enforcement
+    (store.costs.month_spend) and for the bills. Its department's budget, whoever in the
+    department made it, and the person budget it was charged to, if it was."""
+    keys = {f"department:{department}"} if department else set()
+    if charged_to and charged_to.startswith("person:"):
+        keys.add(charged_to)
+    return keys

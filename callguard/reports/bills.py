@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from callguard.policy.budgets import counted_against
 from callguard.reports.money import ZERO, money
 
 Row = dict[str, Any]
@@ -113,17 +114,6 @@ def billed(row: Row) -> bool:
     return row.get("direction") == "outbound" and row.get("answered_at") is not None
 
 
-def charged_to(row: Row, who: Who | None, budgets: Mapping[str, Decimal]) -> str | None:
-    """The budget a call was charged to: the one on record (the live decision), else the
-    person's budget if one is set, else the department's."""
-    if row.get("budget"):
-        return str(row["budget"])
-    if who is not None and f"person:{who.person}" in budgets:
-        return f"person:{who.person}"
-    department = row.get("caller_department")
-    return f"department:{department}" if department else None
-
-
 def _who(row: Row, people: Mapping[str, Who]) -> Who:
     number = str(row.get("caller_number") or "")
     found = people.get(number)
@@ -134,11 +124,12 @@ def _who(row: Row, people: Mapping[str, Who]) -> Who:
     )
 
 
-def _spend(rows: list[Row], people: Mapping[str, Who], budgets: Mapping[str, Decimal]) -> dict[str, Decimal]:
+def budget_spend(rows: list[Row]) -> dict[str, Decimal]:
+    """What each budget's billed calls cost (LOG-4)."""
     spent: dict[str, Decimal] = {}
     for row in rows:
-        key = charged_to(row, people.get(str(row.get("caller_number") or "")), budgets)
-        if key is not None:
+        budget, department = row.get("budget"), row.get("caller_department")
+        for key in counted_against(str(budget) if budget else None, str(department) if department else None):
             spent[key] = spent.get(key, ZERO) + (money(row.get("cost")) or ZERO)
     return spent
 
@@ -183,11 +174,11 @@ def monthly_bill(
 ) -> Bill:
     """The bill of `month` from its call rows (`store.archive.read_month`). `budgets` maps
     "department:<id>"/"person:<id>" to the monthly amount; `people` maps an extension to who
-    uses it. Budget use counts every call of the month charged to the budget, also when the
-    bill shows one department."""
+    uses it. Budget use is what live enforcement counts (`policy.budgets.counted_against`),
+    also when the bill shows one department."""
     budgets, people, names = budgets or {}, people or {}, department_names or {}
     rows = [r for r in calls if billed(r)]
-    spent = _spend(rows, people, budgets)
+    spent = budget_spend(rows)
     if department is not None:
         rows = [r for r in rows if _who(r, people).department == department]
     total, by_class = Usage(), dict[str, Usage]()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from callguard.reports.bills import NO_DEPARTMENT, UNCLASSIFIED, BudgetUse, Usage, Who, billed, charged_to
+from callguard.reports.bills import NO_DEPARTMENT, UNCLASSIFIED, BudgetUse, Usage, Who, billed, budget_spend
 from callguard.reports.money import ZERO, money
 
 Row = dict[str, Any]
@@ -163,7 +163,7 @@ def compliance(
     def dept(key: str) -> Figures:
         return depts.setdefault(key, Figures(key, names.get(key, key), key))
 
-    spent: dict[str, Decimal] = {}
+    spent = budget_spend([call for call in calls if billed(call)])
     for call in calls:
         for leg in _offered_legs(call):
             _offer(call, leg, person(str(leg["number"])).answering)
@@ -183,10 +183,6 @@ def compliance(
                 figures.outside_calls += 1
                 if billed(call):
                     figures.outside.add(call)
-            if billed(call):
-                key = charged_to(call, who.get(str(call.get("caller_number"))), budgets)
-                if key:
-                    spent[key] = spent.get(key, ZERO) + (money(call.get("cost")) or ZERO)
     for p in persons.values():
         p.budget = _budget(f"person:{p.key}", budgets, spent)
     for d in depts.values():
