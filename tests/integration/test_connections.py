@@ -70,6 +70,7 @@ def _variant(lab: Lab, tmp_path: Path, **replace: str) -> Path:
     text = re.sub(r"(?m)^file = .*$", 'file = ""', text)  # log to stdout
     text = text.replace('directory = "directory.toml"', f'directory = "{src.parent / "directory.toml"}"')
     text = text.replace('pins = "pins.toml"', f'pins = "{src.parent / "pins.toml"}"')
+    text = text.replace('tariffs = "tariffs.toml"', f'tariffs = "{src.parent / "tariffs.toml"}"')
     text = text.replace(
         f'url = "sqlite+aiosqlite:///{lab.state_dir}/calls.db"',
         f'url = "sqlite+aiosqlite:///{tmp_path}/calls.db"',

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -121,7 +122,9 @@ async def test_failsafe_calls_while_callguard_is_down_are_recorded_once_it_is_ba
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM cdr_imports")  # forget the checkpoint: every row is read again
     printed = _cdr_import(lab)
-    assert "0 calls recorded" in printed and "3 already recorded" in printed, printed
+    # These three, and whatever earlier tests of the suite left to the dialplan (emergency calls).
+    already = re.search(r"(\d+) already recorded", printed)
+    assert "0 calls recorded" in printed and already is not None and int(already[1]) >= 3, printed
     counts = Counter(r["call_id"] for r in await harness.records(t0))
     assert sorted(counts.values()) == [1, 1, 1]
     await harness.wait_clean()
