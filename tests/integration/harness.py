@@ -141,15 +141,19 @@ class Harness:
         raise AssertionError(f"left behind: channels={channels} bridges={bridges}")
 
     def callguard_log_events(self, call_id: str) -> list[str]:
-        out = []
-        for line in Path(self.state.callguard_log).read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("call_id") == call_id:
-                out.append(entry["event"])
-        return out
+        return [entry["event"] for entry in callguard_log(self.lab) if entry.get("call_id") == call_id]
+
+
+def callguard_log(lab: Lab) -> list[dict[str, Any]]:
+    """Every JSON line callguard has logged in the lab so far."""
+    assert lab.state is not None
+    out = []
+    for line in Path(lab.state.callguard_log).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
 
 
 class AriWatch:

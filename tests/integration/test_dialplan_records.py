@@ -6,7 +6,6 @@ from the AMI UserEvents and not again from its CDR row."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import sqlite3
 import subprocess
@@ -24,7 +23,7 @@ from callguard.dialplan_calls import CdrImporter
 from callguard.lab import Lab
 from callguard.store import list_calls, make_engine, migrate, write_records
 from callguard.store.cdr import load_checkpoint
-from tests.integration.harness import Harness, now
+from tests.integration.harness import Harness, callguard_log, now
 from tests.integration.test_postgres import PgServer, postgres  # noqa: F401 - the fixture
 from tests.records import answered_record
 from tests.unit.test_dialplan_records import cdr_line, records
@@ -55,24 +54,11 @@ def _cdr_import(lab: Lab) -> str:
     return out.stdout
 
 
-def _log_events(lab: Lab, event: str) -> list[dict[str, Any]]:
-    assert lab.state is not None
-    out = []
-    for line in Path(lab.state.callguard_log).read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") == event:
-            out.append(entry)
-    return out
-
-
 async def test_failsafe_calls_while_callguard_is_down_are_recorded_once_it_is_back(
     harness: Harness, lab: Lab
 ) -> None:
     t0 = now()
-    imports_before = len(_log_events(lab, "cdr.imported"))
+    imports_before = len(_logged(lab, "cdr.imported"))
     lab.stop_controller()
     try:
         carrier = await harness.carrier()
@@ -112,7 +98,7 @@ async def test_failsafe_calls_while_callguard_is_down_are_recorded_once_it_is_ba
     )
     # The call id is the caller channel's uniqueid, as for callguard's own records.
     assert all(r["legs"][0]["channel_id"] == r["call_id"] for r in recs.values())
-    assert [e["count"] for e in _log_events(lab, "cdr.imported")[imports_before:]] == [3]
+    assert [e["count"] for e in _logged(lab, "cdr.imported")[imports_before:]] == [3]
 
     # Restarted again, and imported by hand from the file's start: still once each.
     lab.stop_controller()
@@ -176,3 +162,7 @@ async def test_cdr_import_checkpoint_and_handled_by_on_postgres(
         ("1700000000.42", "callguard"),
         ("1800000000.1", "dialplan"),
     ]
+
+
+def _logged(lab: Lab, event: str) -> list[dict[str, Any]]:
+    return [entry for entry in callguard_log(lab) if entry.get("event") == event]

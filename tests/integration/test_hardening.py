@@ -18,7 +18,7 @@ import pytest
 
 from callguard.lab import Lab
 from callguard.lab.phones import SippRun
-from tests.integration.harness import Harness, MqttWatch, now
+from tests.integration.harness import Harness, MqttWatch, callguard_log, now
 
 pytestmark = pytest.mark.lab
 
@@ -122,16 +122,7 @@ async def test_desk_phones_are_not_allowed_sip_transfers(lab: Lab) -> None:
 
 
 def _log_entries(lab: Lab, call_id: str) -> list[dict[str, Any]]:
-    assert lab.state is not None
-    out = []
-    for line in Path(lab.state.callguard_log).read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("call_id") == call_id:
-            out.append(entry)
-    return out
+    return [entry for entry in callguard_log(lab) if entry.get("call_id") == call_id]
 
 
 @contextmanager
