@@ -103,7 +103,12 @@ def _offer(call: Row, leg: Row, figures: Answering) -> None:
 
 
 def _offered_legs(call: Row) -> list[Row]:
-    return [leg for leg in call.get("legs", []) if leg.get("role") == "callee" and leg.get("ringing_at")]
+    """The company phones that rang for the call. An outside call's callee is the carrier's
+    number, nobody whose answering LOG-6 measures (a transfer from it rings a company phone)."""
+    callees = [leg for leg in call.get("legs", []) if leg.get("role") == "callee"]
+    if call.get("direction") == "outbound":
+        callees = callees[1:]  # the first leg went through the trunk
+    return [leg for leg in callees if leg.get("ringing_at")]
 
 
 def _call_offer(call: Row, figures: Answering) -> None:
