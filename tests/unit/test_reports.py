@@ -284,6 +284,22 @@ async def test_compliance_figures_are_exact(tmp_path: Path) -> None:
     assert json.dumps(jsonable(report), ensure_ascii=False)  # a console can serve it as is
 
 
+async def test_the_carrier_is_nobody_whose_answering_counts(tmp_path: Path) -> None:
+    """LOG-6: an outside call's leg through the trunk rang the carrier's number, not a person."""
+    call = _outside(7, WANG, "062345678", "local", 60, "0.22")
+    call.legs.append(LegRecord("callee", "out-7-leg1", "62345678", ringing_at=call.started_at))
+    call.legs[-1].answered_at = call.answered_at
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    try:
+        await migrate(engine)
+        await write_records(engine, [call])
+        report = compliance(MONTH, await read_month(engine, MONTH, UTC), people=PEOPLE)
+    finally:
+        await engine.dispose()
+    assert [p.key for p in report.people] == ["wang.li"]
+    assert report.people[0].outside_calls == 1 and report.people[0].answering.offered == 0
+
+
 async def test_overturned_violation_no_longer_counts(tmp_path: Path) -> None:
     engine = await _filled(tmp_path)
     try:
