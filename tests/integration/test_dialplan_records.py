@@ -100,14 +100,20 @@ async def test_failsafe_calls_while_callguard_is_down_are_recorded_once_it_is_ba
     assert all(r["legs"][0]["channel_id"] == r["call_id"] for r in recs.values())
     assert [e["count"] for e in _logged(lab, "cdr.imported")[imports_before:]] == [3]
 
-    # Restarted again, and imported by hand from the file's start: still once each.
+    # Restarted again, and imported by hand from the file's start: still once each. (The hand
+    # import runs while callguard is stopped: a running one may import at its AMI reconnect and
+    # move the checkpoint to the file's end first.)
     lab.stop_controller()
     lab.start_controller()
+    lab.stop_controller()
     assert lab.state is not None
     db = Path(lab.state.database_url.split(":///", 1)[1])
-    with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM cdr_imports")  # forget the checkpoint: every row is read again
-    printed = _cdr_import(lab)
+    try:
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM cdr_imports")  # forget the checkpoint: every row is read again
+        printed = _cdr_import(lab)
+    finally:
+        lab.start_controller()
     # These three, and whatever earlier tests of the suite left to the dialplan (emergency calls).
     already = re.search(r"(\d+) already recorded", printed)
     assert "0 calls recorded" in printed and already is not None and int(already[1]) >= 3, printed
