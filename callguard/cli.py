@@ -158,7 +158,7 @@ def cmd_violations_list(args: argparse.Namespace) -> int:
         args, lambda engine: list_violations(engine, since=args.since, limit=args.limit, person=args.person)
     )
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))  # money as "50.00"
     else:
         for row in reversed(rows):
             print(violation_line(row))
@@ -215,7 +215,7 @@ def cmd_violations_show(args: argparse.Namespace) -> int:
     except AppealError as exc:
         return _fail(str(exc))
     if args.json:
-        print(json.dumps(row, ensure_ascii=False, indent=2))
+        print(json.dumps(row, ensure_ascii=False, indent=2, default=str))
         return 0
     print(violation_line(row))
     for e in row["events"]:

@@ -1159,7 +1159,7 @@ class CallSession:
                 "extension": leg.target,
                 "person": party.person,
                 "reason": f"not answered within {hop.rings} rings ({hop.limit_s:g} s)",
-                "fine_yuan": 0.0,
+                "fine_yuan": "0",
                 "severity": hop.severity,
             }
         )
@@ -1240,7 +1240,7 @@ class CallSession:
                     "extension": leg.target,
                     "person": party.person,
                     "reason": reason,
-                    "fine_yuan": 0.0,
+                    "fine_yuan": "0",
                     "severity": "minor",
                 }
             )

@@ -271,12 +271,12 @@ class Fines(_Strict):
     """元 per attempt (OUT-1, OUT-2). Premium: `premium_base + premium_cost_multiplier x cost`,
     the cost being `premium_estimated_cost` since a refused call has none of its own."""
 
-    national: float = Field(default=50, ge=0)
-    hk_macau: float = Field(default=100, ge=0)
-    international: float = Field(default=500, ge=0)
-    premium_base: float = Field(default=50, ge=0)
-    premium_cost_multiplier: float = Field(default=20, ge=0)
-    premium_estimated_cost: float = Field(default=5, ge=0)
+    national: Decimal = Field(default=Decimal(50), ge=0)
+    hk_macau: Decimal = Field(default=Decimal(100), ge=0)
+    international: Decimal = Field(default=Decimal(500), ge=0)
+    premium_base: Decimal = Field(default=Decimal(50), ge=0)
+    premium_cost_multiplier: Decimal = Field(default=Decimal(20), ge=0)
+    premium_estimated_cost: Decimal = Field(default=Decimal(5), ge=0)
 
 
 class TollGuard(_Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -36,11 +37,12 @@ class Violation:
     extension: str
     person: str | None
     reason: str
-    fine_yuan: float = 0.0
+    fine_yuan: Decimal = Decimal(0)  # money: exact, never float
     severity: str = "minor"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready, as records, logs and MQTT carry it: the fine as a decimal string."""
+        return {**asdict(self), "fine_yuan": str(self.fine_yuan)}
 
 
 @dataclass(frozen=True, slots=True)

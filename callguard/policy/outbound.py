@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from callguard.config import LineKind, NumberClass, OutboundSettings, QuietHours, ServiceClass, TollGuard
 from callguard.policy.budgets import BudgetSnapshot
@@ -16,6 +17,8 @@ from callguard.policy.tariffs import TariffTable
 
 CAUSE_UNALLOCATED = 1  # SIP 404
 CAUSE_REJECTED = 21  # SIP 403
+
+NO_FINE = Decimal(0)  # 元: money is Decimal, never float
 
 # Who a violation names when the call came from no known endpoint (class internal: fail closed).
 UNKNOWN_LINE = "unknown"
@@ -75,7 +78,7 @@ class OutboundPolicy:
         return line.class_of_service or self.person_class(line.person)
 
     def _violation(
-        self, call: CallRequest, rule: str, reason: str, fine: float = 0.0, severity: str = "minor"
+        self, call: CallRequest, rule: str, reason: str, fine: Decimal = NO_FINE, severity: str = "minor"
     ) -> Violation:
         party = self.directory.party(call.from_line)
         return Violation(
@@ -87,13 +90,13 @@ class OutboundPolicy:
             severity=severity,
         )
 
-    def _class_fine(self, need: ServiceClass) -> float:
+    def _class_fine(self, need: ServiceClass) -> Decimal:
         fines = self.settings.fines
         return {
             ServiceClass.national: fines.national,
             ServiceClass.hk_macau: fines.hk_macau,
             ServiceClass.international: fines.international,
-        }.get(need, 0.0)
+        }.get(need, NO_FINE)
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -158,7 +161,7 @@ class OutboundPolicy:
                 rule="OUT-2",
                 prompt="refused_class",
                 violation=self._violation(
-                    call, "OUT-2", "outside call from an unknown endpoint", 0.0, "alert"
+                    call, "OUT-2", "outside call from an unknown endpoint", NO_FINE, "alert"
                 ),
             )
         if kind in _INBOUND_ONLY:
@@ -278,7 +281,7 @@ class OutboundPolicy:
                 call,
                 "OUT-3",
                 f"PIN entry locked until {until.isoformat(timespec='seconds')} after repeated wrong codes",
-                0.0,
+                NO_FINE,
                 "alert",
             ),
         )
@@ -289,7 +292,7 @@ class OutboundPolicy:
     def over_duration(self, call: CallRequest, dial: DialOut) -> Violation:
         assert dial.duration is not None
         return self._violation(
-            call, "OUT-4", f"{dial.number_class} call longer than {dial.duration.limit_s} s", 0.0
+            call, "OUT-4", f"{dial.number_class} call longer than {dial.duration.limit_s} s", NO_FINE
         )
 
     def toll_refused(self, call: CallRequest, why: str) -> Refuse:
@@ -298,7 +301,7 @@ class OutboundPolicy:
             cause=CAUSE_REJECTED,
             rule="SEC-3",
             prompt="refused_limit",
-            violation=self._violation(call, "SEC-3", why, 0.0, "alert"),
+            violation=self._violation(call, "SEC-3", why, NO_FINE, "alert"),
         )
 
 

@@ -151,7 +151,7 @@ def _violation_values(record: CallRecord, violation: dict[str, Any]) -> dict[str
             "extension": violation.get("extension") or record.caller.number,
             "person": violation.get("person"),
             "reason": violation.get("reason", ""),
-            "fine_yuan": float(violation.get("fine_yuan") or 0),
+            "fine_yuan": Decimal(str(violation.get("fine_yuan") or 0)),
             "severity": violation.get("severity", "minor"),
             "at": _utc(datetime.fromisoformat(at)) if at else _utc(record.ended_at or record.started_at),
         },

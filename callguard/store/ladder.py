@@ -91,7 +91,7 @@ async def insert_violations(conn: AsyncConnection, batch: list[dict[str, Any]], 
             "step": step,
             "status": OPEN,
             "appeal_by": given.appeal_by,
-            "fine_yuan": float(given.fine),
+            "fine_yuan": given.fine,
         }
         ident = int(
             (await conn.execute(insert(ViolationRow).values(row).returning(ViolationRow.id))).scalar_one()
@@ -125,7 +125,7 @@ def violation_dict(r: ViolationRow) -> dict[str, Any]:
         "extension": r.extension,
         "person": r.person,
         "reason": r.reason,
-        "fine_yuan": float(r.fine_yuan),
+        "fine_yuan": Decimal(r.fine_yuan),
         "severity": r.severity,
         "at": _iso(r.at),
         "step": r.step,

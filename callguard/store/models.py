@@ -101,7 +101,7 @@ class ViolationRow(Base):
     extension: Mapped[str] = mapped_column(String(64), index=True)
     person: Mapped[str | None] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(String(256))
-    fine_yuan: Mapped[float] = mapped_column(Numeric(10, 2, asdecimal=False))
+    fine_yuan: Mapped[Decimal] = mapped_column(Numeric(10, 2, asdecimal=True))
     severity: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     # LOG-5 (migration 0008): the ladder step given when it was stored, the appeal status and

@@ -46,7 +46,8 @@ async def refused_call(harness: Harness) -> dict[str, Any]:
     rec = await harness.wait_record(t0, INTERNATIONAL)
     assert rec["disposition"] == "above_class"
     [violation] = [v for v in ledger(harness.lab) if v["call_id"] == rec["call_id"]]
-    assert (violation["rule"], violation["person"], violation["fine_yuan"]) == ("OUT-2", PERSON, 500)
+    # Money in the ledger is exact: a decimal string in JSON, never a float.
+    assert (violation["rule"], violation["person"], violation["fine_yuan"]) == ("OUT-2", PERSON, "500.00")
     return violation
 
 

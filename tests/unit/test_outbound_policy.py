@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -563,3 +564,12 @@ def test_sec3_remembered_calls_count_for_their_hour() -> None:
     guard.remember("2003", 50.0)  # out of order: kept sorted
     assert "last hour" in (guard.admit("a", "2003", 200.0) or "")
     assert guard.admit("b", "2003", 3650.5) is None  # the call at 50 s left the window
+
+
+def test_fines_are_exact_money() -> None:
+    """Fines are Decimal from the config to the record: 3 x 0.1 元 is 0.3, not 0.30000000000000004."""
+    fines = {"premium_base": 0, "premium_cost_multiplier": 3, "premium_estimated_cost": "0.1"}
+    refused = policy(fines=fines).decide(CallRequest("2003", "016812345678", line="2003", at=MORNING))
+    assert isinstance(refused, Refuse) and refused.violation is not None
+    assert refused.violation.fine_yuan == Decimal("0.3")
+    assert refused.violation.as_dict()["fine_yuan"] == "0.3"  # JSON-ready for records, logs, MQTT
