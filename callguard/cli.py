@@ -105,6 +105,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def database_options(s: argparse.ArgumentParser, config_help: str | None = None) -> None:
+    """Where a command reads records: `--config FILE`, `--db URL`, else the lab's database."""
+    s.add_argument("--config", help=config_help)
+    s.add_argument("--db", help="database URL (instead of --config)")
+    s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+
+
 def _database_url(args: argparse.Namespace) -> str:
     if args.db:
         return str(args.db)
@@ -454,9 +461,7 @@ def _add_violations_commands(sub: Any) -> None:
         ("decide", cmd_violations_decide, "an administrator upholds or overturns"),
     ):
         s = violations.add_parser(name, help=helptext)
-        s.add_argument("--config")
-        s.add_argument("--db", help="database URL (instead of --config)")
-        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+        database_options(s)
         s.set_defaults(func=func)
         if name == "list":
             s.add_argument("--person", help="only this person's violations (a person id)")
@@ -584,10 +589,8 @@ def cmd_budget_remove(args: argparse.Namespace) -> int:
 def _add_cost_commands(sub: Any) -> None:
     """`rerate` and `budget list|set` (LOG-4)."""
 
-    def where(s: Any) -> None:
-        s.add_argument("--config", help="callguard.toml: its tariffs and budgets, and its database")
-        s.add_argument("--db", help="database URL (instead of --config)")
-        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+    def where(s: argparse.ArgumentParser) -> None:
+        database_options(s, "callguard.toml: its tariffs and budgets, and its database")
 
     s = sub.add_parser("rerate", help="re-price a month's outside calls with the tariffs configured now")
     s.add_argument("--month", type=_month, required=True, help="YYYY-MM (local time)")
@@ -694,9 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     calls = sub.add_parser("calls", help="call records").add_subparsers(dest="calls_cmd", required=True)
     s = calls.add_parser("list", help="print call records, oldest first")
-    s.add_argument("--config")
-    s.add_argument("--db", help="database URL (instead of --config)")
-    s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+    database_options(s)
     s.add_argument("--since", type=_parse_since, help="30m, 2h, 7d or an ISO time")
     s.add_argument("--limit", type=int, default=200)
     s.add_argument("--json", action="store_true")
@@ -715,9 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("list", cmd_block_list, "print the entries in force"),
     ):
         s = block.add_parser(name, help=helptext)
-        s.add_argument("--config")
-        s.add_argument("--db", help="database URL (instead of --config)")
-        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+        database_options(s)
         s.set_defaults(func=func)
         if name == "add":
             s.add_argument(
@@ -740,9 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("done", cmd_messages_done, "mark a message as passed on"),
     ):
         s = messages.add_parser(name, help=helptext)
-        s.add_argument("--config")
-        s.add_argument("--db", help="database URL (instead of --config)")
-        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+        database_options(s)
         s.set_defaults(func=func)
         if name == "list":
             s.add_argument("--for", dest="for_ext", help="only messages for this extension")

@@ -223,10 +223,7 @@ def cmd_db_prune(args: argparse.Namespace) -> int:
 def add_commands(sub: Any, db: Any) -> None:
     """The parsers of `bill`, `report`, `export` (on `sub`) and `backup`, `prune` (on `db`)."""
 
-    def where(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--config")
-        s.add_argument("--db", help="database URL (instead of --config)")
-        s.add_argument("--state-dir", help="lab state directory (default: the lab's, running or not)")
+    from callguard.cli import database_options as where
 
     s = sub.add_parser("bill", help="the month's phone bill per department and person (LOG-4)")
     where(s)
