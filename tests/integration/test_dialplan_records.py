@@ -98,7 +98,9 @@ async def test_failsafe_calls_while_callguard_is_down_are_recorded_once_it_is_ba
     )
     # The call id is the caller channel's uniqueid, as for callguard's own records.
     assert all(r["legs"][0]["channel_id"] == r["call_id"] for r in recs.values())
-    assert [e["count"] for e in _logged(lab, "cdr.imported")[imports_before:]] == [3]
+    # Imported by the restarted callguard: at its start, or at its AMI (re)connect if Asterisk
+    # had not yet written the last CDR row then; the three calls once in all.
+    assert sum(e["count"] for e in _logged(lab, "cdr.imported")[imports_before:]) == 3
 
     # Restarted again, and imported by hand from the file's start: still once each. (The hand
     # import runs while callguard is stopped: a running one may import at its AMI reconnect and
