@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -113,6 +114,12 @@ def _cdr_importer(
     return CdrImporter(engine, path, records, config.service.node, emit, writer.ensure_schema)
 
 
+async def _every(seconds: float, request: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        request()
+
+
 async def run_service(config: Config) -> None:
     directory = Directory(config.directory)
     engine = make_engine(config.database.url)
@@ -197,6 +204,8 @@ async def run_service(config: Config) -> None:
         tasks.append(asyncio.create_task(publisher.run(), name="mqtt"))
     if watcher is not None:
         tasks.append(asyncio.create_task(watcher.run(), name="ami"))
+    if importer is not None:
+        tasks.append(asyncio.create_task(_every(config.cdr.import_every_s, importer.request), name="cdr"))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -531,6 +531,9 @@ class CdrSettings(_Strict):
     enabled: bool = True
     # The CSV as callguard reads it (relative: to this file); a missing file is a warning.
     file: str = "/var/log/asterisk/cdr-custom/callguard.csv"
+    # Also every so often: a row Asterisk writes just after callguard's start-up import (a call
+    # that ended then) would otherwise wait for the next reconnect.
+    import_every_s: float = Field(default=300.0, gt=0)
 
 
 class ServiceSection(_Strict):
