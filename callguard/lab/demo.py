@@ -315,6 +315,9 @@ async def run_demo(state_dir: Path | None = None) -> int:
         calls={"no_answer_timeout_s": DEMO_NO_ANSWER_TIMEOUT_S},
         node="demo",
         outbound_config=(
+            # The demo types three wrong codes on 1003 each run (OUT-3); a short lockout window
+            # keeps one run's guesses from locking the line for the next run.
+            "pin_lockout_window_min = 1\n"
             "\n[outbound.durations.local]\n"
             f"limit_s = {DEMO_LOCAL_LIMIT_S}\nwarn_before_s = {DEMO_WARN_BEFORE_S}\n"
         ),
