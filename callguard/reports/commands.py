@@ -80,6 +80,20 @@ def _month(args: argparse.Namespace) -> str:
     return str(args.month)
 
 
+def _month_inputs(args: argparse.Namespace) -> tuple[str, list[Any], Any, Any, Any]:
+    """What a bill and a report read: the month's calls, the budgets and who is who."""
+    from callguard.store.archive import read_month
+
+    month, config = _month(args), _config(args)
+
+    async def work(engine: AsyncEngine) -> tuple[list[Any], Any, Any, Any]:
+        budgets, who, names = await bill_inputs(engine, config)
+        return await read_month(engine, month), budgets, who, names
+
+    calls, budgets, who, names = _with_engine(args, work)
+    return month, calls, budgets, who, names
+
+
 def _write(data: bytes, out: str | None) -> None:
     if out:
         Path(out).write_bytes(data)
@@ -93,18 +107,11 @@ def cmd_bill(args: argparse.Namespace) -> int:
     """LOG-4: the month's phone bill (每月公布话费账单)."""
     from callguard.reports.bills import monthly_bill
     from callguard.reports.render import bill_csv, bill_html, bill_text
-    from callguard.store.archive import read_month
 
-    month, config = _month(args), _config(args)
-
-    async def work(engine: AsyncEngine) -> Any:
-        budgets, who, names = await bill_inputs(engine, config)
-        calls = await read_month(engine, month)
-        return monthly_bill(
-            month, calls, department=args.department, budgets=budgets, people=who, department_names=names
-        )
-
-    bill = _with_engine(args, work)
+    month, calls, budgets, who, names = _month_inputs(args)
+    bill = monthly_bill(
+        month, calls, department=args.department, budgets=budgets, people=who, department_names=names
+    )
     if args.format == "csv":
         _write(bill_csv(bill), args.out)
     elif args.format == "html":
@@ -118,18 +125,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     """LOG-6: answering compliance, outside calls and violations per person and department."""
     from callguard.reports.compliance import compliance
     from callguard.reports.render import compliance_text, jsonable
-    from callguard.store.archive import read_month
 
-    month, config = _month(args), _config(args)
-
-    async def work(engine: AsyncEngine) -> Any:
-        budgets, who, names = await bill_inputs(engine, config)
-        calls = await read_month(engine, month)
-        return compliance(
-            month, calls, department=args.department, budgets=budgets, people=who, department_names=names
-        )
-
-    report = _with_engine(args, work)
+    month, calls, budgets, who, names = _month_inputs(args)
+    report = compliance(
+        month, calls, department=args.department, budgets=budgets, people=who, department_names=names
+    )
     if args.json:
         print(json.dumps(jsonable(report), ensure_ascii=False, indent=2))
     else:
