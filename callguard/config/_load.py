@@ -107,6 +107,8 @@ def _cross_check(directory: DirectoryConfig, path: Path, problems: list[str]) ->
             if ext not in extensions:
                 problems.append(f"{path}: lines[{i}].covered_by[{j}]: unknown extension {ext!r}")
     for i, dept in enumerate(directory.departments):
+        if dept.head is not None and dept.head not in people:  # LOG-3: the console's head role
+            problems.append(f"{path}: departments[{i}].head: unknown person {dept.head!r}")
         for j, ext in enumerate(dept.hunt_group):
             if ext not in extensions:
                 problems.append(f"{path}: departments[{i}].hunt_group[{j}]: unknown extension {ext!r}")

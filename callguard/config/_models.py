@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callguard.config.console import ConsoleSettings
+
 
 class _Strict(BaseModel):
     # A misspelt key is an error, not a silently ignored setting.
@@ -147,6 +149,8 @@ class Department(_Strict):
     hunt_group: tuple[str, ...] = ()
     hunt_mode: str = Field(default="all", pattern="^(all|order)$")
     office_hours: OfficeHours | None = None  # default [answering.office_hours]
+    # LOG-3: the person (id) who heads it: the console's `head` role sees this department's records.
+    head: str | None = None
 
 
 class Person(_Strict):
@@ -575,5 +579,6 @@ class Config(_Strict):
     violations: ViolationSettings = ViolationSettings()  # LOG-5: the ladder and appeals
     cdr: CdrSettings = CdrSettings()  # LOG-1: importing the dialplan's calls from the CDR
     records: RecordsSettings = RecordsSettings()  # LOG-2: retention (`callguard db prune`)
+    console: ConsoleSettings = ConsoleSettings()  # the console (`callguard web`)
     pin_file: PinFile | None = None
     source: Path
