@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callguard.ami import AmiWatcher
 from callguard.ari import AriClient, AriSupervisor
 from callguard.calls import CallManager
-from callguard.calls.blocking import BlocklistKeeper
 from callguard.calls.budgets import BudgetKeeper
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.config import Config
@@ -29,6 +28,7 @@ from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numberin
 from callguard.policy.ladder import Ladder
 from callguard.policy.tariffs import TariffTable
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
+from callguard.store.blocklist import BlocklistKeeper
 
 log = structlog.get_logger("callguard")
 

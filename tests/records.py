@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from callguard.calls import CallRecord, LegRecord
 from callguard.policy import Party
+from callguard.records import CallRecord, LegRecord
 
 
 def answered_record(call_id: str, talk_s: int = 10) -> CallRecord:

@@ -13,11 +13,11 @@ from decimal import Decimal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callguard.calls.records import CallRecord
 from callguard.config._models import BudgetSettings
 from callguard.policy import OutboundPolicy
 from callguard.policy.budgets import Budget, BudgetSnapshot, configured, crossed, month_of
 from callguard.policy.tariffs import rate_call
+from callguard.records import CallRecord
 from callguard.store.budgets import alerts_given, record_alert, stored_budgets
 from callguard.store.costs import month_spend, stored_final
 

@@ -12,7 +12,6 @@ import structlog
 
 from callguard.ari.client import AriClient, AriError
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
-from callguard.calls.records import CallRecord
 from callguard.calls.session import (
     BRIDGE_PREFIX,
     LEG_MARK,
@@ -35,6 +34,7 @@ from callguard.policy import (
     RepeatCallers,
     TollFraudGuard,
 )
+from callguard.records import CallRecord
 
 log = structlog.get_logger("callguard.calls")
 

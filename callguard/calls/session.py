@@ -27,7 +27,6 @@ import structlog
 
 from callguard.ari.client import AriError, AriGone
 from callguard.calls.pin_lockouts import PinLockouts
-from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import CallSettings
 from callguard.policy import (
     AnsweringPolicy,
@@ -47,6 +46,7 @@ from callguard.policy import (
     decide_call,
 )
 from callguard.policy.tariffs import rate_call
+from callguard.records import CallRecord, LegRecord
 
 log = structlog.get_logger("callguard.calls")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callguard.calls.records import CallRecord
 from callguard.dialplan_calls.mapping import DialplanCall, DialplanRecords, merge, parse_cdr_row
+from callguard.records import CallRecord
 from callguard.store.cdr import Checkpoint, load_checkpoint, save_checkpoint, stored_call_ids
 from callguard.store.db import write_records
 

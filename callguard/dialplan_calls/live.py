@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from callguard.calls.records import CallRecord
 from callguard.dialplan_calls.mapping import (
     DIAL_STATUSES,
     EMERGENCY,
@@ -19,6 +18,7 @@ from callguard.dialplan_calls.mapping import (
     DialplanRecords,
     epoch,
 )
+from callguard.records import CallRecord
 
 USER_EVENT = "CallguardDialplan"
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from callguard.calls.records import CallRecord, LegRecord
 from callguard.config import OutboundSettings
 from callguard.policy import Directory, Party
 from callguard.policy.numbers import Numbering, NumberPlan
+from callguard.records import CallRecord, LegRecord
 
 DIALPLAN = "dialplan"  # CallRecord.handled_by
 EMERGENCY, DEGRADED = "emergency", "degraded"  # ARG1 of callguard-dialplan-start

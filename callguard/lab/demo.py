@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callguard.calls.records import IN_PROGRESS
 from callguard.lab.lab import LAB_PINS, Lab, LabPorts, default_state_dir
 from callguard.lab.phones import (
     SippRun,
@@ -24,6 +23,7 @@ from callguard.lab.phones import (
     write_dtmf_files,
 )
 from callguard.policy import BlockEntry
+from callguard.records import IN_PROGRESS
 from callguard.reports.bills import Bill
 from callguard.store import add_block, list_calls, list_messages, list_violations, make_engine, migrate
 from callguard.store.text import call_line, violation_line

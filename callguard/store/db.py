@@ -28,10 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
-from callguard.calls.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
 from callguard.files import create_private
 from callguard.policy import BlockEntry
 from callguard.policy.ladder import Ladder
+from callguard.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord, LegRecord
 from callguard.store.ladder import insert_violations, violation_dict
 from callguard.store.models import Base, BlockRow, CallRow, LegRow, MessageRow, ViolationRow
 

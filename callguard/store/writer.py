@@ -20,8 +20,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callguard.calls.records import CallRecord
 from callguard.policy.ladder import Ladder
+from callguard.records import CallRecord
 from callguard.store.db import close_unobserved, migrate, write_records
 from callguard.store.journal import Journal, JournalInUse
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callguard.calls import CallRecord
 from callguard.config._models import ViolationSettings
 from callguard.policy.ladder import AppealError, Calendar, Ladder
+from callguard.records import CallRecord
 from callguard.store import list_violations, make_engine, migrate, write_records
 from callguard.store.ladder import appeal, decide, violation_history
 from tests.integration.test_postgres import PgServer, postgres  # noqa: F401 - the fixture

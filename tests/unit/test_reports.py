@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import update
 
-from callguard.calls import CallRecord, LegRecord
 from callguard.policy import Party
+from callguard.records import CallRecord, LegRecord
 from callguard.reports.archive import export_csv, export_jsonl, prune
 from callguard.reports.bills import Who, monthly_bill
 from callguard.reports.compliance import compliance

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from callguard.ari import AriGone
-from callguard.calls import CallManager, CallRecord
+from callguard.calls import CallManager
 from callguard.config import AnsweringSettings, CallSettings, OutboundSettings, load_config
 from callguard.policy import AnsweringPolicy, Directory, OutboundPolicy, PinBook, hash_pin
+from callguard.records import CallRecord
 
 PROJECT = Path(__file__).resolve().parents[2]
 DIRECTORY = Directory(

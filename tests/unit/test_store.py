@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, text
 
-from callguard.calls import CallRecord
+from callguard.records import CallRecord
 from callguard.store import (
     RecordWriter,
     list_calls,

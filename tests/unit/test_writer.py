@@ -19,9 +19,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from structlog.testing import capture_logs
 
-from callguard.calls import CallRecord
 from callguard.config import ConfigError, load_config
 from callguard.policy.ladder import Ladder
+from callguard.records import CallRecord
 from callguard.store import JournalInUse, RecordWriter, list_calls, make_engine, migrate
 from callguard.store import writer as writer_module
 from tests.records import answered_record

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -72,69 +73,19 @@ class CallRecord:
         return None
 
     def as_json(self) -> dict[str, Any]:
-        """A JSON-safe dict: the journal format, and what `calls list --json` prints."""
+        """The JSON form (`records.codec`): the journal format, and what `calls list --json` prints."""
+        from callguard.records import codec  # codec imports this module; it is one codec, not two
 
-        def conv(value: Any) -> Any:
-            if isinstance(value, datetime):
-                return value.isoformat()
-            if isinstance(value, Decimal):
-                return str(value)  # money stays exact in JSON: "0.44"
-            if isinstance(value, dict):
-                return {k: conv(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [conv(v) for v in value]
-            return value
-
-        data: dict[str, Any] = conv(asdict(self))
-        data["talk_s"] = self.talk_s
-        return data
+        return codec.to_json(self)
 
     def provisional(self) -> CallRecord:
         """A snapshot of this call as it stands, marked in progress."""
-        snapshot = CallRecord.from_json(self.as_json())
+        snapshot = copy.deepcopy(self)
         snapshot.disposition = IN_PROGRESS
         return snapshot
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:
-        def dt(value: Any) -> datetime | None:
-            return datetime.fromisoformat(value) if value else None
+        from callguard.records import codec
 
-        legs = [
-            LegRecord(
-                **{
-                    **leg,
-                    **{k: dt(leg.get(k)) for k in ("started_at", "ringing_at", "answered_at", "ended_at")},
-                }
-            )
-            for leg in data.get("legs", [])
-        ]
-        return cls(
-            call_id=data["call_id"],
-            node=data["node"],
-            direction=data["direction"],
-            dialed=data["dialed"],
-            caller=Party(**data["caller"]),
-            callee=Party(**data["callee"]) if data.get("callee") else None,
-            started_at=dt(data.get("started_at")),
-            ringing_at=dt(data.get("ringing_at")),
-            answered_at=dt(data.get("answered_at")),
-            ended_at=dt(data.get("ended_at")),
-            disposition=data.get("disposition", "unknown"),
-            hangup_cause=data.get("hangup_cause"),
-            hangup_by=data.get("hangup_by"),
-            decisions=list(data.get("decisions", [])),
-            legs=legs,
-            readopted=bool(data.get("readopted", False)),
-            number_class=data.get("number_class"),
-            authorized_by=data.get("authorized_by"),
-            matter=data.get("matter"),
-            violations=list(data.get("violations", [])),
-            transfers=list(data.get("transfers", [])),
-            message=data.get("message"),
-            line=data.get("line"),
-            cost=Decimal(data["cost"]) if data.get("cost") is not None else None,
-            tariff=data.get("tariff"),
-            budget=data.get("budget"),
-            handled_by=data.get("handled_by") or "callguard",
-        )
+        return codec.from_json(data)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callguard.policy import BlockEntry, Blocklist, InboundPolicy
 from callguard.store import add_block, block_entry, list_blocks
 
-log = structlog.get_logger("callguard.blocking")
+log = structlog.get_logger("callguard.blocklist")
 
 
 class BlocklistKeeper:
