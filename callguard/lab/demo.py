@@ -249,7 +249,7 @@ async def _month_summary(engine: AsyncEngine, config_path: str, since: datetime)
 
     from callguard.config import load_config
     from callguard.reports.bills import monthly_bill
-    from callguard.reports.commands import bill_inputs
+    from callguard.reports.inputs import bill_inputs
     from callguard.store.archive import month_of, read_month
     from callguard.store.models import BudgetAlertRow
 

@@ -6,19 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callguard.cli.common import database_options, database_url, fail, lab_or_none, with_engine
 from callguard.config import Config, load_config
-from callguard.reports.bills import Who
+from callguard.reports.inputs import bill_inputs
 
 if TYPE_CHECKING:  # the parsers are built on every `callguard` run: the rest loads when used
     from sqlalchemy.ext.asyncio import AsyncEngine
-
-BillInputs = tuple[Mapping[str, Decimal], Mapping[str, Who], Mapping[str, str]]
 
 
 def _config(args: argparse.Namespace) -> Config | None:
@@ -27,44 +24,11 @@ def _config(args: argparse.Namespace) -> Config | None:
         return load_config(args.config)
     if args.db:
         return None
-    from callguard.lab.lab import Lab
-
-    path = Lab(Path(args.state_dir) if args.state_dir else None).state_dir / "config" / "callguard.toml"
+    lab = lab_or_none(args.state_dir)  # None in an installed wheel: the lab is not shipped
+    if lab is None:
+        return None
+    path = lab.state_dir / "config" / "callguard.toml"
     return load_config(path) if path.exists() else None
-
-
-def directory_maps(config: Config | None) -> tuple[dict[str, Who], dict[str, str]]:
-    """Extension -> who uses it, department id -> name, from the directory (empty without)."""
-    if config is None:
-        return {}, {}
-    d = config.directory
-    people = {p.id: p for p in d.people}
-    who: dict[str, Who] = {}
-    for line in d.lines:
-        person = people.get(line.person or "")
-        if person is not None:
-            who[line.extension] = Who(person.id, person.name, person.department)
-        else:
-            who[line.extension] = Who(line.extension, line.label or line.extension, line.department or "-")
-    return who, {dep.id: dep.name for dep in d.departments}
-
-
-async def bill_inputs(engine: AsyncEngine, config: Config | None) -> BillInputs:
-    """Budgets (config, overridden by `callguard budget set`), people and department names."""
-    from callguard.config._models import BudgetSettings
-    from callguard.policy.budgets import configured
-    from callguard.store.budgets import stored_budgets
-
-    settings = config.budgets if config is not None else BudgetSettings()
-    budgets = {key: b.amount for key, b in configured(settings, await stored_budgets(engine)).items()}
-    who, names = directory_maps(config)
-    return budgets, who, names
-
-
-def _with_engine(args: argparse.Namespace, work: Any) -> Any:
-    from callguard.cli import _with_engine as with_engine
-
-    return with_engine(args, work)
 
 
 def _month_arg(value: str) -> str:
@@ -90,7 +54,7 @@ def _month_inputs(args: argparse.Namespace) -> tuple[str, list[Any], Any, Any, A
         budgets, who, names = await bill_inputs(engine, config)
         return await read_month(engine, month), budgets, who, names
 
-    calls, budgets, who, names = _with_engine(args, work)
+    calls, budgets, who, names = with_engine(args, work)
     return month, calls, budgets, who, names
 
 
@@ -143,7 +107,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from callguard.store.archive import read_month
 
     month = _month(args)
-    calls = _with_engine(args, lambda engine: read_month(engine, month))
+    calls = with_engine(args, lambda engine: read_month(engine, month))
     _write(export_csv(calls) if args.format == "csv" else export_jsonl(calls), args.out)
     if args.out:
         print(f"{len(calls)} calls of {month}", file=sys.stderr)
@@ -152,47 +116,42 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_db_backup(args: argparse.Namespace) -> int:
     """LOG-2: a consistent copy of the SQLite database while callguard runs; PostgreSQL: pg_dump."""
-    from callguard.cli import _database_url, _fail
     from callguard.store.archive import backup_sqlite, pg_dump_command, sqlite_path
 
-    url = _database_url(args)
+    url = database_url(args)
     source = sqlite_path(url)
     if source is None:
-        return _fail(f"not a SQLite database; back up PostgreSQL with: {pg_dump_command(url, args.file)}", 2)
+        return fail(f"not a SQLite database; back up PostgreSQL with: {pg_dump_command(url, args.file)}", 2)
     try:
         count = backup_sqlite(source, Path(args.file))
     except (OSError, FileNotFoundError) as exc:
-        return _fail(f"{args.file}: backup failed: {exc}")
+        return fail(f"{args.file}: backup failed: {exc}")
     print(f"{args.file}: backup of {source} ({count} calls)")
     return 0
 
 
 def _bills_dir(args: argparse.Namespace, config: Config | None) -> Path | None:
-    from callguard.cli import _database_url
     from callguard.store.archive import sqlite_path
 
     if args.bills_dir:
         return Path(args.bills_dir)
     if args.config and config is not None:
         return Path(config.service.state_dir) / "bills"
-    source = sqlite_path(_database_url(args))  # the lab's: beside its database
+    source = sqlite_path(database_url(args))  # the lab's: beside its database
     return source.parent / "bills" if source else None
 
 
 def cmd_db_prune(args: argparse.Namespace) -> int:
     """LOG-2: delete whole months past the retention, each month's bill written first."""
-    from callguard.cli import _fail
     from callguard.reports.archive import prune
 
     config = _config(args)
     months = args.months if args.months is not None else (config.records.retention_months if config else None)
     if months is None:
-        return _fail(
-            "say how long records are kept: --months N or --config FILE ([records] retention_months)"
-        )
+        return fail("say how long records are kept: --months N or --config FILE ([records] retention_months)")
     bills = _bills_dir(args, config)
     if bills is None:
-        return _fail("say where the bills of pruned months go: --bills-dir DIR")
+        return fail("say where the bills of pruned months go: --bills-dir DIR")
 
     async def work(engine: AsyncEngine) -> Any:
         inputs = await bill_inputs(engine, config)
@@ -205,7 +164,7 @@ def cmd_db_prune(args: argparse.Namespace) -> int:
             bill_inputs=lambda: inputs,
         )
 
-    result = _with_engine(args, work)
+    result = with_engine(args, work)
     if result.before is None:
         print("retention_months = 0: records are kept for ever; nothing pruned")
         return 0
@@ -223,10 +182,8 @@ def cmd_db_prune(args: argparse.Namespace) -> int:
 def add_commands(sub: Any, db: Any) -> None:
     """The parsers of `bill`, `report`, `export` (on `sub`) and `backup`, `prune` (on `db`)."""
 
-    from callguard.cli import database_options as where
-
     s = sub.add_parser("bill", help="the month's phone bill per department and person (LOG-4)")
-    where(s)
+    database_options(s)
     s.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM (local time)")
     s.add_argument("--department", help="one department's bill (its id)")
     s.add_argument("--format", choices=("text", "csv", "html"), default="text")
@@ -234,26 +191,26 @@ def add_commands(sub: Any, db: Any) -> None:
     s.set_defaults(func=cmd_bill)
 
     s = sub.add_parser("report", help="answering compliance per person and department (LOG-6)")
-    where(s)
+    database_options(s)
     s.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM (local time)")
     s.add_argument("--department", help="one department (its id)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="every field of a month's calls (LOG-2)")
-    where(s)
+    database_options(s)
     s.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM (local time)")
     s.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
     s.add_argument("--out", help="write to this file (default: stdout)")
     s.set_defaults(func=cmd_export)
 
     s = db.add_parser("backup", help="copy the SQLite database while callguard runs (LOG-2)")
-    where(s)
+    database_options(s)
     s.add_argument("file", help="the backup file to write")
     s.set_defaults(func=cmd_db_backup)
 
     s = db.add_parser("prune", help="delete months past [records] retention_months (LOG-2)")
-    where(s)
+    database_options(s)
     s.add_argument("--months", type=int, help="months to keep (default: [records] retention_months)")
     s.add_argument("--bills-dir", help="where each pruned month's bill goes (default: <state_dir>/bills)")
     s.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")

@@ -1,0 +1,148 @@
+"""`callguard lab up|status|down|demo | bench | bench-rings`: registered only where the lab is installed
+(a checkout), since the product wheel leaves the lab out."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from callguard.config import CallSettings
+
+if TYPE_CHECKING:  # the parsers are built on every `callguard` run: the lab loads when used
+    from callguard.lab.lab import Lab
+
+
+def _lab(args: argparse.Namespace) -> Lab:
+    from callguard.lab.lab import Lab, LabPorts
+
+    ports = LabPorts(offset=getattr(args, "port_offset", 0))
+    return Lab(Path(args.state_dir) if args.state_dir else None, ports)
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    state = lab.up(phones=not args.no_phones)
+    print(
+        f"lab is up: Asterisk SIP {state.sip_host}:{state.sip_port}, ARI {state.ari_url}, "
+        f"MQTT {state.mqtt_host}:{state.mqtt_port}"
+    )
+    print(f"state: {lab.state_file}  (callguard lab status --json)")
+    print(f"records: {state.database_url}  (callguard calls list)")
+    from callguard.lab.lab import LAB_PINS
+
+    print("authorization codes set by the lab (OUT-3): " + ", ".join(f"{p} {c}" for p, c in LAB_PINS.items()))
+    if args.detach:
+        return 0
+    print("press Ctrl-C to stop the lab")
+    # SIGTERM (systemd, kill) stops the lab as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    lab.down()
+    print("lab is down")
+    return 0
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    status = _lab(args).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for name, alive in status["running"].items():
+            print(f"{name:<16} {'running' if alive else 'STOPPED'}  pid {status['pids'][name]}")
+        print(
+            f"ARI {status['ari_url']}  SIP {status['sip_host']}:{status['sip_port']}  "
+            f"MQTT {status['mqtt_host']}:{status['mqtt_port']}"
+        )
+        print(f"records {status['database_url']}")
+    return 0
+
+
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    lab.down()
+    print("lab is down")
+    return 0
+
+
+def cmd_lab_demo(args: argparse.Namespace) -> int:
+    from callguard.lab.demo import run_demo
+
+    return asyncio.run(run_demo(Path(args.state_dir) if args.state_dir else None))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from callguard.lab.bench import run_bench
+
+    return run_bench(
+        rate=args.rate,
+        count=args.count,
+        max_calls_in_setup=args.max_calls_in_setup,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        media=args.media,
+    )
+
+
+def cmd_bench_rings(args: argparse.Namespace) -> int:
+    from callguard.lab.bench_rings import run_bench_rings
+
+    return run_bench_rings(args.calls, args.cadence, Path(args.state_dir) if args.state_dir else None)
+
+
+def add_commands(sub: Any) -> None:
+    """`lab up|status|down|demo`, `bench`, `bench-rings`."""
+    lab = sub.add_parser("lab", help="the local lab PBX").add_subparsers(dest="lab_cmd", required=True)
+    for name, func, helptext in (
+        ("up", cmd_lab_up, "start Asterisk, mosquitto, callguard and simulated phones"),
+        ("status", cmd_lab_status, "show the running lab"),
+        ("down", cmd_lab_down, "stop every lab process"),
+        ("demo", cmd_lab_demo, "start the lab, place demo calls, print what happened"),
+    ):
+        s = lab.add_parser(name, help=helptext)
+        s.add_argument("--state-dir", help="default: $XDG_STATE_HOME/callguard/lab")
+        s.set_defaults(func=func)
+        if name == "up":
+            s.add_argument("--detach", action="store_true", help="return once everything is up")
+            s.add_argument(
+                "--no-phones",
+                action="store_true",
+                help="start no simulated phones or carrier (another program plays them)",
+            )
+            s.add_argument(
+                "--port-offset",
+                type=int,
+                default=0,
+                help="shift every lab port by this much (to run beside another lab)",
+            )
+        if name == "status":
+            s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("bench", help="load through plain dialplan and through callguard; print figures")
+    s.add_argument("--rate", type=float, default=50.0, help="call attempts per second")
+    s.add_argument("--count", type=int, default=500, help="calls per path")
+    s.add_argument(
+        "--max-calls-in-setup",
+        type=int,
+        default=CallSettings().max_calls_in_setup,
+        help="callguard's load-shedding threshold ([calls] max_calls_in_setup)",
+    )
+    s.add_argument(
+        "--media",
+        action="store_true",
+        help="callers send 1.5 s of recorded speech (RTP) in each call: the bridges' media cost",
+    )
+    s.add_argument("--state-dir")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("bench-rings", help="measure how exactly ANS-1's ring deadline is kept")
+    s.add_argument("--calls", type=int, default=20)
+    s.add_argument("--cadence", type=float, default=0.3, help="seconds per ring (China: 5)")
+    s.add_argument("--state-dir")
+    s.set_defaults(func=cmd_bench_rings)
