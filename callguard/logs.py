@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from callguard import metrics
 from callguard.config import Config
 from callguard.events import MqttPublisher
 from callguard.policy import Directory
@@ -97,6 +98,7 @@ class Emitter:
 
     def __call__(self, event: str, /, **fields: Any) -> None:
         self._log.info(event, **fields)
+        metrics.observe_event(event, fields)  # the one place calls and rules are counted
         if self._publisher is not None:
             payload = mask_fields(fields, self._mqtt_keep) if self._mqtt_keep else fields
             self._publisher.publish(event, payload)

@@ -24,6 +24,7 @@ from callguard.dialplan_calls import CdrImporter, DialplanCalls, DialplanRecords
 from callguard.dialplan_calls.mapping import Rate
 from callguard.events import MqttPublisher
 from callguard.logs import Emitter, number_keeper
+from callguard.metrics import LiveSources, serve_metrics
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
 from callguard.policy.ladder import Ladder
 from callguard.policy.tariffs import TariffTable
@@ -194,6 +195,18 @@ async def run_service(config: Config) -> None:
     if importer is not None:
         importer.request()  # also when Asterisk is away: its CDR file may be readable
 
+    metrics_server = await serve_metrics(
+        config.metrics,
+        LiveSources(
+            call_states=manager.call_states,
+            sessions_alive=lambda: manager.active_calls,
+            journal_backlog=writer.journal_size,
+            memory_backlog=lambda: writer.in_memory,
+            mqtt_outbox=lambda: publisher.queued if publisher else 0,
+            mqtt_connected=lambda: publisher.connected if publisher else False,
+            ari_connected=supervisor.connected.is_set,
+        ),
+    )
     tasks = [
         asyncio.create_task(supervisor.run(), name="ari"),
         asyncio.create_task(writer.run(), name="store"),
@@ -234,4 +247,6 @@ async def run_service(config: Config) -> None:
         await importer.close()
     await writer.flush()
     await engine.dispose()
+    if metrics_server is not None:
+        await metrics_server.cleanup()
     log.info("service.stopped", active_calls=manager.active_calls)

@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from callguard.metrics import ARI_REQUEST_SECONDS
+
 JSON = dict[str, Any]
 
 MAX_CONNECTIONS = 32
@@ -62,6 +64,12 @@ class AriClient:
         body: JSON | None = None,
     ) -> Any:
         url = self.base + path
+        with ARI_REQUEST_SECONDS.labels(method).time():
+            return await self._request(method, url, path, params, body)
+
+    async def _request(
+        self, method: str, url: str, path: str, params: Mapping[str, str | int] | None, body: JSON | None
+    ) -> Any:
         for attempt in (1, 2):
             try:
                 async with self._session.request(method, url, params=params, json=body) as resp:

@@ -13,6 +13,7 @@ import structlog
 
 from callguard.ari.client import AriClient, AriError
 from callguard.config import AriSettings
+from callguard.metrics import ARI_CONNECTS
 
 log = structlog.get_logger("callguard.ari")
 
@@ -78,6 +79,7 @@ class AriSupervisor:
         try:
             self._client = client
             self.connected.set()
+            ARI_CONNECTS.inc()
             log.info("ari.connected", url=self._settings.url, app=self._settings.app, attempt=attempt)
             hook = asyncio.create_task(self._on_connected(client), name="ari-adopt")
             pinger = asyncio.create_task(self._ping_loop(client, ws), name="ari-ping")

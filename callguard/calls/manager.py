@@ -143,6 +143,10 @@ class CallManager:
     def active_calls(self) -> int:
         return len(self._sessions)
 
+    def call_states(self) -> list[str]:
+        """The state of every call in progress (the `callguard_calls` gauge)."""
+        return [str(session.state) for session in self._sessions.values()]
+
     def _register(self, channel_id: str, session: CallSession) -> None:
         self._by_channel[channel_id] = session
 

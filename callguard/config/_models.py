@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callguard.config.console import ConsoleSettings
+from callguard.config.metrics import MetricsSettings
+from callguard.config.supervision import SupervisionSettings
 
 
 class _Strict(BaseModel):
@@ -580,5 +582,7 @@ class Config(_Strict):
     cdr: CdrSettings = CdrSettings()  # LOG-1: importing the dialplan's calls from the CDR
     records: RecordsSettings = RecordsSettings()  # LOG-2: retention (`callguard db prune`)
     console: ConsoleSettings = ConsoleSettings()  # the console (`callguard web`)
+    metrics: MetricsSettings = MetricsSettings()  # Prometheus /metrics of the controller
+    supervision: SupervisionSettings = SupervisionSettings()  # LOG-6: recorded sample
     pin_file: PinFile | None = None
     source: Path

@@ -11,6 +11,7 @@ import aiomqtt
 import structlog
 
 from callguard.config import MqttSettings
+from callguard.metrics import MQTT_DROPPED
 
 log = structlog.get_logger("callguard.events")
 
@@ -53,9 +54,14 @@ class MqttPublisher:
         self.published = 0
         self.connected = False
 
+    @property
+    def queued(self) -> int:
+        return len(self._outbox)
+
     def publish(self, event: str, fields: dict[str, Any]) -> None:
         if len(self._outbox) == self._outbox.maxlen:
             self.dropped += 1
+            MQTT_DROPPED.inc()
         payload = json.dumps(
             {"event": event, "node": self._node, **fields}, default=str, ensure_ascii=False
         ).encode()

@@ -77,6 +77,10 @@ class LabPorts:
     def carrier(self) -> int:
         return 5090 + self.offset
 
+    @property
+    def metrics(self) -> int:
+        return 9480 + self.offset
+
     def phone(self, index: int) -> int:
         return 16000 + self.offset + index
 
@@ -108,6 +112,7 @@ class LabState:
     # The broker admits no anonymous client: MQTT subscribers log in with these.
     mqtt_user: str = ""
     mqtt_password: str = ""
+    metrics_url: str = ""  # the controller's Prometheus metrics
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -226,6 +231,9 @@ password = "{mqtt_password}"
 [log]
 file = "{self.state_dir}/callguard.log"
 
+[metrics]
+port = {self.ports.metrics}
+
 [cdr]
 file = "{self._cdr_file()}"
 
@@ -294,6 +302,7 @@ tariffs = "tariffs.toml"
             callguard_log=str(self.state_dir / "callguard.log"),
             mqtt_user=MQTT_USER,
             mqtt_password=mqtt_password,
+            metrics_url=f"http://127.0.0.1:{self.ports.metrics}/metrics",
         )
         asterisk.write_config(
             render_config(
