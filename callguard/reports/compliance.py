@@ -29,6 +29,7 @@ class Answering:
     abandoned: int = 0  # the caller hung up before this phone's limit
     rings_total: int = 0  # over answers with a known ring count
     rings_counted: int = 0
+    rings: dict[int, int] = field(default_factory=dict)  # rings at answer -> answers (the distribution)
 
     @property
     def in_limit_rate(self) -> Decimal | None:
@@ -92,8 +93,10 @@ def _offer(call: Row, leg: Row, figures: Answering) -> None:
         figures.answered += 1
         figures.answered_in_limit += 0 if late else 1
         if leg.get("rings_at_answer") is not None:
-            figures.rings_total += int(leg["rings_at_answer"])
+            rings = int(leg["rings_at_answer"])
+            figures.rings_total += rings
             figures.rings_counted += 1
+            figures.rings[rings] = figures.rings.get(rings, 0) + 1
     elif late or call.get("disposition") == "declined":
         figures.unanswered += 1
     elif call.get("answered_at") is not None:
