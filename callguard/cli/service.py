@@ -81,7 +81,7 @@ def cmd_pin_set(args: argparse.Namespace) -> int:
     """Store a person's authorization code (OUT-3) hashed; the PIN comes from stdin, never argv."""
     import getpass
 
-    from callguard.config.pinfile import pin_settings, set_pin
+    from callguard.pinfile import pin_settings, set_pin
     from callguard.policy import PinError
 
     if args.config:

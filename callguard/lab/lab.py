@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from callguard.config import OutboundSettings, load_config
-from callguard.config.pinfile import set_pin
 from callguard.lab.asterisk import AsteriskPorts, AsteriskProcess, find_asterisk, render_config
 from callguard.lab.errors import LabError
 from callguard.lab.phones import callee_scenario, require_sipp
+from callguard.pinfile import set_pin
 from callguard.policy import Directory
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ import pytest
 
 from callguard.config import ConfigError, LineKind, load_config
 from callguard.config._models import PIN_HASH_PATTERN
-from callguard.config.pinfile import read_pin_file as load_pin_entries
-from callguard.config.pinfile import set_pin
+from callguard.pinfile import read_pin_file as load_pin_entries
+from callguard.pinfile import set_pin
 from callguard.policy import verify_pin
 
 PROJECT = Path(__file__).resolve().parents[2]

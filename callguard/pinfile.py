@@ -1,4 +1,5 @@
-"""Writing the PIN file (OUT-3): what `callguard pin set` and the lab both use."""
+"""Writing the PIN file (OUT-3): what `callguard pin set` and the lab both use. Not in config/:
+it hashes with policy.pins, and policy reads config (one direction only, no package cycle)."""
 
 from __future__ import annotations
 
