@@ -1,14 +1,17 @@
 """The pure decision core: who is who, and where a call goes. No I/O, no clock reads."""
 
-from callguard.policy.answering import AnsweringPolicy, Hop
+from callguard.policy.answering import AnsweringPolicy
 from callguard.policy.decisions import (
     BlockEntry,
     CallRequest,
     Decision,
     DialOut,
     DurationPolicy,
+    Hop,
     Refuse,
     Route,
+    TransferPlan,
+    TransferRefusal,
     Violation,
 )
 from callguard.policy.directory import Directory, Party
@@ -40,6 +43,8 @@ __all__ = [
     "Refuse",
     "RepeatCallers",
     "Route",
+    "TransferPlan",
+    "TransferRefusal",
     "TollFraudGuard",
     "Violation",
     "calling_party",

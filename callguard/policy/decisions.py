@@ -46,6 +46,68 @@ class Violation:
 
 
 @dataclass(frozen=True, slots=True)
+class Hop:
+    """Ring `targets` together for `rings` rings (ANS-1), counted from each phone's 180. With
+    `cancel_at_limit` a phone still ringing at the limit is cancelled and the next hop rings.
+
+    The hop also says how the session treats its legs, so that the session decides nothing:
+    `offline_skip_s` (ANS-3: a phone not ringing after this long is skipped, None = wait),
+    `apology` (ANS-2: a late answer hears the apology) and `rule`, the rule its ringing
+    follows in logs and events ("XFER-1" for an assistant, "ANS-3" for a roll-over)."""
+
+    targets: tuple[str, ...]
+    rings: int
+    limit_s: float
+    cancel_at_limit: bool
+    reason: str  # assistant, person, colleague, hunt_group, operator, duty, after_hours, transfer
+    severity: str = "minor"  # a missed limit on a duty or alarm line is "high" (ANS-5)
+    offline_skip_s: float | None = None
+    apology: bool = False
+    rule: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The hop as the record's decision keeps it (the session's hints are not recorded)."""
+        return {
+            "targets": list(self.targets),
+            "rings": self.rings,
+            "limit_s": self.limit_s,
+            "cancel_at_limit": self.cancel_at_limit,
+            "reason": self.reason,
+        }
+
+    @property
+    def cadence_s(self) -> float:
+        """Seconds per ring (0 when the hop has no ring limit)."""
+        return self.limit_s / self.rings if self.rings else 0.0
+
+    def rings_after(self, rang_s: float) -> int | None:
+        """Which ring a phone of this hop was at after ringing `rang_s` seconds (ANS-2)."""
+        cadence = self.cadence_s
+        return int(rang_s // cadence) + 1 if cadence > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPlan:
+    """XFER-2: ring `target` (an extension of the directory, idle) as a hop of its own."""
+
+    target: str
+    hop: Hop
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRefusal:
+    """XFER-2: why a transfer cannot go ahead (`result` as the record's transfer entry keeps
+    it), the prompt the person who typed the code hears, and the device state that refused it."""
+
+    result: str  # "unknown_extension" | "unavailable"
+    prompt: str
+    state: str | None = None
+    # An unknown extension is told to the one who typed it; a busy target to the party on
+    # hold (who first hears the hold prompt, as for a transfer that goes ahead).
+    to_holder: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """Ring `target` for at most `timeout_s` seconds; with `hops` (a ring plan: ANS-1/3, XFER-1)
     ring those in turn instead, then take a message for `message_for` (XFER-3) if set."""
@@ -54,7 +116,7 @@ class Route:
     timeout_s: int
     reason: str
     rule: str | None = None
-    hops: tuple[Any, ...] = ()  # answering.Hop
+    hops: tuple[Hop, ...] = ()
     message_for: str | None = None
     greeting: str | None = None  # prompt before ringing (ANS-4)
     greeting_on_answer: str | None = None

@@ -8,11 +8,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from callguard.config import InboundSettings, LineKind
+from callguard.policy import q850
 from callguard.policy.decisions import BlockEntry, CallRequest, Refuse
 from callguard.policy.directory import Directory
 from callguard.policy.numbers import Numbering
-
-CAUSE_REJECTED = 21  # SIP 403
 
 # ANS-5: calls to these lines ring at once; no filter applies to them.
 NEVER_BLOCKED = (LineKind.duty, LineKind.alarm)
@@ -99,21 +98,21 @@ class InboundPolicy:
         if caller is None:
             if self.settings.anonymous == "block":
                 return Refuse(
-                    reason="anonymous_caller", cause=CAUSE_REJECTED, rule="SEC-1", prompt="blocked_caller"
+                    reason="anonymous_caller", cause=q850.CALL_REJECTED, rule="SEC-1", prompt="blocked_caller"
                 )
             return None
         entry = self.blocklist.match(caller, call.at)
         if entry is not None:
             return Refuse(
                 reason="blocked_caller",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 rule="SEC-1",
                 prompt="blocked_caller",
             )
         if call.recent_calls > self.settings.auto_block_calls and call.at is not None:
             return Refuse(
                 reason="blocked_caller",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 rule="SEC-1",
                 prompt="blocked_caller",
                 new_block=BlockEntry(

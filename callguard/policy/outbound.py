@@ -8,15 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from callguard.config import LineKind, NumberClass, OutboundSettings, QuietHours, ServiceClass, TollGuard
+from callguard.policy import q850
 from callguard.policy.budgets import BudgetSnapshot
 from callguard.policy.decisions import CallRequest, DialOut, DurationPolicy, Refuse, Violation
 from callguard.policy.directory import Directory
 from callguard.policy.numbers import INVALID, REQUIRED_CLASS, Numbering, NumberPlan, covers
 from callguard.policy.pins import PinBook
 from callguard.policy.tariffs import TariffTable
-
-CAUSE_UNALLOCATED = 1  # SIP 404
-CAUSE_REJECTED = 21  # SIP 403
 
 NO_FINE = Decimal(0)  # 元: money is Decimal, never float
 
@@ -118,7 +116,7 @@ class OutboundPolicy:
         if kind is LineKind.alarm:
             return Refuse(
                 reason="alarm_line_emergency_only",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 rule="OUT-5",
                 prompt="refused_class",
                 violation=self._violation(call, "OUT-5", "the alarm line dials emergency numbers only"),
@@ -129,7 +127,7 @@ class OutboundPolicy:
         if number.number_class == INVALID:
             return Refuse(
                 reason="invalid_number",
-                cause=CAUSE_UNALLOCATED,
+                cause=q850.UNALLOCATED,
                 prompt="unknown_number",
                 number_class=INVALID,
             )
@@ -138,7 +136,7 @@ class OutboundPolicy:
             fines = self.settings.fines
             return Refuse(
                 reason="premium_number",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 number_class=number_class.value,
                 rule="OUT-1",
                 prompt="refused_premium",
@@ -156,7 +154,7 @@ class OutboundPolicy:
             # nobody is accountable for it. Its caller ID is only a claim.
             return Refuse(
                 reason="unknown_line",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 number_class=number_class.value,
                 rule="OUT-2",
                 prompt="refused_class",
@@ -167,7 +165,7 @@ class OutboundPolicy:
         if kind in _INBOUND_ONLY:
             return Refuse(
                 reason="inbound_only_line",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 number_class=number_class.value,
                 rule="OUT-5",
                 prompt="refused_class",
@@ -177,7 +175,7 @@ class OutboundPolicy:
         if quiet is not None and quiet.action == "refuse":
             return Refuse(
                 reason="quiet_hours",
-                cause=CAUSE_REJECTED,
+                cause=q850.CALL_REJECTED,
                 rule="OUT-7",
                 prompt="quiet_hours",
                 number_class=number_class.value,
@@ -193,7 +191,7 @@ class OutboundPolicy:
             else:
                 return Refuse(
                     reason="above_class",
-                    cause=CAUSE_REJECTED,
+                    cause=q850.CALL_REJECTED,
                     number_class=number_class.value,
                     rule="OUT-2",
                     prompt="refused_class",
@@ -235,7 +233,7 @@ class OutboundPolicy:
         blocked = budget.action == "block"
         return Refuse(
             reason="budget_exhausted" if blocked else "above_class",
-            cause=CAUSE_REJECTED,
+            cause=q850.CALL_REJECTED,
             number_class=number_class.value,
             rule="LOG-4",
             prompt="budget_exhausted" if blocked else "refused_class",
@@ -259,7 +257,7 @@ class OutboundPolicy:
         need = REQUIRED_CLASS[NumberClass(dial.number_class)]
         return Refuse(
             reason="pin_refused",
-            cause=CAUSE_REJECTED,
+            cause=q850.CALL_REJECTED,
             rule="OUT-3",
             prompt="refused_class",
             violation=self._violation(
@@ -274,7 +272,7 @@ class OutboundPolicy:
         """Too many wrong codes on this line (or its person's lines): no PIN is even asked for."""
         return Refuse(
             reason="pin_locked",
-            cause=CAUSE_REJECTED,
+            cause=q850.CALL_REJECTED,
             rule="OUT-3",
             prompt="refused_class",
             violation=self._violation(
@@ -287,7 +285,7 @@ class OutboundPolicy:
         )
 
     def no_matter(self, call: CallRequest) -> Refuse:
-        return Refuse(reason="no_matter_code", cause=CAUSE_REJECTED, rule="OUT-3", prompt="refused_class")
+        return Refuse(reason="no_matter_code", cause=q850.CALL_REJECTED, rule="OUT-3", prompt="refused_class")
 
     def over_duration(self, call: CallRequest, dial: DialOut) -> Violation:
         assert dial.duration is not None
@@ -298,11 +296,34 @@ class OutboundPolicy:
     def toll_refused(self, call: CallRequest, why: str) -> Refuse:
         return Refuse(
             reason="toll_fraud_limit",
-            cause=CAUSE_REJECTED,
+            cause=q850.CALL_REJECTED,
             rule="SEC-3",
             prompt="refused_limit",
             violation=self._violation(call, "SEC-3", why, NO_FINE, "alert"),
         )
+
+
+# SEC-3: refusals that never passed the toll-fraud counters; every other outside call did.
+NOT_COUNTED_BY_TOLL_GUARD = frozenset(
+    {
+        "premium_number",
+        "above_class",
+        "inbound_only_line",
+        "alarm_line_emergency_only",
+        "quiet_hours",
+        "toll_fraud_limit",
+        "invalid_number",
+        "budget_exhausted",
+    }
+)
+
+
+def counted_by_toll_guard(direction: str, number_class: str | None, disposition: str | None) -> bool:
+    """SEC-3: whether a recorded call counts towards the hourly limits after a restart, as it
+    counted live: an outside call of a real class that the counters admitted."""
+    if direction != "outbound" or number_class in (None, "emergency", INVALID):
+        return False
+    return disposition not in NOT_COUNTED_BY_TOLL_GUARD
 
 
 @dataclass

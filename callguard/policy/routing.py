@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from callguard.policy import q850
 from callguard.policy.answering import AnsweringPolicy
 from callguard.policy.decisions import CallRequest, Decision, Refuse, Route
 from callguard.policy.directory import Directory, Party
 from callguard.policy.inbound import InboundPolicy
 from callguard.policy.outbound import OutboundPolicy
-
-# Q.850 causes; Asterisk turns them into the caller's SIP response.
-CAUSE_UNALLOCATED = 1  # SIP 404
-CAUSE_USER_BUSY = 17  # SIP 486
-CAUSE_INVALID_NUMBER_FORMAT = 28  # SIP 484
-CAUSE_CONGESTION = 34  # SIP 503
 
 
 def calling_party(directory: Directory, call: CallRequest) -> Party:
@@ -40,10 +35,10 @@ def decide_call(
     is refused as an unknown number, never interpreted.
     """
     if call.overloaded:
-        return Refuse(reason="overloaded", cause=CAUSE_CONGESTION)
+        return Refuse(reason="overloaded", cause=q850.CONGESTION)
     if call.malformed:
         # Characters no dial plan uses: never guess what was meant.
-        return Refuse(reason="malformed_number", cause=CAUSE_INVALID_NUMBER_FORMAT)
+        return Refuse(reason="malformed_number", cause=q850.INVALID_NUMBER_FORMAT)
     if outbound is not None and call.direction == "internal":
         decision = outbound.decide(call)
         if decision is not None:
@@ -53,8 +48,8 @@ def decide_call(
         if refusal is not None:
             return refusal
     if directory.lookup(call.dialed) is None:
-        return Refuse(reason="unknown_extension", cause=CAUSE_UNALLOCATED)
+        return Refuse(reason="unknown_extension", cause=q850.UNALLOCATED)
     if call.direction == "internal" and call.dialed == call.from_line:
-        return Refuse(reason="dialled_self", cause=CAUSE_USER_BUSY)
+        return Refuse(reason="dialled_self", cause=q850.USER_BUSY)
     route = Route(target=call.dialed, timeout_s=no_answer_timeout_s, reason="extension")
     return answering.plan(call, route) if answering is not None else route

@@ -188,3 +188,49 @@ def test_every_extension_from_every_kind_of_caller_gets_a_plan() -> None:
                     rung = [t for h in decision.hops for t in h.targets]
                     assert len(rung) == len(set(rung))  # nobody rings twice
     assert isinstance(plan("1003", directory=empty), Refuse)  # unknown there
+
+
+@pytest.mark.parametrize(
+    ("dialed", "direction", "expected"),
+    [
+        # (reason, rule, offline skip) per hop: ANS-3 skips offline phones only where a later
+        # hop can take the call; an assistant's hop rings under XFER-1.
+        (
+            "1003",
+            "inbound",
+            [("person", "ANS-3", 4.0), ("hunt_group", "ANS-3", 4.0), ("operator", "ANS-3", 4.0)],
+        ),
+        ("2001", "internal", [("assistant", "XFER-1", 4.0), ("person", "ANS-3", 4.0)]),
+        ("1003", "internal", [("person", "ANS-3", None)]),
+        ("9101", "inbound", [("duty", "ANS-5", None)]),
+        ("9100", "internal", [("alarm", "ANS-5", None)]),
+    ],
+)
+def test_each_hop_tells_the_session_its_rule_and_offline_skip(
+    dialed: str, direction: str, expected: list[tuple[str, str, float | None]]
+) -> None:
+    caller = "1002" if direction == "internal" else "01088886666"
+    decision = plan(dialed, caller=caller, direction=direction)
+    assert isinstance(decision, Route)
+    assert [(h.reason, h.rule, h.offline_skip_s) for h in decision.hops] == expected
+    assert decision.rule == ("ANS-5" if dialed.startswith("91") else expected[0][1])
+
+
+@pytest.mark.parametrize("apology", [True, False])
+def test_each_hop_carries_the_ans2_apology_setting(apology: bool) -> None:
+    for dialed in ("1003", "9101", "2001"):
+        decision = plan(dialed, apology=apology)
+        assert isinstance(decision, Route)
+        assert {h.apology for h in decision.hops} == {apology}
+    after_hours = plan("1003", at=MONDAY_20, office_hours={"after_hours": "duty"}, apology=apology)
+    assert isinstance(after_hours, Route)
+    assert [(h.reason, h.rule, h.apology) for h in after_hours.hops] == [("after_hours", "ANS-7", apology)]
+
+
+def test_the_recorded_plan_keeps_its_shape() -> None:
+    # Records keep the decision verbatim: the session's hints are not part of it.
+    decision = plan("2001", caller="1003", direction="internal")
+    assert decision.as_dict()["hops"] == [
+        {"targets": ["2002"], "rings": 3, "limit_s": 15.0, "cancel_at_limit": True, "reason": "assistant"},
+        {"targets": ["2001"], "rings": 3, "limit_s": 15.0, "cancel_at_limit": False, "reason": "person"},
+    ]
