@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,58 @@ def test_missing_sipp_is_one_sentence(tmp_path: Path) -> None:
         "callguard: SIPp is not installed: `apt install sip-tester` (it simulates the desk phones)."
     )
     assert not (tmp_path / "lab" / "state.json").exists()
+
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def test_the_product_wheel_leaves_the_lab_out(tmp_path: Path) -> None:
+    """Issue 9: `pip wheel .` ships callguard without the lab (no module, no SIPp template), and the
+    `callguard` command of that wheel works and offers no lab commands."""
+    # A clean copy: a checkout's build/ may still hold a lab from an older build.
+    src = tmp_path / "src"
+    shutil.copytree(
+        PROJECT_DIR / "callguard", src / "callguard", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_DIR / name, src / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(src)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "dist").glob("callguard-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "callguard/cli/__init__.py" in names and "callguard/service.py" in names
+    assert [n for n in names if n.startswith("callguard/lab/") or n.endswith((".xml", "sdp.txt"))] == []
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "callguard = callguard.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+    # As installed: the wheel's files and the dependencies, without the checkout's editable callguard
+    # (python -S skips the .pth files that install its finder).
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    run = (
+        "import sys, importlib.util, callguard, callguard.cli;"
+        f"assert callguard.__file__.startswith({str(site)!r}), callguard.__file__;"
+        "assert importlib.util.find_spec('callguard.lab') is None;"
+        "sys.exit(callguard.cli.main())"
+    )
+    dependencies = next(p for p in sys.path if p.endswith("site-packages") and Path(p, "pydantic").is_dir())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), dependencies])}
+
+    def wheel_cg(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-S", "-c", run, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+
+    helped = wheel_cg("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "check-config" in helped.stdout and "calls" in helped.stdout
+    assert "lab" not in helped.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert "bench" not in helped.stdout
+    refused = wheel_cg("lab", "up")
+    assert refused.returncode == 2 and "invalid choice: 'lab'" in refused.stderr
+    # Without the lab, a command that reads records says what to give instead of the lab's.
+    listed = wheel_cg("calls", "list")
+    assert listed.returncode == 1
+    assert listed.stderr.strip() == "callguard: say which records to read: --config FILE or --db URL"
