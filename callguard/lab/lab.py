@@ -21,6 +21,7 @@ from typing import Any
 
 from callguard.config import OutboundSettings, load_config
 from callguard.lab.asterisk import AsteriskPorts, AsteriskProcess, find_asterisk, render_config
+from callguard.lab.console import console_port, wait_console
 from callguard.lab.errors import LabError
 from callguard.lab.phones import callee_scenario, require_sipp
 from callguard.pinfile import set_pin
@@ -81,6 +82,10 @@ class LabPorts:
     def metrics(self) -> int:
         return 9480 + self.offset
 
+    @property
+    def console(self) -> int:
+        return console_port(self.offset)
+
     def phone(self, index: int) -> int:
         return 16000 + self.offset + index
 
@@ -113,6 +118,7 @@ class LabState:
     mqtt_user: str = ""
     mqtt_password: str = ""
     metrics_url: str = ""  # the controller's Prometheus metrics
+    web_url: str = ""  # the console (`callguard web`) while it runs
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2))
@@ -234,6 +240,9 @@ file = "{self.state_dir}/callguard.log"
 [metrics]
 port = {self.ports.metrics}
 
+[console]
+port = {self.ports.console}
+
 [cdr]
 file = "{self._cdr_file()}"
 
@@ -263,7 +272,7 @@ tariffs = "tariffs.toml"
         for person, pin in LAB_PINS.items():
             set_pin(path, person, pin, OutboundSettings().pin_min_digits)
 
-    def up(self, phones: bool = True, controller: bool = True) -> LabState:
+    def up(self, phones: bool = True, controller: bool = True, console: bool = False) -> LabState:
         """Start everything; raise LabError with one sentence if a prerequisite is missing."""
         if self.state is not None and any(_alive(p) for p in self.state.pids.values()):
             raise LabError(f"a lab is already running from {self.state_dir}; `callguard lab down` first")
@@ -326,6 +335,8 @@ tariffs = "tariffs.toml"
             self.start_asterisk()
             if controller:
                 self.start_controller()
+            if console:
+                self.start_console()
             if phones:
                 self._start_phones(phone_ports)
         except BaseException:
@@ -457,6 +468,22 @@ tariffs = "tariffs.toml"
         self.stop_controller()
         self.start_controller()
 
+    def start_console(self) -> str:
+        """`callguard web` on the lab's database and broker; its URL once it answers."""
+        assert self.state is not None
+        argv = [sys.executable, "-m", "callguard", "web", "--config", self.state.config_path]
+        pid = self._popen("web", argv + ["--port", str(self.ports.console)])
+        url = f"http://127.0.0.1:{self.ports.console}"
+        wait_console(url, lambda: _alive(pid))
+        self.state.web_url = url
+        self._save()
+        return url
+
+    def stop_console(self) -> None:
+        assert self.state is not None
+        self.state.web_url = ""
+        self._stop("web")
+
     def stop_controller(self, kill: bool = False) -> None:
         self._stop("callguard", sig=signal.SIGKILL if kill else signal.SIGTERM)
 
@@ -513,6 +540,7 @@ tariffs = "tariffs.toml"
             return
         for name in [n for n in self.state.pids if n.startswith("phone-")]:
             self._stop(name)
+        self._stop("web")
         self._stop("callguard")
         self.stop_asterisk()
         self._stop("mosquitto")
