@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from callguard.cli import blocklist, costs, records, reports, service, violations
+from callguard.cli import blocklist, console, costs, records, reports, service, violations
 from callguard.cli.common import CommandError, fail, lab_installed
 from callguard.config import ConfigError
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_pin_commands(sub)
     db = service.add_db_commands(sub)
     reports.add_commands(sub, db)  # LOG-2/4/6: bill, report, export, db backup, db prune
+    console.add_commands(sub)  # the console: web, user, token, audit verify
     if lab_installed():  # a checkout: the lab is not in the product wheel
         from callguard.lab.commands import add_commands as add_lab_commands
 

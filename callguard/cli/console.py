@@ -1,0 +1,248 @@
+"""`callguard web`, `user`, `token`, `audit verify`: the console (callguard.web) and its accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import socket
+import sys
+from typing import Any
+
+from callguard.cli.common import CommandError, database_options, lab_or_none, log_event, with_engine
+from callguard.config import Config, load_config
+from callguard.store import accounts
+from callguard.web.access import ROLES, Org
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The configuration whose directory the accounts belong to: --config, else the lab's."""
+    if args.config:
+        return load_config(args.config)
+    lab = lab_or_none(args.state_dir)
+    if lab is not None and lab.state is not None:
+        return load_config(lab.state.config_path)
+    raise CommandError("say which configuration the accounts belong to: --config FILE (or start the lab)")
+
+
+def _read_password(min_length: int) -> str:
+    """From stdin (one line), or asked twice on a terminal; never a default, never an argument."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CommandError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < min_length:
+        raise CommandError(f"password: at least {min_length} characters ([console] min_password_length)")
+    return password
+
+
+def check_role(config: Config, person_id: str, role: str) -> None:
+    """The account's person must be in the directory; `head` only for a person it names head."""
+    org = Org(config)
+    if person_id not in org.people:
+        raise CommandError(f"{config.source}: {person_id!r}: no such person in the directory")
+    if role == "head" and not org.heads.get(person_id):
+        raise CommandError(
+            f'{person_id}: the directory names them head of no department (set `head = "{person_id}"` '
+            "on their [[departments]] in directory.toml)"
+        )
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from callguard.web.auth import hash_password
+
+    config = _config(args)
+    check_role(config, args.person, args.role)
+    password_hash = hash_password(_read_password(config.console.min_password_length))
+
+    async def work(engine: Any) -> accounts.Account:
+        try:
+            return await accounts.add_account(engine, args.person, args.role, password_hash)
+        except accounts.AccountError as exc:
+            raise CommandError(str(exc)) from None
+
+    account = with_engine(_db(args, config), work)
+    log_event("console.account_added", account=account.username, role=account.role)
+    print(f"account {account.username} ({account.role}) added")
+    return 0
+
+
+def _db(args: argparse.Namespace, config: Config | None = None) -> argparse.Namespace:
+    """--db, else the database of the configuration the accounts belong to."""
+    if args.db:
+        return args
+    url = (config or _config(args)).database.url
+    return argparse.Namespace(db=url, config=None, state_dir=None)
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    rows = with_engine(_db(args), accounts.list_accounts)
+    if args.json:
+        print(json.dumps([{"user": a.username, "role": a.role, "disabled": a.disabled} for a in rows]))
+        return 0
+    for a in rows:
+        print("\t".join([a.username, a.role] + (["disabled"] if a.disabled else [])))
+    print(f"({len(rows)} accounts)")
+    return 0
+
+
+def _change(args: argparse.Namespace, work: Any, event: str, done: str, **fields: Any) -> int:
+    try:
+        with_engine(_db(args), work)
+    except accounts.AccountError as exc:
+        raise CommandError(str(exc)) from None
+    log_event(event, **fields)
+    print(done)
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    disable = args.user_cmd == "disable"
+    work = lambda engine: accounts.set_disabled(engine, args.user, disable)  # noqa: E731
+    verb = "disabled" if disable else "enabled"
+    return _change(args, work, f"console.account_{verb}", f"account {args.user} {verb}", account=args.user)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    async def work(engine: Any) -> tuple[int, str]:
+        try:
+            return await accounts.create_token(engine, args.user, args.name)
+        except accounts.AccountError as exc:
+            raise CommandError(str(exc)) from None
+
+    token_id, token = with_engine(_db(args), work)
+    log_event("console.token_created", account=args.user, token_id=token_id, name=args.name)
+    print(f"token {token_id} for {args.user} (shown once; only its hash is stored):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    rows = with_engine(_db(args), accounts.list_tokens)
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        print(f"{r['id']}\t{r['user']}\t{r['name']}\tcreated {r['created_at']}\t{state}")
+    print(f"({len(rows)} tokens)")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    work = lambda engine: accounts.revoke_token(engine, args.id)  # noqa: E731
+    return _change(args, work, "console.token_revoked", f"token {args.id} revoked", token_id=args.id)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """LOG-3: walk the read audit's hash chain; exit 1 at the first broken link."""
+    from callguard.store.audit import verify_chain
+
+    verdict = with_engine(_db(args), verify_chain)
+    if verdict.broken_id is None:
+        print(f"audit: OK ({verdict.count} entries)")
+        return 0
+    print(
+        f"audit: BROKEN at entry id {verdict.broken_id} ({verdict.problem}); "
+        f"the {verdict.count} entries before it are intact",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CommandError(
+            f"console: cannot listen on {host}:{port}: {exc.strerror} (choose --port)"
+        ) from None
+    return sock
+
+
+def _check_database(url: str) -> None:
+    from callguard.store import make_engine, migrate
+
+    async def go() -> None:
+        engine = make_engine(url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    except Exception as exc:  # any driver's error: one sentence, not a traceback
+        where = url.split("@")[-1]  # never print a password in the URL
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CommandError(f"console: database {where}: unreachable: {reason}") from None
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from callguard.web.app import create_app
+
+    config = load_config(args.config)
+    host, port = args.host or config.console.host, args.port or config.console.port
+    sock = _listen(host, port)
+    _check_database(config.database.url)
+    # Behind a reverse proxy on this host, uvicorn takes the client's address from
+    # X-Forwarded-For (it trusts 127.0.0.1 only): the audit records who read, not the proxy.
+    server = uvicorn.Server(uvicorn.Config(create_app(config), proxy_headers=True, log_level="info"))
+    print(f"console: http://{host}:{port}/", file=sys.stderr)
+    server.run(sockets=[sock])
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """`callguard web`, `user`, `token` and `audit` (registered by callguard.cli)."""
+    s = sub.add_parser("web", help="run the console (web pages and the HTTP API)")
+    s.add_argument("--config", required=True)
+    s.add_argument("--host", help="default [console] host (127.0.0.1)")
+    s.add_argument("--port", type=int, help="default [console] port (8480)")
+    s.set_defaults(func=cmd_web)
+
+    user = sub.add_parser("user", help="console accounts").add_subparsers(dest="user_cmd", required=True)
+    s = user.add_parser("add", help="add an account for a person of the directory (password from stdin)")
+    s.add_argument("person", help="a person id from directory.toml (the account's name)")
+    s.add_argument("--role", required=True, choices=ROLES)
+    database_options(s, "callguard.toml (its directory and database)")
+    s.set_defaults(func=cmd_user_add)
+    s = user.add_parser("list", help="list accounts")
+    s.add_argument("--json", action="store_true")
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_user_list)
+    for name, helptext in (
+        ("disable", "disable an account (its sessions end)"),
+        ("enable", "enable it again"),
+    ):
+        s = user.add_parser(name, help=helptext)
+        s.add_argument("user")
+        database_options(s, "callguard.toml")
+        s.set_defaults(func=cmd_user_disable)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_cmd", required=True)
+    s = token.add_parser("create", help="create a token for an account (printed once)")
+    s.add_argument("--user", required=True)
+    s.add_argument("--name", default="api")
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_token_create)
+    s = token.add_parser("list", help="list tokens (never their secret)")
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_token_list)
+    s = token.add_parser("revoke", help="revoke a token by id")
+    s.add_argument("id", type=int)
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_token_revoke)
+
+    audit = sub.add_parser("audit", help="the console's read audit (LOG-3)").add_subparsers(
+        dest="audit_cmd", required=True
+    )
+    s = audit.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_audit_verify)

@@ -1,0 +1,281 @@
+"""The console's accounts, API tokens, sign-in sessions and failed sign-ins (migration 0010).
+
+Secrets are never stored: passwords as argon2id hashes, tokens and session ids as sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callguard.store.models import Base
+
+
+class AccountRow(Base):
+    """One console account per person of the directory; the username is the person id."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2id
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginFailureRow(Base):
+    """A failed sign-in, kept so that a restart does not reset the throttle."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class AccountError(Exception):
+    """Something `user`/`token` commands refuse, in one sentence."""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    role: str
+    disabled: bool
+    password_hash: str
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _account(row: Any) -> Account:
+    return Account(int(row.id), row.username, row.role, bool(row.disabled), row.password_hash)
+
+
+async def add_account(engine: AsyncEngine, username: str, role: str, password_hash: str) -> Account:
+    async with engine.begin() as conn:
+        try:
+            result = await conn.execute(
+                insert(AccountRow).returning(AccountRow.id),
+                {
+                    "username": username,
+                    "role": role,
+                    "password_hash": password_hash,
+                    "disabled": False,
+                    "created_at": datetime.now(UTC),
+                },
+            )
+        except IntegrityError:
+            raise AccountError(f"{username}: already has an account (`callguard user list`)") from None
+        return Account(int(result.scalar_one()), username, role, False, password_hash)
+
+
+async def find_account(engine: AsyncEngine, username: str) -> Account | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(AccountRow).where(AccountRow.username == username))).first()
+    return _account(row) if row else None
+
+
+async def account_by_id(engine: AsyncEngine, account_id: int) -> Account | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(AccountRow).where(AccountRow.id == account_id))).first()
+    return _account(row) if row else None
+
+
+async def list_accounts(engine: AsyncEngine) -> list[Account]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(AccountRow).order_by(AccountRow.username))).all()
+    return [_account(r) for r in rows]
+
+
+async def set_disabled(engine: AsyncEngine, username: str, disabled: bool = True) -> None:
+    """Disable (or enable) an account; a disabled account's sessions end and its tokens stop working."""
+    async with engine.begin() as conn:
+        found = await conn.execute(
+            update(AccountRow).where(AccountRow.username == username).values(disabled=disabled)
+        )
+        if not found.rowcount:
+            raise AccountError(f"{username}: no such account")
+        if disabled:
+            ids = select(AccountRow.id).where(AccountRow.username == username).scalar_subquery()
+            await conn.execute(delete(WebSessionRow).where(WebSessionRow.account_id == ids))
+
+
+async def set_password_hash(engine: AsyncEngine, account_id: int, password_hash: str) -> None:
+    """argon2 asks for a rehash when its parameters grow; done at sign-in."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(AccountRow).where(AccountRow.id == account_id).values(password_hash=password_hash)
+        )
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+
+async def create_token(engine: AsyncEngine, username: str, name: str) -> tuple[int, str]:
+    """A new token for the account: (its id, the token). Only its sha256 is stored."""
+    account = await find_account(engine, username)
+    if account is None:
+        raise AccountError(f"{username}: no such account")
+    token = "cg_" + secrets.token_urlsafe(32)
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            insert(ApiTokenRow).returning(ApiTokenRow.id),
+            {
+                "account_id": account.id,
+                "name": name,
+                "token_hash": digest(token),
+                "created_at": datetime.now(UTC),
+            },
+        )
+        return int(result.scalar_one()), token
+
+
+async def list_tokens(engine: AsyncEngine) -> list[dict[str, object]]:
+    stmt = (
+        select(ApiTokenRow, AccountRow.username)
+        .join(AccountRow, AccountRow.id == ApiTokenRow.account_id)
+        .order_by(ApiTokenRow.id)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [
+        {
+            "id": r.id,
+            "user": r.username,
+            "name": r.name,
+            "created_at": _utc(r.created_at).isoformat(),
+            "revoked_at": _utc(r.revoked_at).isoformat() if r.revoked_at else None,
+        }
+        for r in rows
+    ]
+
+
+async def revoke_token(engine: AsyncEngine, token_id: int) -> None:
+    async with engine.begin() as conn:
+        found = await conn.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    if not found.rowcount:
+        raise AccountError(f"token {token_id}: no such token, or already revoked")
+
+
+async def account_for_token(engine: AsyncEngine, token: str) -> Account | None:
+    stmt = (
+        select(AccountRow)
+        .join(ApiTokenRow, AccountRow.id == ApiTokenRow.account_id)
+        .where(ApiTokenRow.token_hash == digest(token), ApiTokenRow.revoked_at.is_(None))
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    return _account(row) if row else None
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def open_session(engine: AsyncEngine, account_id: int, hours: float) -> tuple[str, str]:
+    """A new session: (the cookie value, its CSRF token)."""
+    session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(delete(WebSessionRow).where(WebSessionRow.expires_at < now))
+        await conn.execute(
+            insert(WebSessionRow),
+            {
+                "id_hash": digest(session_id),
+                "account_id": account_id,
+                "csrf": csrf,
+                "created_at": now,
+                "expires_at": now + timedelta(hours=hours),
+            },
+        )
+    return session_id, csrf
+
+
+async def find_session(engine: AsyncEngine, session_id: str) -> tuple[int, str] | None:
+    """(account id, CSRF token) of a session not yet expired."""
+    stmt = select(WebSessionRow.account_id, WebSessionRow.csrf, WebSessionRow.expires_at).where(
+        WebSessionRow.id_hash == digest(session_id)
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    if row is None or _utc(row.expires_at) <= datetime.now(UTC):
+        return None
+    return int(row.account_id), str(row.csrf)
+
+
+async def close_session(engine: AsyncEngine, session_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == digest(session_id)))
+
+
+# --- failed sign-ins ---------------------------------------------------------------------------
+
+
+async def failures_since(
+    engine: AsyncEngine, username: str, address: str, since: datetime
+) -> tuple[int, int]:
+    """Failed sign-ins since `since`: (for this account, from this address)."""
+    count = func.count(LoginFailureRow.id)
+    async with engine.connect() as conn:
+        by_user = await conn.scalar(
+            select(count).where(LoginFailureRow.username == username, LoginFailureRow.at >= since)
+        )
+        by_address = await conn.scalar(
+            select(count).where(LoginFailureRow.address == address, LoginFailureRow.at >= since)
+        )
+    return int(by_user or 0), int(by_address or 0)
+
+
+async def record_failure(engine: AsyncEngine, username: str, address: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(LoginFailureRow),
+            {"at": datetime.now(UTC), "username": username[:64], "address": address[:64]},
+        )
+
+
+async def clear_failures(engine: AsyncEngine, username: str) -> None:
+    """A right password ends the account's count (the address's stays: it may be guessing others)."""
+    async with engine.begin() as conn:
+        await conn.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))

@@ -1,0 +1,83 @@
+"""The read audit (LOG-3): `record()` after every read, and /audit for auditors and admins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from callguard.store.audit import AuditEntry, append_entry, list_entries
+from callguard.web.deps import Access, csv_response, page, require
+
+if TYPE_CHECKING:
+    from callguard.web.access import Viewer
+
+log = structlog.get_logger()
+router = APIRouter()
+COLUMNS = ("seq", "at", "account", "role", "action", "filters", "count", "address", "hash")
+
+
+async def record(viewer: Viewer, action: str, filters: dict[str, Any], count: int) -> None:
+    """LOG-3: who read what (with its filters), how many records, when and from where; refusals
+    too (`<what>.refused`). Written before the answer is sent: no audit entry, no data."""
+    entry = AuditEntry(
+        account=viewer.account,
+        role=viewer.role,
+        action=action,
+        filters={k: v for k, v in filters.items() if v not in (None, "")},
+        count=count,
+        address=viewer.address,
+        at=datetime.now(UTC),
+    )
+    values = await append_entry(viewer.engine, entry)
+    log.info(
+        "console.read", rule="LOG-3", account=viewer.account, action=action, count=count, seq=values["seq"]
+    )
+
+
+def _filters(request: Request) -> dict[str, str]:
+    keys = ("account", "action", "since", "until")
+    return {k: request.query_params[k] for k in keys if request.query_params.get(k)}
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.astimezone()  # a time without a zone is local, as shown
+
+
+async def _read(request: Request, access: Access, action: str) -> list[dict[str, Any]]:
+    filters = _filters(request)
+    rows = await list_entries(
+        access.viewer.engine,
+        account=filters.get("account"),
+        action=filters.get("action"),
+        since=_when(filters.get("since")),
+        until=_when(filters.get("until")),
+    )
+    # The auditor's own reading of the audit is audited too.
+    await record(access.viewer, action, filters, len(rows))
+    return rows
+
+
+Auditing = Annotated[Access, Depends(require("audit"))]
+
+
+@router.get("/api/v1/audit", tags=["audit"])
+async def audit_json(request: Request, access: Auditing) -> list[dict[str, Any]]:
+    return await _read(request, access, "audit.list")
+
+
+@router.get("/audit.csv", tags=["audit"])
+async def audit_csv(request: Request, access: Auditing) -> Response:
+    return csv_response(await _read(request, access, "audit.export"), COLUMNS, "audit.csv")
+
+
+@router.get("/audit", include_in_schema=False)
+async def audit_page(request: Request, access: Auditing) -> Response:
+    rows = await _read(request, access, "audit.list")
+    return page(request, access.viewer, "audit.html", rows=rows, filters=_filters(request))

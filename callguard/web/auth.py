@@ -1,0 +1,155 @@
+"""Signing in and out: argon2id passwords, server-side sessions, CSRF, throttled failures."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+import structlog
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from callguard.store.accounts import (
+    clear_failures,
+    close_session,
+    failures_since,
+    find_account,
+    open_session,
+    record_failure,
+    set_password_hash,
+)
+from callguard.web.access import Viewer
+from callguard.web.deps import (
+    SESSION_COOKIE,
+    SignInRequired,
+    check_csrf,
+    client_address,
+    console,
+    current_viewer,
+    nav,
+    page,
+)
+
+log = structlog.get_logger()
+router = APIRouter(include_in_schema=False)
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+# Compared against when the account does not exist, so that a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+LOGIN_COOKIE = "callguard_login"  # the sign-in form's CSRF token (double submit: no session yet)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this console: never an open redirect to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _login_page(request: Request, message: str = "", status_code: int = 200) -> Response:
+    token = secrets.token_urlsafe(32)
+    nxt = _safe_next(request.query_params.get("next"))
+    response = page(request, None, "login.html", status_code, message=message, login_csrf=token, next=nxt)
+    secure = console(request).config.console.secure_cookies
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/login")
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+async def _throttled(request: Request, username: str, address: str) -> str | None:
+    settings = console(request).config.console
+    since = datetime.now(UTC) - timedelta(minutes=settings.login_window_minutes)
+    by_account, by_address = await failures_since(console(request).engine, username, address, since)
+    window = f"{settings.login_window_minutes:g} minutes"
+    if by_account >= settings.login_max_failures_account:
+        return f"Too many failed sign-ins for this account in the last {window}; try again later."
+    if by_address >= settings.login_max_failures_address:
+        return f"Too many failed sign-ins from this address in the last {window}; try again later."
+    return None
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/"),  # noqa: A002 - the form field's name
+) -> Response:
+    state = console(request)
+    if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
+        return _login_page(request, "The sign-in form expired; please try again.", 403)
+    address = client_address(request)
+    refusal = await _throttled(request, username, address)
+    if refusal:
+        log.warning("console.login_throttled", account=username, address=address)
+        return _login_page(request, refusal, 429)
+    account = await find_account(state.engine, username)
+    ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
+    if account is None or not ok or account.disabled or username not in state.org.people:
+        await record_failure(state.engine, username, address)
+        log.warning("console.login_failed", account=username, address=address)
+        return _login_page(request, "Wrong account name or password.", 401)
+    await clear_failures(state.engine, username)
+    if _hasher.check_needs_rehash(account.password_hash):
+        await set_password_hash(state.engine, account.id, hash_password(password))
+    session_id, _csrf = await open_session(state.engine, account.id, state.config.console.session_hours)
+    log.info("console.login", account=username, role=account.role, address=address)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(state.config.console.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=state.config.console.secure_cookies,
+        path="/",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, viewer: Annotated[Viewer, Depends(check_csrf)]) -> Response:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await close_session(console(request).engine, session_id)
+    log.info("console.logout", account=viewer.account)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    try:
+        viewer = await current_viewer(request)
+    except SignInRequired:
+        return RedirectResponse("/login", status_code=303)
+    links = nav(viewer)
+    if not links:
+        return page(request, viewer, "home.html")
+    return RedirectResponse(links[0][0], status_code=303)
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
