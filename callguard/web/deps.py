@@ -97,7 +97,7 @@ def require(what: str) -> Callable[..., Awaitable[Access]]:
 
             filters = {"path": request.url.path, **dict(request.query_params)}
             await record(viewer, f"{what}.refused", filters, 0)
-            raise HTTPException(403, f"LOG-3: the {viewer.role} role may not read {what}")
+            raise HTTPException(403, f"LOG-3: refused: the {viewer.role} role may not read {what}")
         return Access(viewer, scope_)
 
     return dependency
