@@ -3,7 +3,7 @@ and what the store's listings return (LOG-1). Datetimes are ISO 8601, money a de
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,8 +26,23 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# What the store keeps of a party; a party's other facts (person, line kind...) are written
+# only when they differ from their defaults, so a stored record and a journalled one read the same.
+_PARTY_KEPT = ("number", "name", "department")
+_PARTY_DEFAULTS = {f.name: f.default for f in fields(Party)}
+
+
+def _party(party: Party | None) -> dict[str, Any]:
+    """A party as JSON; no callee (nobody was dialled) is a party without a number."""
+    if party is None:
+        return dict.fromkeys(_PARTY_KEPT)
+    known = asdict(party)
+    return {k: v for k, v in known.items() if k in _PARTY_KEPT or v != _PARTY_DEFAULTS[k]}
+
+
 def to_json(record: CallRecord) -> dict[str, Any]:
     data: dict[str, Any] = _json_safe(asdict(record))
+    data["caller"], data["callee"] = _party(record.caller), _party(record.callee)
     data["talk_s"] = record.talk_s
     return data
 
@@ -47,7 +62,7 @@ def from_json(data: dict[str, Any]) -> CallRecord:
         direction=data["direction"],
         dialed=data["dialed"],
         caller=Party(**data["caller"]),
-        callee=Party(**data["callee"]) if data.get("callee") else None,
+        callee=Party(**data["callee"]) if (data.get("callee") or {}).get("number") is not None else None,
         started_at=_time(data.get("started_at")),
         ringing_at=_time(data.get("ringing_at")),
         answered_at=_time(data.get("answered_at")),
