@@ -196,52 +196,44 @@ def _resolve_db_url(url: str, base: Path) -> str:
     return url
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Load callguard.toml and the directory it names; raise ConfigError listing every problem."""
-    env = os.environ if environ is None else environ
-    path = Path(path)
-    problems: list[str] = []
-    raw = _read_toml(path, problems)
-    if raw is None:
-        raise ConfigError(problems)
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     for (section, key), var in _ENV_OVERRIDES.items():
         if env.get(var):
             sect = raw.setdefault(section, {})
             if isinstance(sect, dict):
                 sect[key] = env[var]
-    base = path.parent.resolve()
-    service = raw.get("service", {})
-    directory_name = service.get("directory", "directory.toml") if isinstance(service, dict) else ""
-    directory_path = Path(_resolve_relative(str(directory_name), base))
-    directory_raw = _read_toml(directory_path, problems)
+
+
+def _section_value(raw: Mapping[str, Any], section: str, key: str, default: str) -> Any:
+    """`raw[section][key]` of a file not yet validated (a section may be of the wrong type)."""
+    table = raw.get(section, {})
+    return table.get(key, default) if isinstance(table, dict) else ""
+
+
+def _load_directory(raw: Mapping[str, Any], base: Path, problems: list[str]) -> DirectoryConfig | None:
+    name = _section_value(raw, "service", "directory", "directory.toml")
+    path = Path(_resolve_relative(str(name), base))
+    directory_raw = _read_toml(path, problems)
     directory = (
-        _validate(DirectoryConfig, directory_raw, directory_path, problems)
-        if directory_raw is not None
-        else None
+        _validate(DirectoryConfig, directory_raw, path, problems) if directory_raw is not None else None
     )
     if directory is not None:
-        _cross_check(directory, directory_path, problems)
-    outbound = raw.get("outbound", {})
-    pins_name = outbound.get("pins", "") if isinstance(outbound, dict) else ""
-    pin_file = (
-        _load_pins(Path(_resolve_relative(str(pins_name), base)), directory, problems)
-        if isinstance(pins_name, str) and pins_name
-        else None
-    )
-    tariffs_name = outbound.get("tariffs", "") if isinstance(outbound, dict) else ""
-    if isinstance(tariffs_name, str) and tariffs_name and isinstance(raw.get("tariffs", []), list):
+        _cross_check(directory, path, problems)
+    return directory
+
+
+def _merge_tariff_file(raw: dict[str, Any], base: Path, problems: list[str]) -> None:
+    """LOG-4: the `[outbound] tariffs` file's entries join `[[tariffs]]`."""
+    name = _section_value(raw, "outbound", "tariffs", "")
+    if isinstance(name, str) and name and isinstance(raw.get("tariffs", []), list):
         raw["tariffs"] = [
             *raw.get("tariffs", []),
-            *_load_tariffs(Path(_resolve_relative(tariffs_name, base)), problems),
+            *_load_tariffs(Path(_resolve_relative(name, base)), problems),
         ]
-    config = _validate(
-        Config,
-        {**raw, "directory": directory or DirectoryConfig(company="-"), "pin_file": pin_file, "source": path},
-        path,
-        problems,
-    )
-    if problems or config is None:
-        raise ConfigError(problems)
+
+
+def _check_settings(config: Config, path: Path, problems: list[str]) -> None:
+    """What one model cannot check alone: references into the directory, limits, secrets."""
     dept_ids = {d.id for d in config.directory.departments}
     for i, window in enumerate(config.outbound.quiet_hours):
         for j, dept in enumerate(window.departments):
@@ -265,8 +257,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
             f"{path}: ami.password: a placeholder (empty or CHANGE_ME): set the secret of "
             "manager.conf here or in CALLGUARD_AMI_PASSWORD"
         )
-    if problems:
-        raise ConfigError(problems)
+
+
+def _resolve_paths(config: Config, env: Mapping[str, str], base: Path) -> Config:
     # Records and logs live in the state directory, not next to a config that may be read-only.
     state = _state_dir(config.service.state_dir, env, base)
     service = config.service.model_copy(update={"state_dir": str(state)})
@@ -283,3 +276,34 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         }
     )
     return config.model_copy(update={"service": service, "database": database, "log": log, "mqtt": mqtt})
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Load callguard.toml and the directory it names; raise ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
+    path = Path(path)
+    problems: list[str] = []
+    raw = _read_toml(path, problems)
+    if raw is None:
+        raise ConfigError(problems)
+    _apply_env(raw, env)
+    base = path.parent.resolve()
+    directory = _load_directory(raw, base, problems)
+    pins_name = _section_value(raw, "outbound", "pins", "")
+    pin_file = None
+    if isinstance(pins_name, str) and pins_name:
+        pin_file = _load_pins(Path(_resolve_relative(pins_name, base)), directory, problems)
+    _merge_tariff_file(raw, base, problems)
+    whole = {
+        **raw,
+        "directory": directory or DirectoryConfig(company="-"),
+        "pin_file": pin_file,
+        "source": path,
+    }
+    config = _validate(Config, whole, path, problems)
+    if problems or config is None:
+        raise ConfigError(problems)
+    _check_settings(config, path, problems)
+    if problems:
+        raise ConfigError(problems)
+    return _resolve_paths(config, env, base)
