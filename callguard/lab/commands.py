@@ -25,13 +25,15 @@ def _lab(args: argparse.Namespace) -> Lab:
 
 def cmd_lab_up(args: argparse.Namespace) -> int:
     lab = _lab(args)
-    state = lab.up(phones=not args.no_phones)
+    state = lab.up(phones=not args.no_phones, console=True)
     print(
         f"lab is up: Asterisk SIP {state.sip_host}:{state.sip_port}, ARI {state.ari_url}, "
         f"MQTT {state.mqtt_host}:{state.mqtt_port}"
     )
     print(f"state: {lab.state_file}  (callguard lab status --json)")
     print(f"records: {state.database_url}  (callguard calls list)")
+    print(f"console: {state.web_url}")
+    print(f"  sign-in accounts: callguard user add PERSON --role ROLE --config {state.config_path}")
     from callguard.lab.lab import LAB_PINS
 
     print("authorization codes set by the lab (OUT-3): " + ", ".join(f"{p} {c}" for p, c in LAB_PINS.items()))
@@ -62,6 +64,8 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
             f"MQTT {status['mqtt_host']}:{status['mqtt_port']}"
         )
         print(f"records {status['database_url']}")
+        if status.get("web_url"):
+            print(f"console {status['web_url']}")
     return 0
 
 
@@ -123,7 +127,11 @@ def add_commands(sub: Any) -> None:
             )
         if name == "status":
             s.add_argument("--json", action="store_true")
+    _add_bench_commands(sub)
 
+
+def _add_bench_commands(sub: Any) -> None:
+    """`bench` and `bench-rings`: figures from the lab."""
     s = sub.add_parser("bench", help="load through plain dialplan and through callguard; print figures")
     s.add_argument("--rate", type=float, default=50.0, help="call attempts per second")
     s.add_argument("--count", type=int, default=500, help="calls per path")

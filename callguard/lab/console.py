@@ -86,3 +86,11 @@ def add_lab_accounts(config_path: str) -> list[Account]:
     """One account per role: the sales head from the org chart, and LAB_ACCOUNTS."""
     people = {**LAB_ACCOUNTS, "head": department_head(config_path)}
     return [add_account(config_path, person, role) for role, person in people.items()]
+
+
+def print_console(url: str, accounts: list[Account]) -> None:
+    """The demo's closing lines: where the console is and who can sign in (LOG-3 roles)."""
+    print(f"\nthe console: {url}  (it runs on with the lab; `callguard lab down` stops both)")
+    print("sign in as (passwords made at random for this run, shown only here):")
+    for a in accounts:
+        print(f"  {a.role:<10} {a.person:<10} {a.password}")

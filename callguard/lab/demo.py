@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callguard.lab.console import add_lab_accounts, print_console
 from callguard.lab.lab import LAB_PINS, Lab, LabPorts, default_state_dir
 from callguard.lab.phones import (
     SippRun,
@@ -326,8 +327,8 @@ async def run_demo(state_dir: Path | None = None) -> int:
     )
     if lab.state is not None:
         lab.down()  # a lab left from an earlier run
-    print("starting the lab: Asterisk, mosquitto and callguard on 127.0.0.1 ...", flush=True)
-    state = lab.up(phones=False)
+    print("starting the lab: Asterisk, mosquitto, callguard and its console on 127.0.0.1 ...", flush=True)
+    state = lab.up(phones=False, console=True)
     started = datetime.now(UTC)
     work = state_dir / "demo"
     work.mkdir(exist_ok=True)
@@ -358,8 +359,10 @@ async def run_demo(state_dir: Path | None = None) -> int:
             summary = await _month_summary(engine, state.config_path, started)
         finally:
             await engine.dispose()
-    finally:
-        lab.down()
+        accounts = add_lab_accounts(state.config_path)
+    except BaseException:
+        lab.down()  # the lab stays up only for a demo that ran to the end, to browse the console
+        raise
     logged = [
         json.loads(line)
         for line in Path(state.callguard_log).read_text().splitlines()
@@ -385,8 +388,8 @@ async def run_demo(state_dir: Path | None = None) -> int:
         f"log: {state.callguard_log}  ({call_events} events of these calls, "
         "the same ones published on MQTT under callguard/demo/calls/<call_id>/<event>)"
     )
-    print("the lab is stopped; `callguard lab up` starts it again with answering phones.")
     _print_summary(summary, violations, cli)
+    print_console(state.web_url, accounts)
     expected = [
         "answered",
         "no_answer",
