@@ -162,25 +162,10 @@ def _top(rows: list[Row], people: Mapping[str, Who], n: int) -> list[TopCall]:
     return out
 
 
-def monthly_bill(
-    month: str,
-    calls: list[Row],
-    *,
-    department: str | None = None,
-    budgets: Mapping[str, Decimal] | None = None,
-    people: Mapping[str, Who] | None = None,
-    department_names: Mapping[str, str] | None = None,
-    top: int = TOP_CALLS,
-) -> Bill:
-    """The bill of `month` from its call rows (`store.archive.read_month`). `budgets` maps
-    "department:<id>"/"person:<id>" to the monthly amount; `people` maps an extension to who
-    uses it. Budget use is what live enforcement counts (`policy.budgets.counted_against`),
-    also when the bill shows one department."""
-    budgets, people, names = budgets or {}, people or {}, department_names or {}
-    rows = [r for r in calls if billed(r)]
-    spent = budget_spend(rows)
-    if department is not None:
-        rows = [r for r in rows if _who(r, people).department == department]
+def _tally(
+    rows: list[Row], people: Mapping[str, Who], names: Mapping[str, str]
+) -> tuple[Usage, dict[str, Usage], dict[str, DepartmentBill]]:
+    """Each billed call counted once in the total, its department and its person, by class."""
     total, by_class = Usage(), dict[str, Usage]()
     depts: dict[str, DepartmentBill] = {}
     persons: dict[tuple[str, str], PersonBill] = {}
@@ -199,6 +184,13 @@ def monthly_bill(
             usage.add(row)
         for classes in (by_class, dept.by_class, person.by_class):
             classes.setdefault(cls, Usage()).add(row)
+    return total, by_class, depts
+
+
+def _settle(
+    depts: dict[str, DepartmentBill], budgets: Mapping[str, Decimal], spent: Mapping[str, Decimal]
+) -> None:
+    """Classes in order, people by cost, and each department's and person's budget use."""
     for dept in depts.values():
         dept.by_class = dict(sorted(dept.by_class.items()))
         dept.budget = _use(f"department:{dept.department}", budgets, spent)
@@ -206,11 +198,41 @@ def monthly_bill(
         for person in dept.people:
             person.by_class = dict(sorted(person.by_class.items()))
             person.budget = _use(f"person:{person.person}", budgets, spent)
-    keys = sorted(set(budgets) | set(spent))
+
+
+def _budget_keys(
+    keys: list[str], department: str | None, depts: dict[str, DepartmentBill], rows: list[Row]
+) -> list[str]:
+    """A department's bill lists its own budget, its people's, and those its calls were charged to."""
+    if department is None:
+        return keys
+    mine = {f"department:{department}"} | {f"person:{p.person}" for d in depts.values() for p in d.people}
+    mine |= {str(r["budget"]) for r in rows if r.get("budget")}  # charged to, on record
+    return [k for k in keys if k in mine]
+
+
+def monthly_bill(
+    month: str,
+    calls: list[Row],
+    *,
+    department: str | None = None,
+    budgets: Mapping[str, Decimal] | None = None,
+    people: Mapping[str, Who] | None = None,
+    department_names: Mapping[str, str] | None = None,
+    top: int = TOP_CALLS,
+) -> Bill:
+    """The bill of `month` from its call rows (`store.archive.read_month`). `budgets` maps
+    "department:<id>"/"person:<id>" to the monthly amount; `people` maps an extension to who
+    uses it. Budget use is what live enforcement counts (`policy.budgets.counted_against`),
+    also when the bill shows one department."""
+    budgets, people = budgets or {}, people or {}
+    rows = [r for r in calls if billed(r)]
+    spent = budget_spend(rows)
     if department is not None:
-        mine = {f"department:{department}"} | {f"person:{p.person}" for d in depts.values() for p in d.people}
-        mine |= {str(r["budget"]) for r in rows if r.get("budget")}  # charged to, on record
-        keys = [k for k in keys if k in mine]
+        rows = [r for r in rows if _who(r, people).department == department]
+    total, by_class, depts = _tally(rows, people, department_names or {})
+    _settle(depts, budgets, spent)
+    keys = _budget_keys(sorted(set(budgets) | set(spent)), department, depts, rows)
     return Bill(
         month=month,
         department=department,

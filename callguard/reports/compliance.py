@@ -149,6 +149,51 @@ def _dialled_department(call: Row, who: Mapping[str, Who]) -> str | None:
     return None
 
 
+@dataclass
+class _Tally:
+    """The figures of every person and department a period's calls touch, made on first use."""
+
+    who: Mapping[str, Who]
+    names: Mapping[str, str]
+    persons: dict[str, Figures] = field(default_factory=dict)
+    depts: dict[str, Figures] = field(default_factory=dict)
+
+    def person(self, number: str) -> Figures:
+        w = self.who.get(number) or Who(number, number, NO_DEPARTMENT)
+        return self.persons.setdefault(w.person, Figures(w.person, w.name, w.department))
+
+    def dept(self, key: str) -> Figures:
+        return self.depts.setdefault(key, Figures(key, self.names.get(key, key), key))
+
+
+def _count_answering(tally: _Tally, call: Row) -> None:
+    for leg in _offered_legs(call):
+        _offer(call, leg, tally.person(str(leg["number"])).answering)
+    if call.get("direction") in ("internal", "inbound"):
+        target = _dialled_department(call, tally.who)
+        if target is not None and _offered_legs(call):
+            _call_offer(call, tally.dept(target).answering)
+
+
+def _count_violations(tally: _Tally, call: Row) -> None:
+    for violation in call.get("violations", []):
+        if violation.get("status") == "overturned":
+            continue  # LOG-5: an overturned violation no longer counts
+        p = tally.person(str(violation.get("extension")))
+        p.count_violation(violation)
+        tally.dept(p.department).count_violation(violation)
+
+
+def _count_outside(tally: _Tally, call: Row) -> None:
+    if call.get("direction") != "outbound":
+        return
+    caller = tally.person(str(call.get("caller_number")))
+    for figures in (caller, tally.dept(str(call.get("caller_department") or caller.department))):
+        figures.outside_calls += 1
+        if billed(call):
+            figures.outside.add(call)
+
+
 def compliance(
     period: str,
     calls: list[Row],
@@ -159,44 +204,19 @@ def compliance(
     department_names: Mapping[str, str] | None = None,
 ) -> Compliance:
     """LOG-6's figures for the calls of one period (`store.archive.read_month`)."""
-    budgets, names = budgets or {}, department_names or {}
-    who = _directory(calls, people or {})
-    persons: dict[str, Figures] = {}
-    depts: dict[str, Figures] = {}
-
-    def person(number: str) -> Figures:
-        w = who.get(number) or Who(number, number, NO_DEPARTMENT)
-        return persons.setdefault(w.person, Figures(w.person, w.name, w.department))
-
-    def dept(key: str) -> Figures:
-        return depts.setdefault(key, Figures(key, names.get(key, key), key))
-
-    spent = budget_spend([call for call in calls if billed(call)])
+    budgets = budgets or {}
+    tally = _Tally(_directory(calls, people or {}), department_names or {})
     for call in calls:
-        for leg in _offered_legs(call):
-            _offer(call, leg, person(str(leg["number"])).answering)
-        if call.get("direction") in ("internal", "inbound"):
-            target = _dialled_department(call, who)
-            if target is not None and _offered_legs(call):
-                _call_offer(call, dept(target).answering)
-        for violation in call.get("violations", []):
-            if violation.get("status") == "overturned":
-                continue  # LOG-5: an overturned violation no longer counts
-            p = person(str(violation.get("extension")))
-            p.count_violation(violation)
-            dept(p.department).count_violation(violation)
-        if call.get("direction") == "outbound":
-            caller = person(str(call.get("caller_number")))
-            for figures in (caller, dept(str(call.get("caller_department") or caller.department))):
-                figures.outside_calls += 1
-                if billed(call):
-                    figures.outside.add(call)
-    for p in persons.values():
+        _count_answering(tally, call)
+        _count_violations(tally, call)
+        _count_outside(tally, call)
+    spent = budget_spend([call for call in calls if billed(call)])
+    for p in tally.persons.values():
         p.budget = _budget(f"person:{p.key}", budgets, spent)
-    for d in depts.values():
+    for d in tally.depts.values():
         d.budget = _budget(f"department:{d.key}", budgets, spent)
-    people_out = sorted(persons.values(), key=lambda f: (f.department, f.key))
-    depts_out = sorted(depts.values(), key=lambda f: f.key)
+    people_out = sorted(tally.persons.values(), key=lambda f: (f.department, f.key))
+    depts_out = sorted(tally.depts.values(), key=lambda f: f.key)
     if department is not None:
         people_out = [f for f in people_out if f.department == department]
         depts_out = [f for f in depts_out if f.key == department]
