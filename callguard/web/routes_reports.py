@@ -1,0 +1,149 @@
+"""Reports in the console: answering compliance per department and person with charts (LOG-6),
+a person's page for a performance review, and the monthly bill (LOG-4). Page, JSON and CSV show
+the same rows; each read is scoped (LOG-3), masked (SEC-2) and audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from callguard.reports.compliance import Compliance, compliance
+from callguard.reports.inputs import bill_inputs
+from callguard.reports.render import jsonable
+from callguard.store.archive import read_calls
+from callguard.web.audit import record
+from callguard.web.deps import Access, console, csv_response, page, require
+from callguard.web.reports import (
+    REPORT_COLUMNS,
+    Period,
+    parse_period,
+    person_charts,
+    report_charts,
+    report_rows,
+    scoped,
+)
+
+router = APIRouter()
+Reports = Annotated[Access, Depends(require("reports"))]
+
+
+@dataclass
+class Asked:
+    period: Period
+    departments: frozenset[str] | None  # None: every department
+    person: str | None
+
+    def filters(self) -> dict[str, str]:
+        out = {"period": self.period.label}
+        if self.departments is not None:
+            out["department"] = ",".join(sorted(self.departments))
+        if self.person:
+            out["person"] = self.person
+        return out
+
+
+def _asked(request: Request, access: Access, person: str | None = None) -> Asked:
+    params = request.query_params
+    try:
+        period = parse_period(params.get("period"))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    department = params.get("department") or None
+    departments = None if access.scope.everything else access.scope.departments
+    if department is not None:
+        departments = (
+            frozenset({department}) & departments if departments is not None else frozenset({department})
+        )
+    person = person or params.get("person") or None
+    if person is not None and not access.scope.everything and person not in access.scope.people:
+        raise HTTPException(404, f"person {person}: no such person among those whose reports you may read")
+    return Asked(period, departments, person)
+
+
+async def _report(request: Request, asked: Asked) -> Compliance:
+    state = console(request)
+    budgets, who, names = await bill_inputs(state.engine, state.config)
+    calls = await read_calls(state.engine, asked.period.start, asked.period.end)
+    report = compliance(asked.period.label, calls, budgets=budgets, people=who, department_names=names)
+    return scoped(report, asked.departments, asked.person)
+
+
+async def _compliance(request: Request, access: Access, action: str) -> tuple[Asked, Compliance, list[Any]]:
+    asked = _asked(request, access)
+    report = await _report(request, asked)
+    rows = report_rows(report)
+    await record(access.viewer, action, asked.filters(), len(rows))
+    return asked, report, rows
+
+
+@router.get("/api/v1/reports/compliance", tags=["reports"])
+async def compliance_json(request: Request, access: Reports) -> dict[str, Any]:
+    """LOG-6 per department and person for a period (`2026-11` or `2026-11-01..2026-11-15`)."""
+    asked, _report_, rows = await _compliance(request, access, "reports.compliance")
+    return {"period": asked.period.label, "rows": rows}
+
+
+@router.get("/reports/compliance.csv", tags=["reports"])
+async def compliance_csv(request: Request, access: Reports) -> Response:
+    asked, _report_, rows = await _compliance(request, access, "reports.export")
+    return csv_response(rows, REPORT_COLUMNS, f"compliance-{asked.period.label}.csv")
+
+
+@router.get("/reports/compliance", include_in_schema=False)
+async def compliance_page(request: Request, access: Reports) -> Response:
+    asked, report, rows = await _compliance(request, access, "reports.compliance")
+    config = console(request).config
+    every = [d.id for d in config.directory.departments]
+    return page(
+        request,
+        access.viewer,
+        "report.html",
+        period=asked.period.label,
+        rows=rows,
+        charts=report_charts(report, config.answering.rings),
+        departments=every if access.scope.everything else sorted(access.scope.departments),
+        params=dict(request.query_params),
+        query=request.url.query,
+    )
+
+
+async def _person(request: Request, access: Access, person: str) -> tuple[Asked, Compliance]:
+    if person not in console(request).org.people:
+        raise HTTPException(404, f"person {person}: not in the directory")
+    asked = _asked(request, access, person)
+    report = await _report(request, asked)
+    await record(access.viewer, "reports.person", asked.filters(), len(report.people))
+    return asked, report
+
+
+@router.get("/api/v1/reports/person/{person}", tags=["reports"])
+async def person_json(request: Request, access: Reports, person: str) -> dict[str, Any]:
+    """One person's LOG-6 figures for a period: a performance review's page."""
+    asked, report = await _person(request, access, person)
+    return {"period": asked.period.label, "rows": report_rows(report), "figures": jsonable(report.people)}
+
+
+@router.get("/reports/person/{person}", include_in_schema=False)
+async def person_page(request: Request, access: Reports, person: str) -> Response:
+    asked, report = await _person(request, access, person)
+    state = console(request)
+    known = state.org.people[person]
+    figures = report.people[0] if report.people else None
+    return page(
+        request,
+        access.viewer,
+        "person_report.html",
+        period=asked.period.label,
+        person=known,
+        rows=report_rows(report),
+        charts=person_charts(figures, state.config.answering.rings) if figures else [],
+        figures=figures,
+    )
+
+
+@router.get("/reports", include_in_schema=False)
+async def reports_index(_access: Reports) -> Response:
+    return RedirectResponse("/reports/compliance", status_code=303)
