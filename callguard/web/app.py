@@ -17,7 +17,7 @@ from callguard.config import Config
 from callguard.store import make_engine
 from callguard.web.access import Org
 from callguard.web.auth import login_redirect
-from callguard.web.deps import ConsoleState, SignInRequired, current_viewer, page
+from callguard.web.deps import ConsoleState, SignInRequired, optional_viewer, page
 
 HERE = Path(__file__).parent
 API = "/api/v1"
@@ -30,6 +30,8 @@ ROUTER_MODULES = (
     "callguard.web.docs",
     "callguard.web.wallboard",
     "callguard.web.routes_calls",
+    "callguard.web.routes_reports",
+    "callguard.web.routes_bills",
 )
 
 
@@ -46,12 +48,21 @@ async def _sign_in_required(request: Request, _exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if _wants_html(request):
-        try:
-            viewer = await current_viewer(request)
-        except SignInRequired:
-            viewer = None
+        viewer = await optional_viewer(request)
         return page(request, viewer, "error.html", exc.status_code, status=exc.status_code, detail=exc.detail)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _headers(request: Request, call_next: Any) -> Response:
+    response: Response = await call_next(request)
+    # Records must not linger in browser or proxy caches; nobody may frame the console (clickjacking).
+    if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return response
 
 
 def create_app(config: Config, engine: AsyncEngine | None = None) -> FastAPI:
@@ -73,6 +84,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> FastAPI:
         org=Org(config),
         templates=templates,
     )
+    app.middleware("http")(_headers)
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

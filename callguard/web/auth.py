@@ -25,12 +25,11 @@ from callguard.store.accounts import (
 from callguard.web.access import Viewer
 from callguard.web.deps import (
     SESSION_COOKIE,
-    SignInRequired,
     check_csrf,
     client_address,
     console,
-    current_viewer,
     nav,
+    optional_viewer,
     page,
 )
 
@@ -140,9 +139,8 @@ async def logout(request: Request, viewer: Annotated[Viewer, Depends(check_csrf)
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    try:
-        viewer = await current_viewer(request)
-    except SignInRequired:
+    viewer = await optional_viewer(request)
+    if viewer is None:
         return RedirectResponse("/login", status_code=303)
     links = nav(viewer)
     if not links:

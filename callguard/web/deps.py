@@ -78,6 +78,14 @@ async def current_viewer(request: Request) -> Viewer:
     return make_viewer(state.org, account.username, account.role, client_address(request), state.engine, csrf)
 
 
+async def optional_viewer(request: Request) -> Viewer | None:
+    """The viewer on pages anyone may open (sign-in, API docs): None when signed out."""
+    try:
+        return await current_viewer(request)
+    except SignInRequired:
+        return None
+
+
 @dataclass(frozen=True)
 class Access:
     viewer: Viewer

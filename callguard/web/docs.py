@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from callguard.web.deps import page
+from callguard.web.deps import SignedIn, optional_viewer, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,4 +26,16 @@ def operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
 @router.get("/api/docs")
 async def api_docs(request: Request) -> Response:
     # Public like the OpenAPI document itself: it lists endpoints, never data.
-    return page(request, None, "docs.html", operations=operations(request.app.openapi()))
+    viewer = await optional_viewer(request)
+    return page(request, viewer, "docs.html", operations=operations(request.app.openapi()))
+
+
+@router.get("/api/v1/me", include_in_schema=True, tags=["session"])
+async def me(viewer: SignedIn) -> dict[str, Any]:
+    """Who is signed in, with which role and reach: no records, so not audited."""
+    return {
+        "account": viewer.account,
+        "role": viewer.role,
+        "departments": sorted(viewer.departments),
+        "sees_numbers": viewer.sees_numbers,
+    }
