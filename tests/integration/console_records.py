@@ -32,6 +32,7 @@ ACCOUNTS = {
     "liu.yang": "head",  # heads sales in directory.toml
     "chen.jie": "employee",
     "ma.lin": "operations",
+    "zhou.qiang": "employee",  # has a violation to appeal
 }
 OUTSIDE = "13800138000"
 CARRIER_NUMBER = "13912345678"

@@ -1,0 +1,195 @@
+"""Violations and appeals in the console (LOG-5): a person reads their violations and appeals
+one within its window; an administrator upholds or overturns with a reason. The rules of the
+window and of deciding are `policy.ladder`'s, applied by `store.ladder`. Reads are scoped
+(LOG-3), masked (SEC-2) and audited; appeals and decisions are audited too."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callguard.policy.ladder import APPEALED, OPEN, AppealError
+from callguard.store import ladder
+from callguard.store.models import ViolationRow
+from callguard.web.access import Viewer, people_where, scope
+from callguard.web.audit import record
+from callguard.web.call_rows import violation_row
+from callguard.web.deps import Access, check_csrf, console, csv_response, page, require
+
+router = APIRouter()
+Violations = Annotated[Access, Depends(require("violations"))]
+COLUMNS = (
+    "id", "at", "rule", "person", "extension", "reason", "severity", "step", "fine_yuan", "status",
+    "appeal_by", "node", "call_id",
+)  # fmt: skip
+STATUSES = ("open", "appealed", "upheld", "overturned")
+
+
+def _filters(request: Request) -> dict[str, str]:
+    params = request.query_params
+    out = {k: params[k] for k in ("status", "rule", "person") if params.get(k)}
+    if out.get("status") not in (None, *STATUSES):
+        raise HTTPException(400, f"status: one of {', '.join(STATUSES)}")
+    return out
+
+
+async def _rows(request: Request, access: Access, action: str) -> list[dict[str, Any]]:
+    filters = _filters(request)
+    stmt = (
+        select(ViolationRow)
+        .where(people_where(access.scope, ViolationRow.person, ViolationRow.extension))
+        .order_by(ViolationRow.at.desc(), ViolationRow.id.desc())
+        .limit(1000)
+    )
+    for key in ("status", "rule", "person"):
+        if key in filters:
+            stmt = stmt.where(getattr(ViolationRow, key) == filters[key])
+    async with AsyncSession(console(request).engine) as session:
+        found = list((await session.execute(stmt)).scalars())
+    rows = [violation_row(v, access.viewer) for v in found]
+    await record(access.viewer, action, filters, len(rows))
+    return rows
+
+
+def may_appeal(viewer: Viewer, row: dict[str, Any], today: date) -> bool:
+    """The person's own open violation with a ladder step, before its deadline (LOG-5)."""
+    deadline = row.get("appeal_by")
+    return (
+        row.get("person") == viewer.person_id
+        and row.get("status") == OPEN
+        and row.get("step") is not None
+        and deadline is not None
+        and date.fromisoformat(deadline) >= today
+    )
+
+
+def may_decide(viewer: Viewer, row: dict[str, Any]) -> bool:
+    return viewer.role == "admin" and row.get("status") in (OPEN, APPEALED)
+
+
+@router.get("/api/v1/violations", tags=["violations"])
+async def violations_json(request: Request, access: Violations) -> list[dict[str, Any]]:
+    """Violations the viewer may read, newest first (filters: status, rule, person)."""
+    return await _rows(request, access, "violations.list")
+
+
+@router.get("/violations.csv", tags=["violations"])
+async def violations_csv(request: Request, access: Violations) -> Response:
+    return csv_response(await _rows(request, access, "violations.export"), COLUMNS, "violations.csv")
+
+
+@router.get("/violations", include_in_schema=False)
+async def violations_page(request: Request, access: Violations) -> Response:
+    rows = await _rows(request, access, "violations.list")
+    today = datetime.now().astimezone().date()
+    for row in rows:
+        row["may_appeal"] = may_appeal(access.viewer, row, today)
+        row["may_decide"] = may_decide(access.viewer, row)
+    return page(
+        request,
+        access.viewer,
+        "violations.html",
+        rows=rows,
+        params=dict(request.query_params),
+        query=request.url.query,
+        done=request.query_params.get("done"),
+        problem=request.query_params.get("problem"),
+    )
+
+
+async def _field(request: Request, name: str) -> str:
+    """A field of the form (a page) or of the JSON body (the API)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        value = body.get(name) if isinstance(body, dict) else None
+    else:
+        value = (await request.form()).get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _answer(request: Request, result: dict[str, Any] | None, problem: str | None) -> Any:
+    """The API gets JSON (409 with the reason when refused); a form goes back to the list."""
+    if request.url.path.startswith("/api/"):
+        if problem is not None:
+            raise HTTPException(409, problem)
+        return result
+    query = {"problem": problem} if problem else {"done": str(result["id"] if result else "")}
+    return RedirectResponse(f"/violations?{urlencode(query)}", status_code=303)
+
+
+async def _own_row(request: Request, viewer: Viewer, violation_id: int) -> ViolationRow:
+    async with AsyncSession(console(request).engine) as session:
+        row = await session.get(ViolationRow, violation_id)
+    reach = scope(viewer, "violations")
+    if row is None or not (
+        reach.everything or row.person in reach.people or row.extension in reach.extensions
+    ):
+        raise HTTPException(404, f"violation {violation_id}: no such violation among those you may read")
+    return row
+
+
+Posting = Annotated[Viewer, Depends(check_csrf)]
+
+
+async def _appeal(request: Request, viewer: Viewer, violation_id: int) -> Any:
+    row = await _own_row(request, viewer, violation_id)
+    if row.person != viewer.person_id:
+        raise HTTPException(403, "LOG-5: only the person a violation names may appeal it")
+    reason = await _field(request, "reason")
+    try:
+        result = await ladder.appeal(
+            console(request).engine, violation_id, reason, viewer.person_id, datetime.now(UTC)
+        )
+    except AppealError as exc:
+        await record(viewer, "violations.appeal_refused", {"id": str(violation_id)}, 0)
+        return _answer(request, None, str(exc).replace("--reason: ", "reason: "))
+    await record(viewer, "violations.appeal", {"id": str(violation_id)}, 1)
+    return _answer(request, _jsonable(result), None)
+
+
+async def _decide(request: Request, viewer: Viewer, violation_id: int) -> Any:
+    if viewer.role != "admin":
+        raise HTTPException(403, "LOG-5: only an administrator decides appeals")
+    await _own_row(request, viewer, violation_id)
+    decision, reason = await _field(request, "decision"), await _field(request, "reason")
+    if decision not in ("uphold", "overturn"):
+        raise HTTPException(400, "decision: uphold or overturn")
+    engine, now = console(request).engine, datetime.now(UTC)
+    try:
+        result = await ladder.decide(engine, violation_id, decision == "uphold", reason, viewer.account, now)
+    except AppealError as exc:
+        return _answer(request, None, str(exc).replace("--reason and --by: ", "reason: "))
+    await record(viewer, f"violations.{decision}", {"id": str(violation_id)}, 1)
+    return _answer(request, _jsonable(result), None)
+
+
+def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if not isinstance(v, str | int | type(None)) else v for k, v in result.items()}
+
+
+@router.post("/api/v1/violations/{violation_id}/appeal", tags=["violations"])
+async def appeal_json(request: Request, viewer: Posting, violation_id: int) -> Any:
+    """The person appeals their violation within its window: {"reason": "..."}; 409 when refused."""
+    return await _appeal(request, viewer, violation_id)
+
+
+@router.post("/violations/{violation_id}/appeal", include_in_schema=False)
+async def appeal_form(request: Request, viewer: Posting, violation_id: int) -> Any:
+    return await _appeal(request, viewer, violation_id)
+
+
+@router.post("/api/v1/violations/{violation_id}/decision", tags=["violations"])
+async def decision_json(request: Request, viewer: Posting, violation_id: int) -> Any:
+    """An administrator upholds or overturns: {"decision": "uphold"|"overturn", "reason": "..."}."""
+    return await _decide(request, viewer, violation_id)
+
+
+@router.post("/violations/{violation_id}/decision", include_in_schema=False)
+async def decision_form(request: Request, viewer: Posting, violation_id: int) -> Any:
+    return await _decide(request, viewer, violation_id)
