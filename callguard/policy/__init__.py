@@ -17,9 +17,10 @@ from callguard.policy.decisions import (
 from callguard.policy.directory import Directory, Party
 from callguard.policy.inbound import Blocklist, InboundPolicy, RepeatCallers
 from callguard.policy.numbers import Numbering, NumberPlan
-from callguard.policy.outbound import OutboundPolicy, TollFraudGuard
+from callguard.policy.outbound import OutboundPolicy
 from callguard.policy.pins import PinBook, PinError, PinGuard, PinLockout, hash_pin, verify_pin
 from callguard.policy.routing import calling_party, decide_call
+from callguard.policy.toll import TollFraudGuard
 
 __all__ = [
     "AnsweringPolicy",

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from callguard.config import LineKind, NumberClass, OutboundSettings, QuietHours, ServiceClass, TollGuard
+from callguard.config import (
+    Line,
+    LineKind,
+    NumberClass,
+    OutboundSettings,
+    QuietHours,
+    ServiceClass,
+)
 from callguard.policy import q850
 from callguard.policy.budgets import BudgetSnapshot
 from callguard.policy.decisions import CallRequest, DialOut, DurationPolicy, Refuse, Violation
@@ -37,6 +43,17 @@ def in_window(at: datetime, window: QuietHours) -> bool:
 def _minutes(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outside:
+    """An outside call being decided: who calls from which line, the number and its class."""
+
+    call: CallRequest
+    line: Line | None
+    number: str
+    number_class: NumberClass
+    quiet: QuietHours | None  # OUT-7: the quiet-hours window the call falls in
 
 
 class OutboundPolicy:
@@ -88,6 +105,33 @@ class OutboundPolicy:
             severity=severity,
         )
 
+    def _refuse(
+        self,
+        call: CallRequest,
+        reason: str,
+        rule: str,
+        why: str | None = None,
+        *,
+        number_class: NumberClass | None = None,
+        prompt: str = "refused_class",
+        fine: Decimal = NO_FINE,
+        severity: str = "minor",
+        violation_rule: str | None = None,
+    ) -> Refuse:
+        """An outside call refused by `rule` (call rejected, SIP 403); with `why`, a violation
+        of `violation_rule` (default the same rule) goes on the caller's record."""
+        violation = None
+        if why is not None:
+            violation = self._violation(call, violation_rule or rule, why, fine, severity)
+        return Refuse(
+            reason=reason,
+            cause=q850.CALL_REJECTED,
+            rule=rule,
+            prompt=prompt,
+            violation=violation,
+            number_class=number_class.value if number_class else None,
+        )
+
     def _class_fine(self, need: ServiceClass) -> Decimal:
         fines = self.settings.fines
         return {
@@ -101,143 +145,145 @@ class OutboundPolicy:
     def decide(self, call: CallRequest) -> DialOut | Refuse | None:
         """The decision for a call from a desk phone, or None when it is an ordinary internal call."""
         line = self.directory.line(call.from_line)
-        kind = line.kind if line else None
         if self.plan.is_emergency(call.dialed):
-            # OUT-6: from every line, no filters, no limits. The shipped dialplan sends these
-            # straight to the trunk; this is for numbers added to config but not to the dialplan.
-            return DialOut(
-                number=self.plan.classify(call.dialed).number,
-                number_class=NumberClass.emergency.value,
-                trunk=self.settings.trunk,
-                timeout_s=self.settings.ring_timeout_s,
-                reason="emergency",
-                rule="OUT-6",
-            )
-        if kind is LineKind.alarm:
-            return Refuse(
-                reason="alarm_line_emergency_only",
-                cause=q850.CALL_REJECTED,
-                rule="OUT-5",
-                prompt="refused_class",
-                violation=self._violation(call, "OUT-5", "the alarm line dials emergency numbers only"),
+            return self._emergency(call)
+        if line is not None and line.kind is LineKind.alarm:
+            return self._refuse(
+                call, "alarm_line_emergency_only", "OUT-5", "the alarm line dials emergency numbers only"
             )
         if self.directory.lookup(call.dialed) is not None or not self.plan.wants_outside_line(call.dialed):
             return None
         number = self.plan.classify(call.dialed)
         if number.number_class == INVALID:
             return Refuse(
-                reason="invalid_number",
-                cause=q850.UNALLOCATED,
-                prompt="unknown_number",
-                number_class=INVALID,
+                reason="invalid_number", cause=q850.UNALLOCATED, prompt="unknown_number", number_class=INVALID
             )
-        number_class = NumberClass(number.number_class)
-        if number_class is NumberClass.premium:
-            fines = self.settings.fines
-            return Refuse(
-                reason="premium_number",
-                cause=q850.CALL_REJECTED,
-                number_class=number_class.value,
-                rule="OUT-1",
-                prompt="refused_premium",
-                violation=self._violation(
-                    call,
-                    "OUT-1",
-                    f"dialled premium-rate number {number.number}",
-                    fines.premium_base + fines.premium_cost_multiplier * fines.premium_estimated_cost,
-                    "serious",
-                ),
-            )
-        if line is None:
-            # OUT-2 fails closed: a call from no known line (a Local channel from a SIP REFER, an
-            # endpoint that is not a desk phone) has class internal and no PIN can lift it, since
-            # nobody is accountable for it. Its caller ID is only a claim.
-            return Refuse(
-                reason="unknown_line",
-                cause=q850.CALL_REJECTED,
-                number_class=number_class.value,
-                rule="OUT-2",
-                prompt="refused_class",
-                violation=self._violation(
-                    call, "OUT-2", "outside call from an unknown endpoint", NO_FINE, "alert"
-                ),
-            )
-        if kind in _INBOUND_ONLY:
-            return Refuse(
-                reason="inbound_only_line",
-                cause=q850.CALL_REJECTED,
-                number_class=number_class.value,
-                rule="OUT-5",
-                prompt="refused_class",
-                violation=self._violation(call, "OUT-5", "this line only receives calls"),
-            )
-        quiet = self._quiet_hours(call)
-        if quiet is not None and quiet.action == "refuse":
-            return Refuse(
-                reason="quiet_hours",
-                cause=q850.CALL_REJECTED,
-                rule="OUT-7",
-                prompt="quiet_hours",
-                number_class=number_class.value,
-            )
-        need = REQUIRED_CLASS[number_class]
-        over_budget = self._over_budget(call, number_class, need)
-        if over_budget is not None:
-            return over_budget
-        needs_pin = False
-        if not covers(self.line_class(call.from_line), need):
-            if need in self.settings.pin_classes and self.pins:
-                needs_pin = True
-            else:
-                return Refuse(
-                    reason="above_class",
-                    cause=q850.CALL_REJECTED,
-                    number_class=number_class.value,
-                    rule="OUT-2",
-                    prompt="refused_class",
-                    violation=self._violation(
-                        call,
-                        "OUT-2",
-                        f"{number_class.value} call without authorisation",
-                        self._class_fine(need),
-                    ),
-                )
-        limit = self.settings.durations.get(number_class)
+        outside = _Outside(
+            call, line, number.number, NumberClass(number.number_class), self._quiet_hours(call)
+        )
+        # The rules in order; the first that refuses decides (POLICY.md OUT-1, OUT-2, OUT-5, OUT-7, LOG-4).
+        for rule in (
+            self._premium,
+            self._unknown_line,
+            self._inbound_only,
+            self._quiet_hours_refusal,
+            self._over_budget,
+            self._above_class,
+        ):
+            refusal = rule(outside)
+            if refusal is not None:
+                return refusal
+        return self._dial_out(outside)
+
+    def _emergency(self, call: CallRequest) -> DialOut:
+        # OUT-6: from every line, no filters, no limits. The shipped dialplan sends these
+        # straight to the trunk; this is for numbers added to config but not to the dialplan.
         return DialOut(
-            number=number.number,
-            number_class=number_class.value,
+            number=self.plan.classify(call.dialed).number,
+            number_class=NumberClass.emergency.value,
+            trunk=self.settings.trunk,
+            timeout_s=self.settings.ring_timeout_s,
+            reason="emergency",
+            rule="OUT-6",
+        )
+
+    def _premium(self, out: _Outside) -> Refuse | None:
+        if out.number_class is not NumberClass.premium:
+            return None
+        fines = self.settings.fines
+        fine = fines.premium_base + fines.premium_cost_multiplier * fines.premium_estimated_cost
+        why = f"dialled premium-rate number {out.number}"
+        return self._refuse(
+            out.call,
+            "premium_number",
+            "OUT-1",
+            why,
+            number_class=out.number_class,
+            prompt="refused_premium",
+            fine=fine,
+            severity="serious",
+        )
+
+    def _unknown_line(self, out: _Outside) -> Refuse | None:
+        # OUT-2 fails closed: a call from no known line (a Local channel from a SIP REFER, an
+        # endpoint that is not a desk phone) has class internal and no PIN can lift it, since
+        # nobody is accountable for it. Its caller ID is only a claim.
+        if out.line is not None:
+            return None
+        why = "outside call from an unknown endpoint"
+        return self._refuse(
+            out.call, "unknown_line", "OUT-2", why, number_class=out.number_class, severity="alert"
+        )
+
+    def _inbound_only(self, out: _Outside) -> Refuse | None:
+        if out.line is None or out.line.kind not in _INBOUND_ONLY:
+            return None
+        why = "this line only receives calls"
+        return self._refuse(out.call, "inbound_only_line", "OUT-5", why, number_class=out.number_class)
+
+    def _quiet_hours_refusal(self, out: _Outside) -> Refuse | None:
+        if out.quiet is None or out.quiet.action != "refuse":
+            return None
+        return self._refuse(
+            out.call, "quiet_hours", "OUT-7", number_class=out.number_class, prompt="quiet_hours"
+        )
+
+    def _needs_pin(self, out: _Outside) -> bool:
+        """OUT-2/OUT-3: above the line's class, a call of a PIN class may be authorised."""
+        need = REQUIRED_CLASS[out.number_class]
+        above = not covers(self.line_class(out.call.from_line), need)
+        return above and need in self.settings.pin_classes and bool(self.pins)
+
+    def _above_class(self, out: _Outside) -> Refuse | None:
+        need = REQUIRED_CLASS[out.number_class]
+        if covers(self.line_class(out.call.from_line), need) or self._needs_pin(out):
+            return None
+        why = f"{out.number_class.value} call without authorisation"
+        return self._refuse(
+            out.call, "above_class", "OUT-2", why, number_class=out.number_class, fine=self._class_fine(need)
+        )
+
+    def _dial_out(self, out: _Outside) -> DialOut:
+        need = REQUIRED_CLASS[out.number_class]
+        needs_pin = self._needs_pin(out)
+        limit = self.settings.durations.get(out.number_class)
+        return DialOut(
+            number=out.number,
+            number_class=out.number_class.value,
             trunk=self.settings.trunk,
             timeout_s=self.settings.ring_timeout_s,
             reason="outside_call",
             rule="OUT-3" if needs_pin else ("OUT-2" if need is not ServiceClass.local else None),
             needs_pin=needs_pin,
             needs_matter=need in self.settings.matter_classes,
-            reminder="quiet_hours" if quiet is not None else None,
+            reminder="quiet_hours" if out.quiet is not None else None,
             duration=DurationPolicy(limit.limit_s, limit.warn_before_s, limit.hard_cap) if limit else None,
-            budget=self._charged_to(call),
+            budget=self._charged_to(out.call),
         )
 
     def _charged_to(self, call: CallRequest) -> str | None:
         party = self.directory.party(call.from_line)
         return self.budgets.charged_to(party.person, party.department) if self.budgets else None
 
-    def _over_budget(self, call: CallRequest, number_class: NumberClass, need: ServiceClass) -> Refuse | None:
+    def _over_budget(self, out: _Outside) -> Refuse | None:
         """LOG-4 at 100 %: a `block` budget refuses every outside call (emergency ones were let
         through above, OUT-6); a `downgrade` budget refuses calls above its class."""
         if self.budgets is None:
             return None
-        party = self.directory.party(call.from_line)
+        party = self.directory.party(out.call.from_line)
         budget = self.budgets.limit(party.person, party.department)
+        need = REQUIRED_CLASS[out.number_class]
         if budget is None or (budget.action == "downgrade" and covers(budget.downgrade_to, need)):
             return None
-        blocked = budget.action == "block"
-        return Refuse(
-            reason="budget_exhausted" if blocked else "above_class",
-            cause=q850.CALL_REJECTED,
-            number_class=number_class.value,
-            rule="LOG-4",
-            prompt="budget_exhausted" if blocked else "refused_class",
-        )
+        if budget.action == "block":
+            return self._refuse(
+                out.call,
+                "budget_exhausted",
+                "LOG-4",
+                number_class=out.number_class,
+                prompt="budget_exhausted",
+            )
+        return self._refuse(out.call, "above_class", "LOG-4", number_class=out.number_class)
 
     def _quiet_hours(self, call: CallRequest) -> QuietHours | None:
         if call.at is None:
@@ -255,37 +301,18 @@ class OutboundPolicy:
     def pin_refused(self, call: CallRequest, dial: DialOut) -> Refuse:
         """After `pin_attempts` wrong PINs: refused, logged, and fined as an unauthorised attempt."""
         need = REQUIRED_CLASS[NumberClass(dial.number_class)]
-        return Refuse(
-            reason="pin_refused",
-            cause=q850.CALL_REJECTED,
-            rule="OUT-3",
-            prompt="refused_class",
-            violation=self._violation(
-                call,
-                "OUT-2",
-                f"{dial.number_class} call: {self.settings.pin_attempts} wrong authorization codes",
-                self._class_fine(need),
-            ),
+        why = f"{dial.number_class} call: {self.settings.pin_attempts} wrong authorization codes"
+        return self._refuse(
+            call, "pin_refused", "OUT-3", why, fine=self._class_fine(need), violation_rule="OUT-2"
         )
 
     def pin_locked(self, call: CallRequest, until: datetime) -> Refuse:
         """Too many wrong codes on this line (or its person's lines): no PIN is even asked for."""
-        return Refuse(
-            reason="pin_locked",
-            cause=q850.CALL_REJECTED,
-            rule="OUT-3",
-            prompt="refused_class",
-            violation=self._violation(
-                call,
-                "OUT-3",
-                f"PIN entry locked until {until.isoformat(timespec='seconds')} after repeated wrong codes",
-                NO_FINE,
-                "alert",
-            ),
-        )
+        why = f"PIN entry locked until {until.isoformat(timespec='seconds')} after repeated wrong codes"
+        return self._refuse(call, "pin_locked", "OUT-3", why, severity="alert")
 
     def no_matter(self, call: CallRequest) -> Refuse:
-        return Refuse(reason="no_matter_code", cause=q850.CALL_REJECTED, rule="OUT-3", prompt="refused_class")
+        return self._refuse(call, "no_matter_code", "OUT-3")
 
     def over_duration(self, call: CallRequest, dial: DialOut) -> Violation:
         assert dial.duration is not None
@@ -294,86 +321,4 @@ class OutboundPolicy:
         )
 
     def toll_refused(self, call: CallRequest, why: str) -> Refuse:
-        return Refuse(
-            reason="toll_fraud_limit",
-            cause=q850.CALL_REJECTED,
-            rule="SEC-3",
-            prompt="refused_limit",
-            violation=self._violation(call, "SEC-3", why, NO_FINE, "alert"),
-        )
-
-
-# SEC-3: refusals that never passed the toll-fraud counters; every other outside call did.
-NOT_COUNTED_BY_TOLL_GUARD = frozenset(
-    {
-        "premium_number",
-        "above_class",
-        "inbound_only_line",
-        "alarm_line_emergency_only",
-        "quiet_hours",
-        "toll_fraud_limit",
-        "invalid_number",
-        "budget_exhausted",
-    }
-)
-
-
-def counted_by_toll_guard(direction: str, number_class: str | None, disposition: str | None) -> bool:
-    """SEC-3: whether a recorded call counts towards the hourly limits after a restart, as it
-    counted live: an outside call of a real class that the counters admitted."""
-    if direction != "outbound" or number_class in (None, "emergency", INVALID):
-        return False
-    return disposition not in NOT_COUNTED_BY_TOLL_GUARD
-
-
-@dataclass
-class _Active:
-    extension: str
-
-
-class TollFraudGuard:
-    """SEC-3: counts outside calls per extension and in total, concurrently and per rolling hour.
-    Pure bookkeeping: the caller passes the (monotonic) time."""
-
-    HOUR_S = 3600.0
-
-    def __init__(self, limits: TollGuard) -> None:
-        self.limits = limits
-        self._active: dict[str, _Active] = {}
-        self._starts: dict[str, deque[float]] = {}
-        self._all_starts: deque[float] = deque()
-
-    def admit(self, call_id: str, extension: str, now: float) -> str | None:
-        """Count the call and return None, or say which limit it would break (and count nothing)."""
-        horizon = now - self.HOUR_S
-        ext_starts = self._starts.setdefault(extension, deque())
-        for starts in (ext_starts, self._all_starts):
-            while starts and starts[0] <= horizon:
-                starts.popleft()
-        ext_active = sum(1 for a in self._active.values() if a.extension == extension)
-        limits = self.limits
-        if ext_active >= limits.per_extension_concurrent:
-            return f"{ext_active} outside calls already in progress on {extension}"
-        if len(ext_starts) >= limits.per_extension_per_hour:
-            return f"{len(ext_starts)} outside calls from {extension} in the last hour"
-        if len(self._active) >= limits.total_concurrent:
-            return f"{len(self._active)} outside calls already in progress in total"
-        if len(self._all_starts) >= limits.total_per_hour:
-            return f"{len(self._all_starts)} outside calls in the last hour in total"
-        self._active[call_id] = _Active(extension)
-        ext_starts.append(now)
-        self._all_starts.append(now)
-        return None
-
-    def release(self, call_id: str) -> None:
-        self._active.pop(call_id, None)
-
-    def remember(self, extension: str, started: float) -> None:
-        """An outside call from before a restart (from the records) still counts for its hour."""
-        self._starts.setdefault(extension, deque()).append(started)
-        self._all_starts.append(started)
-        for starts in (self._starts[extension], self._all_starts):
-            if len(starts) > 1 and starts[-2] > started:  # keep each window in time order
-                ordered = sorted(starts)
-                starts.clear()
-                starts.extend(ordered)
+        return self._refuse(call, "toll_fraud_limit", "SEC-3", why, prompt="refused_limit", severity="alert")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callguard.policy.outbound import counted_by_toll_guard
+from callguard.policy.toll import counted_by_toll_guard
 
 
 @pytest.mark.parametrize(
