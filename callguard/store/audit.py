@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -107,8 +108,17 @@ async def _append(conn: AsyncConnection, entry: AuditEntry) -> dict[str, Any]:
 async def append_entry(engine: AsyncEngine, entry: AuditEntry) -> dict[str, Any]:
     """Append one entry to the chain (serialized: two concurrent reads never fork it)."""
     lock = _LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with lock, engine.begin() as conn:
-        return await _append(conn, entry)
+    async with lock:
+        for attempt in range(5):
+            try:
+                async with engine.begin() as conn:
+                    return await _append(conn, entry)
+            except IntegrityError:
+                # Another process took this seq (a second console on SQLite): the unique seq
+                # refused the fork; read the new head and go on from there.
+                if attempt == 4:
+                    raise
+    raise AssertionError("unreachable")
 
 
 def _row_values(row: Any) -> dict[str, Any]:

@@ -1,0 +1,165 @@
+"""LOG-3: the read audit is append-only and tamper-evident. Each entry is chained to the one
+before by sha256; `callguard audit verify` names the first broken link and exits 1; concurrent
+reads never fork the chain. Real SQLite through the real store and the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callguard.store import make_engine, migrate
+from callguard.store.audit import AuditEntry, AuditRow, append_entry, chain_hash, verify_chain
+from tests.console import ACCOUNTS, PROJECT, running_console, sign_in
+
+
+def _entry(n: int, account: str = "he.gang") -> AuditEntry:
+    return AuditEntry(
+        account, "auditor", "calls.list", {"person": "chen.jie", "n": n}, n, "127.0.0.1", datetime.now(UTC)
+    )
+
+
+async def _chain(tmp_path: Path, entries: int) -> AsyncEngine:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    await migrate(engine)
+    for n in range(entries):
+        await append_entry(engine, _entry(n))
+    return engine
+
+
+async def _ids(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(AuditRow.id).order_by(AuditRow.seq))).scalars())
+
+
+async def test_each_entry_is_chained_to_the_one_before(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 3)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(AuditRow).order_by(AuditRow.seq))).all()
+    assert [r.seq for r in rows] == [1, 2, 3]
+    assert rows[0].prev_hash == "0" * 64
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.prev_hash == before.hash
+    row = rows[1]
+    values = {
+        k: getattr(row, k) for k in ("seq", "at", "account", "role", "action", "filters", "count", "address")
+    }
+    assert chain_hash(rows[0].hash, values) == row.hash
+    verdict = await verify_chain(engine)
+    assert (verdict.count, verdict.broken_id) == (3, None)
+    await engine.dispose()
+
+
+async def test_a_changed_entry_is_the_first_broken_link(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 5)
+    ids = await _ids(engine)
+    async with engine.begin() as conn:  # someone hides how many records an auditor read
+        await conn.execute(update(AuditRow).where(AuditRow.id == ids[2]).values(count=0))
+    verdict = await verify_chain(engine)
+    assert (verdict.count, verdict.broken_id) == (2, ids[2])
+    await engine.dispose()
+
+
+async def test_a_changed_entry_with_its_hash_recomputed_breaks_the_next_link(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 4)
+    ids = await _ids(engine)
+    async with engine.begin() as conn:
+        row = (await conn.execute(select(AuditRow).where(AuditRow.id == ids[1]))).one()
+        values = {k: getattr(row, k) for k in ("seq", "at", "role", "action", "filters", "count", "address")}
+        values["account"] = "somebody.else"
+        await conn.execute(
+            update(AuditRow)
+            .where(AuditRow.id == ids[1])
+            .values(account="somebody.else", hash=chain_hash(row.prev_hash, values))
+        )
+    assert (await verify_chain(engine)).broken_id == ids[2]
+    await engine.dispose()
+
+
+async def test_a_removed_entry_is_found(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 4)
+    ids = await _ids(engine)
+    async with engine.begin() as conn:
+        await conn.execute(delete(AuditRow).where(AuditRow.id == ids[1]))
+    verdict = await verify_chain(engine)
+    assert verdict.broken_id == ids[2] and "seq 2 is missing" in verdict.problem
+    await engine.dispose()
+
+
+async def test_concurrent_appends_never_fork_the_chain(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 0)
+    await asyncio.gather(*(append_entry(engine, _entry(n)) for n in range(40)))
+    async with engine.connect() as conn:
+        seqs = list((await conn.execute(select(AuditRow.seq).order_by(AuditRow.seq))).scalars())
+    assert seqs == list(range(1, 41))
+    verdict = await verify_chain(engine)
+    assert (verdict.count, verdict.broken_id) == (40, None)
+    await engine.dispose()
+
+
+async def test_concurrent_reads_over_http_each_write_one_entry_on_one_chain(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("auditor",)) as console, console.client() as client:
+        await sign_in(client, ACCOUNTS["auditor"])
+        answers = await asyncio.gather(*(client.get(f"/api/v1/audit?account=x{n}") for n in range(20)))
+        assert all(a.status_code == 200 for a in answers)
+        verdict = await verify_chain(console.engine)
+        assert (verdict.count, verdict.broken_id) == (20, None)
+
+
+def _verify_cli(db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callguard", "audit", "verify", "--db", f"sqlite+aiosqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=60,
+    )
+
+
+async def test_audit_verify_prints_ok_with_the_count_or_the_first_broken_id(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 3)
+    ok = _verify_cli(tmp_path / "audit.db")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "audit: OK (3 entries)"
+    ids = await _ids(engine)
+    async with engine.begin() as conn:
+        await conn.execute(update(AuditRow).where(AuditRow.id == ids[1]).values(action="calls.export"))
+    broken = _verify_cli(tmp_path / "audit.db")
+    assert broken.returncode == 1
+    assert f"audit: BROKEN at entry id {ids[1]}" in broken.stderr
+    await engine.dispose()
+
+
+_WRITER = """
+import asyncio, sys
+from datetime import UTC, datetime
+from callguard.store import make_engine
+from callguard.store.audit import AuditEntry, append_entry
+
+async def main():
+    engine = make_engine(sys.argv[1])
+    for n in range(30):
+        entry = AuditEntry(sys.argv[2], "auditor", "calls.list", {"n": n}, n, "::1", datetime.now(UTC))
+        await append_entry(engine, entry)
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_console_processes_writing_at_once_keep_one_chain(tmp_path: Path) -> None:
+    engine = await _chain(tmp_path, 0)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+    writers = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", _WRITER, url, name, cwd=PROJECT)
+        for name in ("one", "two")
+    ]
+    assert [await w.wait() for w in writers] == [0, 0]
+    verdict = await verify_chain(engine)
+    assert (verdict.count, verdict.broken_id) == (60, None)
+    await engine.dispose()
