@@ -18,6 +18,7 @@ from callguard.policy import Directory
 
 DIALPLAN_DIR = Path(__file__).resolve().parents[2] / "dialplan"
 SOUNDS_DIR = Path(__file__).resolve().parents[2] / "sounds"
+LAB_CONF_DIR = Path(__file__).resolve().parent / "conf"  # the lab's own files (conf/README.md)
 SID_PACKAGES = "asterisk,asterisk-core-sounds-en-gsm"
 MIRROR = "http://deb.debian.org/debian"
 
@@ -109,6 +110,31 @@ def build_sid_root(root: Path) -> None:
     tmp.rename(root)
 
 
+_EMPTY_FILES = (
+    "cdr.conf",
+    "cel.conf",
+    "features.conf",
+    "musiconhold.conf",
+    "indications.conf",
+    "udptl.conf",
+    "acl.conf",
+    "ccss.conf",
+    "cli.conf",
+    "pjproject.conf",
+    "stasis.conf",
+    "sorcery.conf",
+    "res_parking.conf",
+    "confbridge.conf",
+    "codecs.conf",
+    "dnsmgr.conf",
+    "extconfig.conf",
+    "enum.conf",
+    "dsp.conf",
+    "prometheus.conf",
+    "statsd.conf",
+)
+
+
 @dataclass(frozen=True)
 class AsteriskPorts:
     sip_port: int
@@ -128,145 +154,43 @@ def render_config(
     ami_password: str,
 ) -> dict[str, str]:
     """Every Asterisk config file of the lab, keyed by file name. `run_dir` is as Asterisk sees it."""
-    files: dict[str, str] = {}
-    files["asterisk.conf"] = f"""[directories]
-astcachedir => {run_dir}/cache
-astetcdir => {run_dir}/etc
-astmoddir => {install.moddir}
-astvarlibdir => /var/lib/asterisk
-astdbdir => {run_dir}/db
-astkeydir => /var/lib/asterisk
-astdatadir => /usr/share/asterisk
-astagidir => /usr/share/asterisk/agi-bin
-astspooldir => {run_dir}/spool
-astrundir => {run_dir}/run
-astlogdir => {run_dir}/log
-astsbindir => /usr/sbin
-
-[options]
-systemname = callguard-lab
-defaultlanguage = en
-transmit_silence = yes
-"""
-    files["modules.conf"] = """[modules]
-autoload = yes
-; Not needed by the lab and noisy or slow to start without their services.
-noload = chan_dahdi.so
-noload = chan_iax2.so
-noload = chan_unistim.so
-noload = chan_mgcp.so
-noload = chan_skinny.so
-noload = chan_motif.so
-noload = res_xmpp.so
-noload = cdr_radius.so
-noload = cel_radius.so
-noload = res_config_ldap.so
-noload = res_config_pgsql.so
-noload = cdr_pgsql.so
-noload = cel_pgsql.so
-noload = res_hep.so
-noload = res_hep_pjsip.so
-noload = res_hep_rtcp.so
-noload = res_pjsip_phoneprov_provider.so
-noload = res_phoneprov.so
-noload = res_statsd.so
-noload = res_smdi.so
-noload = res_calendar.so
-noload = res_snmp.so
-noload = res_corosync.so
-noload = cdr_tds.so
-noload = cel_tds.so
-noload = res_prometheus.so
-noload = app_voicemail_imap.so
-noload = app_voicemail_odbc.so
-noload = res_geolocation.so
-noload = res_stir_shaken.so
-noload = chan_console.so
-noload = chan_alsa.so
-noload = chan_oss.so
-noload = chan_mobile.so
-noload = pbx_dundi.so
-noload = pbx_lua.so
-noload = pbx_ael.so
-noload = res_ael_share.so
-noload = res_config_mysql.so
-noload = res_config_odbc.so
-noload = res_odbc.so
-noload = res_odbc_transaction.so
-"""
-    files["logger.conf"] = """[general]
-[logfiles]
-messages.log => notice,warning,error
-"""
-    files["http.conf"] = (
-        (DIALPLAN_DIR / "http.conf").read_text().replace("bindport = 8088", f"bindport = {ports.ari_port}")
-    )
-    files["ari.conf"] = (DIALPLAN_DIR / "ari.conf").read_text().replace("CHANGE_ME", ari_password)
-    files["manager.conf"] = (
-        (DIALPLAN_DIR / "manager.conf")
-        .read_text()
-        .replace("CHANGE_ME", ami_password)
-        .replace("port = 5038", f"port = {ports.ami_port}")
-    )
-    # The lab adds one context the product does not ship: a plain Dial() for `callguard bench`.
-    files["extensions.conf"] = (
-        (DIALPLAN_DIR / "extensions.conf").read_text()
-        + """
-[callguard-bench-plain]
-exten => _X.,1,Dial(PJSIP/${EXTEN},10)
- same => n,Hangup()
-"""
-    )
+    # Files Asterisk complains about when absent; empty is fine.
+    files = dict.fromkeys(_EMPTY_FILES, "")
+    files["asterisk.conf"] = _conf("asterisk.conf").format(run_dir=run_dir, moddir=install.moddir)
+    for name in ("modules.conf", "logger.conf"):
+        files[name] = _conf(name)
+    files.update(_shipped_files(ports, ari_password, ami_password))
     # The fail-safe part generated from the lab's own callguard.toml, as an operator renders it.
     files[GENERATED_NAME] = render_dialplan(config)
     files["rtp.conf"] = "[general]\nrtpstart = 20000\nrtpend = 29999\n"
-    # LOG-1: the CDR rows callguard imports after it was down, as shipped (log/cdr-custom/).
-    files["cdr.conf"] = (DIALPLAN_DIR / "cdr.conf").read_text()
-    files["cdr_custom.conf"] = (DIALPLAN_DIR / "cdr_custom.conf").read_text()
     files["pjsip.conf"] = _pjsip_conf(ports, Directory(config.directory))
-    # Files Asterisk complains about when absent; empty is fine.
-    for name in (
-        "cdr.conf",
-        "cel.conf",
-        "features.conf",
-        "musiconhold.conf",
-        "indications.conf",
-        "udptl.conf",
-        "acl.conf",
-        "ccss.conf",
-        "cli.conf",
-        "pjproject.conf",
-        "stasis.conf",
-        "sorcery.conf",
-        "res_parking.conf",
-        "confbridge.conf",
-        "codecs.conf",
-        "dnsmgr.conf",
-        "extconfig.conf",
-        "enum.conf",
-        "dsp.conf",
-        "prometheus.conf",
-        "statsd.conf",
-    ):
-        files.setdefault(name, "")
     # China's tones: ring 1 s on / 4 s off, the cadence POLICY ANS-1 counts rings by.
-    files["indications.conf"] = """[general]
-country = cn
-
-[cn]
-description = China
-ringcadence = 1000,4000
-dial = 450
-busy = 450/350,0/350
-ring = 450/1000,0/4000
-congestion = 450/700,0/700
-callwaiting = 450/400,0/4000
-dialrecall = 450
-record = 950/400,0/10000
-info = 450/100,0/100,450/100,0/100,450/100,0/100,450/400,0/400
-stutter = 450+425
-"""
+    files["indications.conf"] = _conf("indications.conf")
     return files
+
+
+def _conf(name: str) -> str:
+    return (LAB_CONF_DIR / name).read_text(encoding="utf-8")
+
+
+def _shipped_files(ports: AsteriskPorts, ari_password: str, ami_password: str) -> dict[str, str]:
+    """The files of `dialplan/` as an operator installs them: the lab's ports and passwords set."""
+
+    def shipped(name: str) -> str:
+        return (DIALPLAN_DIR / name).read_text()
+
+    return {
+        "http.conf": shipped("http.conf").replace("bindport = 8088", f"bindport = {ports.ari_port}"),
+        "ari.conf": shipped("ari.conf").replace("CHANGE_ME", ari_password),
+        "manager.conf": shipped("manager.conf")
+        .replace("CHANGE_ME", ami_password)
+        .replace("port = 5038", f"port = {ports.ami_port}"),
+        # The lab adds one context the product does not ship: a plain Dial() for `callguard bench`.
+        "extensions.conf": shipped("extensions.conf") + _conf("extensions_bench.conf"),
+        # LOG-1: the CDR rows callguard imports after it was down, as shipped (log/cdr-custom/).
+        "cdr.conf": shipped("cdr.conf"),
+        "cdr_custom.conf": shipped("cdr_custom.conf"),
+    }
 
 
 def install_prompts(install: AsteriskInstall, sounds_dir: Path = SOUNDS_DIR) -> None:
@@ -280,64 +204,16 @@ def install_prompts(install: AsteriskInstall, sounds_dir: Path = SOUNDS_DIR) -> 
 
 def _pjsip_conf(ports: AsteriskPorts, directory: Directory) -> str:
     out = [
-        f"""[global]
-type = global
-user_agent = callguard-lab
-endpoint_identifier_order = ip,username
-
-[transport-udp]
-type = transport
-protocol = udp
-bind = 0.0.0.0:{ports.sip_port}
-
-; The simulated PSTN: calls from {ports.pstn_address} are outside calls; calls to it leave
-; through the SIPp carrier on port {ports.carrier_port}.
-[pstn]
-type = endpoint
-context = callguard-pstn
-disallow = all
-allow = ulaw,alaw
-aors = pstn
-direct_media = no
-
-[pstn]
-type = aor
-contact = sip:carrier@127.0.0.1:{ports.carrier_port}
-
-[pstn]
-type = identify
-endpoint = pstn
-match = {ports.pstn_address}
-
-; `callguard bench` calls from this user take a plain Dial(), without callguard.
-[benchplain]
-type = endpoint
-context = callguard-bench-plain
-disallow = all
-allow = ulaw,alaw
-direct_media = no
-"""
+        _conf("pjsip.conf").format(
+            sip_port=ports.sip_port, pstn_address=ports.pstn_address, carrier_port=ports.carrier_port
+        )
     ]
     for ext in directory.extensions():
         party = directory.party(ext)
         name = (party.name or ext).replace('"', "")
         # allow_transfer = no: a SIP REFER from the phone would hand the call to Asterisk's own
         # transfer, outside the outbound rules; transfers are callguard's *2 code (XFER-2).
-        out.append(f"""
-[{ext}]
-type = endpoint
-context = callguard-phones
-disallow = all
-allow = ulaw,alaw
-aors = {ext}
-callerid = "{name}" <{ext}>
-direct_media = no
-allow_transfer = no
-
-[{ext}]
-type = aor
-contact = sip:{ext}@127.0.0.1:{ports.phone_ports[ext]}
-""")
+        out.append(_conf("pjsip_phone.conf").format(ext=ext, name=name, port=ports.phone_ports[ext]))
     return "".join(out)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -15,15 +14,37 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from callguard.config import OutboundSettings, load_config
-from callguard.lab.asterisk import AsteriskPorts, AsteriskProcess, find_asterisk, render_config
-from callguard.lab.console import console_port, wait_console
+from callguard.lab.asterisk import (
+    LAB_CONF_DIR,
+    AsteriskInstall,
+    AsteriskPorts,
+    AsteriskProcess,
+    find_asterisk,
+    render_config,
+)
+from callguard.lab.console import wait_console
 from callguard.lab.errors import LabError
 from callguard.lab.phones import callee_scenario, require_sipp
+from callguard.lab.processes import alive as _alive
+from callguard.lab.processes import stop_pid as _stop_pid
+from callguard.lab.state import LabPorts, LabState, default_state_dir
+
+# Imported from here by the tests, the demo and the CLI.
+__all__ = [
+    "LAB_BUDGETS",
+    "LAB_PINS",
+    "Lab",
+    "LabPorts",
+    "LabState",
+    "Passwords",
+    "_alive",
+    "default_state_dir",
+]
 from callguard.pinfile import set_pin
 from callguard.policy import Directory
 
@@ -45,131 +66,17 @@ LAB_PINS = {"wang.li": "246813", "liu.yang": "135790"}
 MQTT_USER = "callguard"
 
 
-def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "callguard" / "lab"
-
-
 @dataclass(frozen=True)
-class LabPorts:
-    """Every port of the lab; `offset` shifts them all so a second lab (the tests) can run beside."""
+class Passwords:
+    """The lab's secrets, new at each `lab up`: ARI, AMI and the MQTT broker's user."""
 
-    offset: int = 0
-    host: str = "127.0.0.1"
-    pstn_address: str = "127.0.0.2"
-
-    @property
-    def sip(self) -> int:
-        return 5060 + self.offset
-
-    @property
-    def ari(self) -> int:
-        return 8088 + self.offset
-
-    @property
-    def ami(self) -> int:
-        return 5038 + self.offset
-
-    @property
-    def mqtt(self) -> int:
-        return 1883 + self.offset
-
-    @property
-    def carrier(self) -> int:
-        return 5090 + self.offset
-
-    @property
-    def metrics(self) -> int:
-        return 9480 + self.offset
-
-    @property
-    def console(self) -> int:
-        return console_port(self.offset)
-
-    def phone(self, index: int) -> int:
-        return 16000 + self.offset + index
-
-
-@dataclass
-class LabState:
-    """What `lab status --json` prints: everything another program needs to drive the lab."""
-
-    state_dir: str
-    ari_url: str
-    ari_user: str
-    ari_password: str
-    ami_port: int
-    ami_user: str
-    ami_password: str
-    sip_host: str
-    sip_port: int
-    mqtt_host: str
-    mqtt_port: int
-    database_url: str
-    config_path: str
-    pstn_address: str
-    carrier_port: int
-    phones: dict[str, int]
-    pids: dict[str, int] = field(default_factory=dict)
-    asterisk_run_dir: str = ""
-    asterisk_root: str | None = None
-    callguard_log: str = ""
-    # The broker admits no anonymous client: MQTT subscribers log in with these.
-    mqtt_user: str = ""
-    mqtt_password: str = ""
-    metrics_url: str = ""  # the controller's Prometheus metrics
-    web_url: str = ""  # the console (`callguard web`) while it runs
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2))
+    ari: str
+    ami: str
+    mqtt: str
 
     @classmethod
-    def load(cls, path: Path) -> LabState:
-        return cls(**json.loads(path.read_text()))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        # A zombie child is not alive.
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _stop_pid(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
-    if not _alive(pid):
-        return
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
+    def new(cls) -> Passwords:
+        return cls(secrets.token_hex(12), secrets.token_hex(12), secrets.token_hex(12))
 
 
 class Lab:
@@ -199,65 +106,28 @@ class Lab:
 
     # --- set-up -------------------------------------------------------------------------
 
-    def _write_callguard_config(self, ari_password: str, ami_password: str, mqtt_password: str) -> Path:
+    def _write_callguard_config(self, passwords: Passwords) -> Path:
         cfg_dir = self.state_dir / "config"
         cfg_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
         self._write_pins(cfg_dir / "pins.toml")
         shutil.copyfile(PROJECT_DIR / "config" / "tariffs.toml", cfg_dir / "tariffs.toml")
-        calls = "\n".join(f"{k} = {json.dumps(v)}" for k, v in self.calls.items())
         path = cfg_dir / "callguard.toml"
-        path.write_text(f"""# Written by `callguard lab up`; edit config/ in the project instead.
-[service]
-node = "{self.node}"
-directory = "directory.toml"
-
-[ari]
-url = "http://127.0.0.1:{self.ports.ari}"
-user = "callguard"
-password = "{ari_password}"
-reconnect_max_s = 2.0
-ping_interval_s = 2.0
-
-[ami]
-port = {self.ports.ami}
-password = "{ami_password}"
-
-[database]
-url = "sqlite+aiosqlite:///{self.state_dir}/calls.db"
-journal = "{self.state_dir}/journal.jsonl"
-retry_interval_s = 1.0
-
-[mqtt]
-port = {self.ports.mqtt}
-reconnect_max_s = 1.0
-username = "{MQTT_USER}"
-password = "{mqtt_password}"
-
-[log]
-file = "{self.state_dir}/callguard.log"
-
-[metrics]
-port = {self.ports.metrics}
-
-[console]
-port = {self.ports.console}
-
-[cdr]
-file = "{self._cdr_file()}"
-
-[calls]
-{calls}
-
-[outbound]
-pins = "pins.toml"
-tariffs = "tariffs.toml"
-{self.outbound_config}
-
-{self.budgets_config}
-
-{self.extra_config}
-""")
+        template = (LAB_CONF_DIR / "callguard.toml").read_text(encoding="utf-8")
+        path.write_text(
+            template.format(
+                node=self.node,
+                ports=self.ports,
+                passwords=passwords,
+                state_dir=self.state_dir,
+                mqtt_user=MQTT_USER,
+                cdr_file=self._cdr_file(),
+                calls="\n".join(f"{k} = {json.dumps(v)}" for k, v in self.calls.items()),
+                outbound_config=self.outbound_config,
+                budgets_config=self.budgets_config,
+                extra_config=self.extra_config,
+            )
+        )
         return path
 
     def _cdr_file(self) -> Path:
@@ -274,61 +144,27 @@ tariffs = "tariffs.toml"
 
     def up(self, phones: bool = True, controller: bool = True, console: bool = False) -> LabState:
         """Start everything; raise LabError with one sentence if a prerequisite is missing."""
-        if self.state is not None and any(_alive(p) for p in self.state.pids.values()):
-            raise LabError(f"a lab is already running from {self.state_dir}; `callguard lab down` first")
-        if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
-            raise LabError("mosquitto is not installed: `apt install mosquitto` (the lab's MQTT broker).")
-        if phones:
-            require_sipp()
+        self._check_prerequisites(phones)
         install = find_asterisk()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        ari_password, ami_password = secrets.token_hex(12), secrets.token_hex(12)
-        mqtt_password = secrets.token_hex(12)
-        config_path = self._write_callguard_config(ari_password, ami_password, mqtt_password)
+        passwords = Passwords.new()
+        config_path = self._write_callguard_config(passwords)
         config = load_config(config_path)
-        directory = Directory(config.directory)
-        phone_ports = {ext: self.ports.phone(i) for i, ext in enumerate(directory.extensions())}
+        phone_ports = {
+            ext: self.ports.phone(i) for i, ext in enumerate(Directory(config.directory).extensions())
+        }
         asterisk = AsteriskProcess(install, self.state_dir)
-        self.state = LabState(
-            state_dir=str(self.state_dir),
-            ari_url=f"http://127.0.0.1:{self.ports.ari}",
-            ari_user="callguard",
-            ari_password=ari_password,
-            ami_port=self.ports.ami,
-            ami_user="callguard",
-            ami_password=ami_password,
-            sip_host=self.ports.host,
-            sip_port=self.ports.sip,
-            mqtt_host=self.ports.host,
-            mqtt_port=self.ports.mqtt,
-            database_url=f"sqlite+aiosqlite:///{self.state_dir}/calls.db",
-            config_path=str(config_path),
-            pstn_address=self.ports.pstn_address,
-            carrier_port=self.ports.carrier,
-            phones=phone_ports,
-            asterisk_run_dir=str(asterisk.host_run_dir),
-            asterisk_root=str(install.root) if install.root else None,
-            callguard_log=str(self.state_dir / "callguard.log"),
-            mqtt_user=MQTT_USER,
-            mqtt_password=mqtt_password,
-            metrics_url=f"http://127.0.0.1:{self.ports.metrics}/metrics",
+        self.state = self._new_state(passwords, config_path, phone_ports, asterisk, install)
+        ports = AsteriskPorts(
+            self.ports.sip,
+            self.ports.ari,
+            self.ports.ami,
+            self.ports.carrier,
+            self.ports.pstn_address,
+            phone_ports,
         )
         asterisk.write_config(
-            render_config(
-                install,
-                asterisk.run_dir,
-                AsteriskPorts(
-                    self.ports.sip,
-                    self.ports.ari,
-                    self.ports.ami,
-                    self.ports.carrier,
-                    self.ports.pstn_address,
-                    phone_ports,
-                ),
-                config,
-                ari_password,
-                ami_password,
-            )
+            render_config(install, asterisk.run_dir, ports, config, passwords.ari, passwords.ami)
         )
         try:
             self.start_mosquitto()
@@ -343,6 +179,47 @@ tariffs = "tariffs.toml"
             self.down()
             raise
         return self.state
+
+    def _check_prerequisites(self, phones: bool) -> None:
+        if self.state is not None and any(_alive(p) for p in self.state.pids.values()):
+            raise LabError(f"a lab is already running from {self.state_dir}; `callguard lab down` first")
+        if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
+            raise LabError("mosquitto is not installed: `apt install mosquitto` (the lab's MQTT broker).")
+        if phones:
+            require_sipp()
+
+    def _new_state(
+        self,
+        passwords: Passwords,
+        config_path: Path,
+        phone_ports: dict[str, int],
+        asterisk: AsteriskProcess,
+        install: AsteriskInstall,
+    ) -> LabState:
+        return LabState(
+            state_dir=str(self.state_dir),
+            ari_url=f"http://127.0.0.1:{self.ports.ari}",
+            ari_user="callguard",
+            ari_password=passwords.ari,
+            ami_port=self.ports.ami,
+            ami_user="callguard",
+            ami_password=passwords.ami,
+            sip_host=self.ports.host,
+            sip_port=self.ports.sip,
+            mqtt_host=self.ports.host,
+            mqtt_port=self.ports.mqtt,
+            database_url=f"sqlite+aiosqlite:///{self.state_dir}/calls.db",
+            config_path=str(config_path),
+            pstn_address=self.ports.pstn_address,
+            carrier_port=self.ports.carrier,
+            phones=phone_ports,
+            asterisk_run_dir=str(asterisk.host_run_dir),
+            asterisk_root=str(install.root) if install.root else None,
+            callguard_log=str(self.state_dir / "callguard.log"),
+            mqtt_user=MQTT_USER,
+            mqtt_password=passwords.mqtt,
+            metrics_url=f"http://127.0.0.1:{self.ports.metrics}/metrics",
+        )
 
     def _save(self) -> None:
         assert self.state is not None
@@ -462,9 +339,8 @@ tariffs = "tariffs.toml"
         self.outbound_config = outbound_config
         if extra_config is not None:
             self.extra_config = extra_config
-        self._write_callguard_config(
-            self.state.ari_password, self.state.ami_password, self.state.mqtt_password
-        )
+        state = self.state
+        self._write_callguard_config(Passwords(state.ari_password, state.ami_password, state.mqtt_password))
         self.stop_controller()
         self.start_controller()
 
