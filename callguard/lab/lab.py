@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import secrets
 import shutil
 import signal
 import socket
@@ -14,11 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from callguard.config import OutboundSettings, load_config
+from callguard.config import load_config
 from callguard.lab.asterisk import (
     LAB_CONF_DIR,
     AsteriskInstall,
@@ -32,8 +31,12 @@ from callguard.lab.errors import LabError
 from callguard.lab.phones import callee_scenario, require_sipp
 from callguard.lab.processes import alive as _alive
 from callguard.lab.processes import stop_pid as _stop_pid
+from callguard.lab.settings import LAB_BUDGETS, LAB_PINS, MQTT_USER, Passwords, write_pins
 from callguard.lab.state import LabPorts, LabState, default_state_dir
+from callguard.policy import Directory
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
 # Imported from here by the tests, the demo and the CLI.
 __all__ = [
     "LAB_BUDGETS",
@@ -45,38 +48,6 @@ __all__ = [
     "_alive",
     "default_state_dir",
 ]
-from callguard.pinfile import set_pin
-from callguard.policy import Directory
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
-# LOG-4: the lab prices calls with the shipped example tariff; the demo's admin budget is small
-# enough that its outside calls cross 80 % (it only alerts: no test's call is refused by it).
-LAB_BUDGETS = """[budgets]
-refresh_s = 0.5
-
-[[budgets.department]]
-name = "admin"
-amount = "1.00"
-action = "alert"
-"""
-# The lab's authorization codes (OUT-3): person → PIN. Only the lab has them; `lab up` writes
-# them hashed into its own pins.toml, and the demo and the tests type them.
-LAB_PINS = {"wang.li": "246813", "liu.yang": "135790"}
-MQTT_USER = "callguard"
-
-
-@dataclass(frozen=True)
-class Passwords:
-    """The lab's secrets, new at each `lab up`: ARI, AMI and the MQTT broker's user."""
-
-    ari: str
-    ami: str
-    mqtt: str
-
-    @classmethod
-    def new(cls) -> Passwords:
-        return cls(secrets.token_hex(12), secrets.token_hex(12), secrets.token_hex(12))
 
 
 class Lab:
@@ -110,7 +81,7 @@ class Lab:
         cfg_dir = self.state_dir / "config"
         cfg_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.directory_file, cfg_dir / "directory.toml")
-        self._write_pins(cfg_dir / "pins.toml")
+        write_pins(cfg_dir / "pins.toml")
         shutil.copyfile(PROJECT_DIR / "config" / "tariffs.toml", cfg_dir / "tariffs.toml")
         path = cfg_dir / "callguard.toml"
         template = (LAB_CONF_DIR / "callguard.toml").read_text(encoding="utf-8")
@@ -133,14 +104,6 @@ class Lab:
     def _cdr_file(self) -> Path:
         """The lab Asterisk's cdr_custom CSV (LOG-1), as callguard on the host reads it."""
         return self._asterisk().host_run_dir / "log" / "cdr-custom" / "callguard.csv"
-
-    @staticmethod
-    def _write_pins(path: Path) -> None:
-        """The lab's own authorization codes (OUT-3), set as `callguard pin set` sets them; the
-        project ships none."""
-        path.unlink(missing_ok=True)  # a file from an earlier lab (or an older format)
-        for person, pin in LAB_PINS.items():
-            set_pin(path, person, pin, OutboundSettings().pin_min_digits)
 
     def up(self, phones: bool = True, controller: bool = True, console: bool = False) -> LabState:
         """Start everything; raise LabError with one sentence if a prerequisite is missing."""
