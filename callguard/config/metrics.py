@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from callguard.config.base import Strict
 
 
-class MetricsSettings(BaseModel):
+class MetricsSettings(Strict):
     """`port = 0` (the default) serves nothing; a port serves /metrics on `host`, which stays
     loopback unless an administrator chooses otherwise (the figures name departments)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)

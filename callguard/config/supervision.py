@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from callguard.config.base import Strict
 
 
-class SupervisionSettings(BaseModel):
+class SupervisionSettings(Strict):
     """`record_percent` of outside calls (0, the default, records none) are announced to the
     caller ("本通话可能被录音") and recorded; `format` is what Asterisk writes (wav, gsm...)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     record_percent: float = Field(default=0, ge=0, le=100)
     format: str = Field(default="wav", pattern=r"^[a-z0-9]{2,8}$")

@@ -62,6 +62,7 @@ class CallRecord:
     cost: Decimal | None = None
     tariff: str | None = None
     budget: str | None = None
+    recording: str | None = None  # LOG-6: the supervision recording's stored name (sampled calls)
     # LOG-1: "dialplan" for a call that never entered Stasis (emergency, fail-safe), recorded
     # from AMI UserEvents or imported from Asterisk's CDR.
     handled_by: str = "callguard"

@@ -83,5 +83,6 @@ def from_json(data: dict[str, Any]) -> CallRecord:
         cost=Decimal(data["cost"]) if data.get("cost") is not None else None,
         tariff=data.get("tariff"),
         budget=data.get("budget"),
+        recording=data.get("recording"),  # LOG-6
         handled_by=data.get("handled_by") or "callguard",
     )

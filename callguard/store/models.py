@@ -64,6 +64,8 @@ class CallRow(Base):
     budget: Mapped[str | None] = mapped_column(String(96), index=True)
     # LOG-1 (migration 0009): "callguard", or "dialplan" for a call that never entered Stasis.
     handled_by: Mapped[str] = mapped_column(String(16), default="callguard", server_default="callguard")
+    # LOG-6 (migration 0012): the supervision recording of a sampled outside call.
+    recording: Mapped[str | None] = mapped_column(String(256), index=True)
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.id", lazy="selectin"

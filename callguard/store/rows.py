@@ -82,6 +82,7 @@ def call_values(record: CallRecord) -> dict[str, Any]:
             "cost": record.cost,  # LOG-4
             "tariff": record.tariff,
             "budget": record.budget,
+            "recording": record.recording,  # LOG-6
             "handled_by": record.handled_by,  # LOG-1
         },
     )
@@ -191,5 +192,6 @@ def call_record(row: CallRow) -> CallRecord:
         cost=None if row.cost is None else Decimal(row.cost).quantize(MONEY_PLACES),  # LOG-4: exact
         tariff=row.tariff,
         budget=row.budget,
+        recording=row.recording,  # LOG-6
         handled_by=row.handled_by,  # LOG-1: callguard | dialplan
     )

@@ -29,6 +29,7 @@ ROUTER_MODULES = (
     "callguard.web.audit",
     "callguard.web.docs",
     "callguard.web.wallboard",
+    "callguard.web.recordings",
     "callguard.web.routes_calls",
     "callguard.web.routes_reports",
     "callguard.web.routes_bills",
