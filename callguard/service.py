@@ -7,11 +7,13 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import structlog
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.ami import AmiWatcher
@@ -28,6 +30,7 @@ from callguard.metrics import LiveSources, serve_metrics
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
 from callguard.policy.ladder import Ladder
 from callguard.policy.tariffs import TariffTable
+from callguard.policy.toll import counted_by_toll_guard
 from callguard.store import RecordWriter, list_calls, make_engine, migrate
 from callguard.store.blocklist import BlocklistKeeper
 
@@ -50,19 +53,6 @@ def _pin_book(config: Config) -> PinBook:
     )
 
 
-# Refusals never passed SEC-3's counters; every other outside call did.
-_NOT_COUNTED = {
-    "premium_number",
-    "above_class",
-    "inbound_only_line",
-    "alarm_line_emergency_only",
-    "quiet_hours",
-    "toll_fraud_limit",
-    "invalid_number",
-    "budget_exhausted",
-}
-
-
 async def _recent_outside_calls(engine: AsyncEngine) -> list[tuple[str, float]]:
     """(line, monotonic start) of the last hour's outside calls, so that a restart does not
     reset SEC-3's hourly limits. An unreachable database only loses that."""
@@ -76,9 +66,8 @@ async def _recent_outside_calls(engine: AsyncEngine) -> list[tuple[str, float]]:
         return []
     out = []
     for call in calls:
-        if call["direction"] != "outbound" or call["number_class"] in (None, "emergency", "invalid"):
-            continue
-        if call["disposition"] in _NOT_COUNTED or not call["started_at"]:
+        counted = counted_by_toll_guard(call["direction"], call["number_class"], call["disposition"])
+        if not counted or not call["started_at"]:
             continue
         age = (now_wall - datetime.fromisoformat(call["started_at"])).total_seconds()
         # Per line, as live counting is: never the caller ID a phone claimed.
@@ -121,9 +110,30 @@ async def _every(seconds: float, request: Callable[[], None]) -> None:
         request()
 
 
-async def run_service(config: Config) -> None:
-    directory = Directory(config.directory)
+@dataclass
+class _Service:
+    """Everything `callguard run` builds: adapters, policies and the call manager."""
+
+    config: Config
+    directory: Directory
+    engine: AsyncEngine
+    writer: RecordWriter
+    publisher: MqttPublisher | None
+    emit: Emitter
+    blocklist: BlocklistKeeper
+    pin_lockouts: PinLockouts
+    budgets: BudgetKeeper
+    importer: CdrImporter | None
+    watcher: AmiWatcher | None
+    manager: CallManager
+    supervisor: AriSupervisor
+
+
+def _build_store(config: Config) -> tuple[AsyncEngine, RecordWriter, MqttPublisher | None, Emitter]:
     engine = make_engine(config.database.url)
+    publisher = MqttPublisher(config.mqtt, config.service.node) if config.mqtt.enabled else None
+    # SEC-2: [mqtt] mask_numbers (default on) hides outside numbers from dashboards.
+    emit = Emitter(publisher, number_keeper(config) if config.mqtt.mask_numbers else None)
     # The writer applies migrations (Alembic) before its first write, retrying while the
     # database is away; records wait in the journal meanwhile.
     writer = RecordWriter(
@@ -131,39 +141,49 @@ async def run_service(config: Config) -> None:
         Path(config.database.journal),
         config.database.retry_interval_s,
         label=_safe_url(config.database.url),
-        on_alert=lambda event, **fields: emit(event, **fields),  # alert.record_rejected/records_dropped
+        on_alert=emit,  # alert.record_rejected/records_dropped
         memory_max=config.database.memory_queue_max,
         ladder=Ladder.from_config(config),  # LOG-5: violations are stepped as they are stored
     )
-    publisher = MqttPublisher(config.mqtt, config.service.node) if config.mqtt.enabled else None
-    # SEC-2: [mqtt] mask_numbers (default on) hides outside numbers from dashboards.
-    emit = Emitter(publisher, number_keeper(config) if config.mqtt.mask_numbers else None)
+    return engine, writer, publisher, emit
 
+
+def _build_dialplan(
+    config: Config,
+    directory: Directory,
+    outbound: OutboundPolicy,
+    engine: AsyncEngine,
+    writer: RecordWriter,
+    emit: Emitter,
+) -> tuple[CdrImporter | None, AmiWatcher | None]:
+    """LOG-1: calls the dialplan handles alone, live (AMI) and from the CDR after a time away."""
+    records = DialplanRecords(directory, config.outbound, config.service.node, _rate(outbound.tariffs))
+    dialplan_calls = DialplanCalls(records, emit, writer.submit)
+    importer = _cdr_importer(config, engine, records, emit, writer)
+    if not config.ami.enabled:
+        return importer, None
+    on_connected = importer.request if importer else None
+    return importer, AmiWatcher(
+        config.ami, on_user_event=dialplan_calls.on_user_event, on_connected=on_connected
+    )
+
+
+def _build(config: Config) -> _Service:
+    directory = Directory(config.directory)
+    engine, writer, publisher, emit = _build_store(config)
+    node = config.service.node
+    inbound = InboundPolicy(directory, config.inbound, Numbering(config.outbound.numbering))
+    blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
+    pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
+    outbound = OutboundPolicy(directory, config.outbound, _pin_book(config), TariffTable(config.tariffs))
+    importer, watcher = _build_dialplan(config, directory, outbound, engine, writer, emit)
+    budgets = BudgetKeeper(engine, outbound, config.budgets, node, emit)  # LOG-4
     supervisor: AriSupervisor | None = None
 
     def current_ari() -> AriClient:
         assert supervisor is not None
         return supervisor.client  # raises NotConnected while Asterisk is away
 
-    node = config.service.node
-    inbound = InboundPolicy(directory, config.inbound, Numbering(config.outbound.numbering))
-    blocklist = BlocklistKeeper(engine, inbound, config.inbound.blocklist_refresh_s)
-    pin_lockouts = PinLockouts(pin_guard(config.outbound), engine)  # OUT-3, kept in the database
-    outbound = OutboundPolicy(directory, config.outbound, _pin_book(config), TariffTable(config.tariffs))
-    # LOG-1: calls the dialplan handles alone, live (AMI) and from the CDR after a time away.
-    dialplan_records = DialplanRecords(directory, config.outbound, node, _rate(outbound.tariffs))
-    dialplan_calls = DialplanCalls(dialplan_records, emit, writer.submit)
-    importer = _cdr_importer(config, engine, dialplan_records, emit, writer)
-    watcher = (
-        AmiWatcher(
-            config.ami,
-            on_user_event=dialplan_calls.on_user_event,
-            on_connected=importer.request if importer else None,
-        )
-        if config.ami.enabled
-        else None
-    )
-    budgets = BudgetKeeper(engine, outbound, config.budgets, node, emit)  # LOG-4
     manager = CallManager(
         directory,
         config.calls,
@@ -189,14 +209,24 @@ async def run_service(config: Config) -> None:
         await manager.adopt(client)
 
     supervisor = AriSupervisor(config.ari, manager.on_event, on_ari_connected)
-    manager.remember_outside_calls(await _recent_outside_calls(engine))
-    await pin_lockouts.load(datetime.now(UTC))  # after the migrations _recent_outside_calls ran
-    await _first_budgets(budgets)
-    if importer is not None:
-        importer.request()  # also when Asterisk is away: its CDR file may be readable
+    parts = (blocklist, pin_lockouts, budgets, importer, watcher, manager, supervisor)
+    return _Service(config, directory, engine, writer, publisher, emit, *parts)
 
-    metrics_server = await serve_metrics(
-        config.metrics,
+
+async def _restore_state(svc: _Service) -> None:
+    """What must hold from the first call after a restart: SEC-3's last hour, OUT-3's lockouts,
+    LOG-4's exhausted budgets."""
+    svc.manager.remember_outside_calls(await _recent_outside_calls(svc.engine))
+    await svc.pin_lockouts.load(datetime.now(UTC))  # after the migrations _recent_outside_calls ran
+    await _first_budgets(svc.budgets)
+    if svc.importer is not None:
+        svc.importer.request()  # also when Asterisk is away: its CDR file may be readable
+
+
+async def _serve_metrics(svc: _Service) -> web.AppRunner | None:
+    publisher, manager, writer = svc.publisher, svc.manager, svc.writer
+    return await serve_metrics(
+        svc.config.metrics,
         LiveSources(
             call_states=manager.call_states,
             sessions_alive=lambda: manager.active_calls,
@@ -204,49 +234,74 @@ async def run_service(config: Config) -> None:
             memory_backlog=lambda: writer.in_memory,
             mqtt_outbox=lambda: publisher.queued if publisher else 0,
             mqtt_connected=lambda: publisher.connected if publisher else False,
-            ari_connected=supervisor.connected.is_set,
+            ari_connected=svc.supervisor.connected.is_set,
         ),
     )
-    tasks = [
-        asyncio.create_task(supervisor.run(), name="ari"),
-        asyncio.create_task(writer.run(), name="store"),
-        asyncio.create_task(blocklist.run(), name="blocklist"),
-        asyncio.create_task(budgets.run(), name="budgets"),
-    ]
-    if publisher is not None:
-        tasks.append(asyncio.create_task(publisher.run(), name="mqtt"))
-    if watcher is not None:
-        tasks.append(asyncio.create_task(watcher.run(), name="ami"))
-    if importer is not None:
-        tasks.append(asyncio.create_task(_every(config.cdr.import_every_s, importer.request), name="cdr"))
 
+
+def _start_tasks(svc: _Service) -> list[asyncio.Task[None]]:
+    tasks = [
+        asyncio.create_task(svc.supervisor.run(), name="ari"),
+        asyncio.create_task(svc.writer.run(), name="store"),
+        asyncio.create_task(svc.blocklist.run(), name="blocklist"),
+        asyncio.create_task(svc.budgets.run(), name="budgets"),
+    ]
+    if svc.publisher is not None:
+        tasks.append(asyncio.create_task(svc.publisher.run(), name="mqtt"))
+    if svc.watcher is not None:
+        tasks.append(asyncio.create_task(svc.watcher.run(), name="ami"))
+    if svc.importer is not None:
+        every = _every(svc.config.cdr.import_every_s, svc.importer.request)
+        tasks.append(asyncio.create_task(every, name="cdr"))
+    return tasks
+
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "service.started",
-        node=config.service.node,
-        extensions=len(directory.extensions()),
-        ari=config.ari.url,
-        database=_safe_url(config.database.url),
-    )
+    return stop
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Until SIGTERM/SIGINT, or a task ends (which it only does by failing)."""
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         if task is not waiter and task.exception() is not None:
             log.error("service.task_failed", task=task.get_name(), error=repr(task.exception()))
+
+
+async def _stop(svc: _Service, tasks: list[asyncio.Task[None]]) -> None:
     # Calls stay up in Asterisk; the next callguard re-adopts them. Records already finished are flushed.
-    await manager.shutdown()
+    await svc.manager.shutdown()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await pin_lockouts.flush()
-    if importer is not None:
-        await importer.close()
-    await writer.flush()
-    await engine.dispose()
+    await svc.pin_lockouts.flush()
+    if svc.importer is not None:
+        await svc.importer.close()
+    await svc.writer.flush()
+    await svc.engine.dispose()
+
+
+async def run_service(config: Config) -> None:
+    svc = _build(config)
+    await _restore_state(svc)
+    metrics_server = await _serve_metrics(svc)
+    tasks = _start_tasks(svc)
+    stop = _stop_on_signals()  # before "started": a supervisor may stop callguard as soon as it reads it
+    log.info(
+        "service.started",
+        node=config.service.node,
+        extensions=len(svc.directory.extensions()),
+        ari=config.ari.url,
+        database=_safe_url(config.database.url),
+    )
+    await _until_stopped(stop, tasks)
+    await _stop(svc, tasks)
     if metrics_server is not None:
         await metrics_server.cleanup()
-    log.info("service.stopped", active_calls=manager.active_calls)
+    log.info("service.stopped", active_calls=svc.manager.active_calls)
