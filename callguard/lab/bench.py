@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
-from callguard.lab.phones import callee_scenario, caller_scenario, free_udp_port, require_sipp, start_sipp
+from callguard.lab.phones import (
+    SippRun,
+    callee_scenario,
+    caller_scenario,
+    free_udp_port,
+    require_sipp,
+    start_sipp,
+)
 
 BENCH_USER = "benchplain"  # the lab endpoint whose calls take the plain Dial() context
 CALLEE = "1002"
@@ -73,6 +80,49 @@ def _rtts(work: Path) -> list[float]:
 MEDIA_TALK_MS = 2000
 
 
+def _caller_args(lab: Lab, rate: float, count: int) -> list[str]:
+    """SIPp places `count` calls at `rate` a second from a free port, each call's PDD traced."""
+    assert lab.state is not None
+    return [
+        f"{lab.state.sip_host}:{lab.state.sip_port}",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(free_udp_port()),
+        "-r",
+        str(rate),
+        "-m",
+        str(count),
+        "-l",
+        str(max(50, int(rate * 4))),
+        "-trace_rtt",
+        "-rtt_freq",
+        "1",
+        "-timeout",
+        str(int(count / rate) + 60) + "s",
+    ]
+
+
+def _caller_xml(from_user: str, media: bool) -> str:
+    if media:
+        return caller_scenario(from_user, CALLEE, talk_ms=MEDIA_TALK_MS - 1500, dtmf=((0, "~"),))
+    return caller_scenario(from_user, CALLEE, talk_ms=TALK_MS)
+
+
+@dataclass(frozen=True)
+class _Cpu:
+    """CPU seconds used so far by Asterisk and by callguard."""
+
+    asterisk: float
+    controller: float
+
+    @classmethod
+    def now(cls, lab: Lab) -> _Cpu:
+        assert lab.state is not None
+        pids = lab.state.pids
+        return cls(_cpu_seconds(pids.get("asterisk")), _cpu_seconds(pids.get("callguard")))
+
+
 async def _run_path(
     lab: Lab, name: str, from_user: str, rate: float, count: int, work: Path, media: bool = False
 ) -> PathResult:
@@ -87,33 +137,10 @@ async def _run_path(
     )
     await asyncio.sleep(0.3)
     try:
-        ast_pid, cg_pid = lab.state.pids.get("asterisk"), lab.state.pids.get("callguard")
-        cpu0 = (_cpu_seconds(ast_pid), _cpu_seconds(cg_pid))
+        cpu0 = _Cpu.now(lab)
         t0 = time.monotonic()
         caller = await start_sipp(
-            work,
-            "caller",
-            caller_scenario(from_user, CALLEE, talk_ms=TALK_MS)
-            if not media
-            else caller_scenario(from_user, CALLEE, talk_ms=MEDIA_TALK_MS - 1500, dtmf=((0, "~"),)),
-            [
-                f"{lab.state.sip_host}:{lab.state.sip_port}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_port()),
-                "-r",
-                str(rate),
-                "-m",
-                str(count),
-                "-l",
-                str(max(50, int(rate * 4))),
-                "-trace_rtt",
-                "-rtt_freq",
-                "1",
-                "-timeout",
-                str(int(count / rate) + 60) + "s",
-            ],
+            work, "caller", _caller_xml(from_user, media), _caller_args(lab, rate, count)
         )
         try:
             await caller.wait(count / rate + 60)
@@ -123,25 +150,29 @@ async def _run_path(
         await asyncio.sleep(2.0)  # let every BYE and hang-up settle before counting leftovers
     finally:
         await callee.stop()
-    cpu1 = (_cpu_seconds(ast_pid), _cpu_seconds(cg_pid))
+    return _result(lab, name, caller, count, work, (cpu0, _Cpu.now(lab)), wall)
+
+
+def _result(
+    lab: Lab, name: str, caller: SippRun, count: int, work: Path, cpu: tuple[_Cpu, _Cpu], wall: float
+) -> PathResult:
+    assert lab.state is not None
     # Completed = the caller's phone was answered (SIPp counts a refused call as "successful").
     completed = sum(1 for _, e in caller.events() if e == "ANSWERED")
-    failed = count - completed
-    channels = lab.ari_get("/channels") or []
-    bridges = lab.ari_get("/bridges") or []
     per_call = 1000.0 / max(count, 1)
+    before, after = cpu
     return PathResult(
         name,
         completed,
-        failed,
+        count - completed,
         _rtts(work),
-        (cpu1[0] - cpu0[0]) * per_call,
-        (cpu1[1] - cpu0[1]) * per_call,
-        len(channels),
-        len(bridges),
+        (after.asterisk - before.asterisk) * per_call,
+        (after.controller - before.controller) * per_call,
+        len(lab.ari_get("/channels") or []),
+        len(lab.ari_get("/bridges") or []),
         wall,
-        _rss_mb(ast_pid),
-        _rss_mb(cg_pid),
+        _rss_mb(lab.state.pids.get("asterisk")),
+        _rss_mb(lab.state.pids.get("callguard")),
     )
 
 
@@ -180,6 +211,11 @@ def run_bench(
             results.append(asyncio.run(_run_path(lab, name, user, rate, count, work, media)))
     finally:
         lab.down()
+    _print_results(results)
+    return 0
+
+
+def _print_results(results: list[PathResult]) -> None:
     print()
     print(
         f"{'path':<14}{'completed':>10}{'failed':>8}{'PDD p50 ms':>12}{'PDD p99 ms':>12}"
@@ -194,4 +230,3 @@ def run_bench(
             f"{r.asterisk_rss_mb:>18.0f}{r.controller_rss_mb:>19.0f}"
         )
     print("\nPDD = post-dial delay, INVITE sent to 180 Ringing received, per call (SIPp rtd).")
-    return 0
