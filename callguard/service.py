@@ -25,10 +25,11 @@ from callguard.config import Config
 from callguard.dialplan_calls import CdrImporter, DialplanCalls, DialplanRecords
 from callguard.dialplan_calls.mapping import Rate
 from callguard.events import MqttPublisher
-from callguard.logs import Emitter, number_keeper
+from callguard.events.notifier import Emitter
 from callguard.metrics import LiveSources, serve_metrics
 from callguard.policy import AnsweringPolicy, Directory, InboundPolicy, Numbering, OutboundPolicy, PinBook
 from callguard.policy.ladder import Ladder
+from callguard.policy.masking import number_keeper
 from callguard.policy.tariffs import TariffTable
 from callguard.policy.toll import counted_by_toll_guard
 from callguard.store import RecordWriter, list_calls, make_engine, migrate

@@ -58,7 +58,7 @@ def cmd_cdr_import(args: argparse.Namespace) -> int:
     """LOG-1: record the calls the dialplan handled alone from Asterisk's CDR, now (the service
     does it at start and at each ARI/AMI reconnect)."""
     from callguard.dialplan_calls import CdrImporter, DialplanRecords
-    from callguard.logs import Emitter
+    from callguard.events.notifier import Emitter
     from callguard.policy import Directory
 
     if args.config:

@@ -48,7 +48,8 @@ def cmd_dialplan_render(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from callguard.logs import configure_logging, number_keeper
+    from callguard.logs import configure_logging
+    from callguard.policy.masking import number_keeper
     from callguard.service import run_service
 
     try:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_, true
 
 from callguard.config import Config
-from callguard.logs import mask_number, number_keeper
+from callguard.policy.masking import mask_number, number_keeper
 
 
 class Reach(StrEnum):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from callguard.logs import mask_number
+from callguard.policy.masking import mask_number
 from callguard.reports.bills import Who
 from callguard.web.board import Board
 

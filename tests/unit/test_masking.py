@@ -13,7 +13,9 @@ import structlog
 
 from callguard.config import load_config
 from callguard.events.mqtt import MqttPublisher, client_options
-from callguard.logs import Emitter, configure_logging, mask_fields, mask_number, number_keeper
+from callguard.events.notifier import Emitter
+from callguard.logs import configure_logging
+from callguard.policy.masking import mask_fields, mask_number, number_keeper
 
 PROJECT = Path(__file__).resolve().parents[2]
 ENV = {"CALLGUARD_ARI_PASSWORD": "a", "CALLGUARD_AMI_PASSWORD": "b"}

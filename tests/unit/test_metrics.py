@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callguard.logs import Emitter
+from callguard.events.notifier import Emitter
 from callguard.metrics import REGISTRY
 
 

@@ -1,0 +1,50 @@
+"""SEC-2: which outside numbers are masked where (logs, MQTT, the console), and how. Pure:
+the directory and the configuration come in, nothing is read here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from callguard.config import Config
+from callguard.policy.directory import Directory
+
+# SEC-2: the fields of logs and MQTT events that may hold an outside party's number.
+NUMBER_FIELDS = frozenset(
+    {"caller", "dialed", "number", "ext", "extension", "target", "targets", "to", "pattern"}
+)
+_NUMBER = re.compile(r"^\+?[0-9*#]{3,}$")
+
+
+def mask_number(number: str) -> str:
+    """13800138000 -> 138****8000; shorter numbers keep only their last two digits
+    (62345678 -> ******78), so that no local number can be read back from a dashboard."""
+    digits = len(number)
+    if digits >= 10:
+        return number[:3] + "*" * (digits - 7) + number[-4:]
+    return "*" * (digits - 2) + number[-2:]
+
+
+def mask_fields(fields: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
+    """A copy of `fields` with every outside number masked; numbers `keep` accepts (the
+    directory's extensions, emergency numbers) stay as they are."""
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str) and _NUMBER.match(value) and not keep(value):
+            return mask_number(value)
+        if isinstance(value, list | tuple):
+            return [masked(v) for v in value]
+        return value
+
+    return {k: masked(v) if k in NUMBER_FIELDS else v for k, v in fields.items()}
+
+
+def number_keeper(config: Config) -> Callable[[str], bool]:
+    """What masking leaves readable: the directory's extensions and the emergency numbers (with
+    or without the access code); every other number belongs to an outside party."""
+    directory = Directory(config.directory)
+    code = config.outbound.access_code
+    emergency = set(config.outbound.emergency_numbers)
+    emergency |= {code + n for n in emergency} if code else set()
+    return lambda number: directory.lookup(number) is not None or number in emergency
