@@ -33,6 +33,8 @@ ROUTER_MODULES = (
     "callguard.web.routes_calls",
     "callguard.web.routes_reports",
     "callguard.web.routes_bills",
+    "callguard.web.routes_violations",
+    "callguard.web.routes_messages",
 )
 
 
