@@ -11,13 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from callguard.dialplan_calls.mapping import (
-    DIAL_STATUSES,
     EMERGENCY,
-    REFUSAL_CAUSES,
     DialplanCall,
     DialplanRecords,
     epoch,
 )
+from callguard.policy import q850
 from callguard.records import CallRecord
 
 USER_EVENT = "CallguardDialplan"
@@ -44,10 +43,8 @@ def call_from_event(message: Mapping[str, Any]) -> DialplanCall | None:
         else None
     )
     status, cause = _text(message, "DialStatus"), _cause(_text(message, "Cause"))
-    if status:
-        disposition = DIAL_STATUSES.get(status, status.lower())
-    else:  # no Dial(): the dialplan refused the call
-        disposition = REFUSAL_CAUSES.get(cause or 0, "refused")
+    # No Dial() status: the dialplan refused the call with `cause`.
+    disposition = q850.dial_status(status) if status else q850.dialplan_refusal(cause)
     return DialplanCall(
         call_id=call_id,
         kind=_text(message, "Kind") or EMERGENCY,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from callguard.config import OutboundSettings
-from callguard.policy import Directory, Party
+from callguard.policy import Directory, Party, q850
 from callguard.policy.numbers import Numbering, NumberPlan
 from callguard.records import CallRecord, LegRecord
 
@@ -40,24 +40,6 @@ CDR_COLUMNS = (
     "userfield",
     "cg_dialed",
 )
-CDR_DISPOSITIONS = {
-    "ANSWERED": "answered",
-    "NO ANSWER": "no_answer",
-    "BUSY": "busy",
-    "FAILED": "failed",
-    "CONGESTION": "failed",
-}
-# ${DIALSTATUS} in the hangup handler (live).
-DIAL_STATUSES = {
-    "ANSWER": "answered",
-    "BUSY": "busy",
-    "NOANSWER": "no_answer",
-    "CANCEL": "abandoned",
-    "CONGESTION": "unavailable",
-    "CHANUNAVAIL": "unavailable",
-}
-# No Dial() at all: the fail-safe dialplan refused the call with this Q.850 cause.
-REFUSAL_CAUSES = {1: "unknown_extension", 21: "refused", 28: "malformed_number"}
 
 # (number, number class, answered at, talk seconds) → (cost, tariff id), or None (LOG-4).
 Rate = Callable[[str, str, datetime, float], tuple[Decimal, str] | None]
@@ -110,10 +92,9 @@ def parse_cdr_row(fields: Sequence[str]) -> DialplanCall | None:
         return None
     answered = epoch(row["answer"])
     peer = row["dstchannel"] or None
-    if answered is None and peer is None:
-        disposition = "refused"  # the dialplan refused it before dialling anyone
-    else:
-        disposition = CDR_DISPOSITIONS.get(row["disposition"].upper(), "failed")
+    # Neither answered nor dialled anyone: the dialplan refused it.
+    refused = answered is None and peer is None
+    disposition = "refused" if refused else q850.cdr_disposition(row["disposition"])
     return DialplanCall(
         call_id=row["uniqueid"],
         kind=kind,
