@@ -1,6 +1,6 @@
 """A small ARI client over aiohttp: the REST calls callguard uses and the event websocket.
 
-aioari was tried first (DESIGN.md): it does not reconnect, leaks its session on
+aioari was tried first and dropped: it does not reconnect, leaks its session on
 a failed connect, puts credentials unencoded on the URL and runs handlers inside
 the read loop. Rather than wrap every one of those, callguard speaks to the
 dozen endpoints it needs directly, with a timeout on every request.

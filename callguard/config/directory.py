@@ -55,7 +55,7 @@ class Line(Strict):
 
 
 class DirectoryConfig(Strict):
-    company: str = Field(min_length=1)
+    company: str = Field(min_length=1)  # names whose directory this is; callguard decides nothing by it
     departments: tuple[Department, ...] = ()
     people: tuple[Person, ...] = ()
     lines: tuple[Line, ...] = ()

@@ -45,7 +45,7 @@ class ViolationSettings(Strict):
     def _rule_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for rule in value:
             if not re.fullmatch(_RULE_ID, rule):
-                raise ValueError(f"{rule!r} is not a rule ID such as OUT-1 (see POLICY.md)")
+                raise ValueError(f"{rule!r} is not a rule ID such as OUT-1 (the policy's rule IDs)")
         return value
 
     @field_validator("fines", mode="after")

@@ -27,7 +27,6 @@ class Directory:
     """Read-only index of the company directory."""
 
     def __init__(self, config: DirectoryConfig) -> None:
-        self.company = config.company
         departments = {d.id: d for d in config.departments}
         people = {p.id: p for p in config.people}
         self._people = people

@@ -161,7 +161,7 @@ class OutboundPolicy:
         outside = _Outside(
             call, line, number.number, NumberClass(number.number_class), self._quiet_hours(call)
         )
-        # The rules in order; the first that refuses decides (POLICY.md OUT-1, OUT-2, OUT-5, OUT-7, LOG-4).
+        # The rules in order; the first that refuses decides (OUT-1, OUT-2, OUT-5, OUT-7, LOG-4).
         for rule in (
             self._premium,
             self._unknown_line,

@@ -1,4 +1,6 @@
-"""Where a call goes: the first cut routes a dialled extension straight to its line."""
+"""Where a call goes: refused (overload, a malformed number, OUT-*, SEC-1, an unknown
+extension), dialled out (OUT-*), or routed to an extension, whose ring plan is ANS-1..7's
+(`answering.plan`)."""
 
 from __future__ import annotations
 
