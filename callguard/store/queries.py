@@ -14,6 +14,21 @@ from callguard.store.ladder import violation_dict
 from callguard.store.models import BlockRow, CallRow, MessageRow, ViolationRow
 from callguard.store.rows import call_record, fit, iso, utc
 
+_BLOCK_FIELDS = ("id", "pattern", "prefix", "reason", "added_by", "added_at", "until")
+_MESSAGE_FIELDS = (
+    *("id", "call_id", "for_ext", "for_person", "caller_number", "caller_name"),
+    *("left_at", "duration_s", "recording", "done_at", "done_by"),
+)
+
+
+def _plain(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """A row as a JSON-ready dict of `fields`: times as ISO 8601 UTC."""
+    out = {}
+    for name in fields:
+        value = getattr(row, name)
+        out[name] = iso(value) if isinstance(value, datetime) else value
+    return out
+
 
 async def list_calls(
     engine: AsyncEngine, since: datetime | None = None, limit: int = 200
@@ -76,18 +91,7 @@ async def list_blocks(engine: AsyncEngine, at: datetime | None = None) -> list[d
     stmt = select(BlockRow).where((BlockRow.until.is_(None)) | (BlockRow.until > now)).order_by(BlockRow.id)
     async with AsyncSession(engine) as session:
         rows = (await session.execute(stmt)).scalars().all()
-        return [
-            {
-                "id": r.id,
-                "pattern": r.pattern,
-                "prefix": r.prefix,
-                "reason": r.reason,
-                "added_by": r.added_by,
-                "added_at": iso(r.added_at),
-                "until": iso(r.until),
-            }
-            for r in rows
-        ]
+        return [_plain(r, _BLOCK_FIELDS) for r in rows]
 
 
 def block_entry(row: dict[str, Any]) -> BlockEntry:
@@ -112,22 +116,7 @@ async def list_messages(
         stmt = stmt.where(MessageRow.done_at.is_(None))
     async with AsyncSession(engine) as session:
         rows = (await session.execute(stmt)).scalars().all()
-        return [
-            {
-                "id": r.id,
-                "call_id": r.call_id,
-                "for_ext": r.for_ext,
-                "for_person": r.for_person,
-                "caller_number": r.caller_number,
-                "caller_name": r.caller_name,
-                "left_at": iso(r.left_at),
-                "duration_s": r.duration_s,
-                "recording": r.recording,
-                "done_at": iso(r.done_at),
-                "done_by": r.done_by,
-            }
-            for r in rows
-        ]
+        return [_plain(r, _MESSAGE_FIELDS) for r in rows]
 
 
 async def mark_message_done(engine: AsyncEngine, message_id: int, by: str) -> bool:
