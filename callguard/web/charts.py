@@ -40,16 +40,19 @@ def _scale(bars: list[Bar]) -> Decimal:
     return peak if peak > 0 else Decimal(1)
 
 
-def hbar_chart(series: str, title: str, bars: list[Bar], unit: str = "", width: int = 560) -> str:
+def hbar_chart(
+    series: str, title: str, bars: list[Bar], unit: str = "", width: int = 560, full: Number | None = None
+) -> str:
     """Horizontal bars, one per label, the value written at the end; a `limit` (a budget)
-    is a dark tick, and a bar past its limit is red."""
+    is a dark tick, and a bar past its limit is red. `full`: the value of a full-width bar
+    (100 for a rate), else the largest value or limit."""
     label_w, row_h, top = 150, 24, 28
     plot_w = width - label_w - 90
     height = top + max(1, len(bars)) * row_h + 20
     out = [_open(series, title, width, height, [[b.label, str(b.value)] for b in bars])]
     if not bars:
         out.append(f'<text x="4" y="{top + 16}">no data</text>')
-    peak = _scale(bars) if bars else Decimal(1)
+    peak = Decimal(full) if full else _scale(bars) if bars else Decimal(1)
     for i, bar in enumerate(bars):
         y = top + i * row_h
         w = float(Decimal(bar.value) / peak) * plot_w
@@ -74,7 +77,7 @@ def hbar_chart(series: str, title: str, bars: list[Bar], unit: str = "", width: 
 
 def column_chart(series: str, title: str, bars: list[Bar], x_label: str, width: int = 420) -> str:
     """Vertical columns (a distribution: rings to answer), counts written above each."""
-    height, top, bottom, left = 220, 28, 36, 30
+    height, top, bottom, left = 230, 42, 36, 30  # room above the tallest column for its count
     plot_h = height - top - bottom
     col_w = max(18, min(56, (width - left - 10) // max(1, len(bars)) - 8))
     out = [_open(series, title, width, height, [[b.label, str(b.value)] for b in bars])]

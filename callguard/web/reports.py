@@ -196,7 +196,9 @@ def report_charts(report: Compliance, ring_limit: int) -> list[str]:
     groups = report.departments if len(report.departments) > 1 else report.people
     answered_in = report.departments or report.people
     return [
-        hbar_chart("in-limit-rate", f"Answered within {ring_limit} rings (%)", _rate_bars(groups), " %"),
+        hbar_chart(
+            "in-limit-rate", f"Answered within {ring_limit} rings (%)", _rate_bars(groups), " %", full=100
+        ),
         column_chart(
             "rings-to-answer", "Rings to answer", _rings_bars(answered_in, ring_limit), "rings waited"
         ),

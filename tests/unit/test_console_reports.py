@@ -137,3 +137,9 @@ def test_periods_are_local_months_or_days() -> None:
     for bad in ("2026-13", "last week", "2026-11-15..2026-11-01"):
         with pytest.raises(ValueError, match="^period: "):
             parse_period(bad, UTC)
+
+
+def test_a_rate_is_drawn_against_one_hundred_percent() -> None:
+    half = _bars(hbar_chart("rate", "Rate", [Bar("admin", Decimal("50"))], " %", full=100))[0]
+    whole = _bars(hbar_chart("rate", "Rate", [Bar("admin", Decimal("50"))], " %"))[0]
+    assert float(half.get("width") or 0) * 2 == pytest.approx(float(whole.get("width") or 0))
