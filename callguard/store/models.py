@@ -39,11 +39,11 @@ class CallRow(Base):
     dialed: Mapped[str] = mapped_column(String(64))
     caller_number: Mapped[str] = mapped_column(String(64), index=True)
     caller_name: Mapped[str | None] = mapped_column(String(128))
-    caller_department: Mapped[str | None] = mapped_column(String(64))
+    caller_department: Mapped[str | None] = mapped_column(String(64), index=True)  # 0011: console scopes
     caller_line: Mapped[str | None] = mapped_column(String(64))  # the desk phone's PJSIP endpoint
     callee_number: Mapped[str | None] = mapped_column(String(64), index=True)
     callee_name: Mapped[str | None] = mapped_column(String(128))
-    callee_department: Mapped[str | None] = mapped_column(String(64))
+    callee_department: Mapped[str | None] = mapped_column(String(64), index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -79,7 +79,7 @@ class LegRow(Base):
     call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(160))
-    number: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64), index=True)  # 0011: the phones that rang
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -151,7 +151,7 @@ class MessageRow(Base):
     call_id: Mapped[str] = mapped_column(String(128))
     node: Mapped[str | None] = mapped_column(String(64))
     for_ext: Mapped[str] = mapped_column(String(16), index=True)
-    for_person: Mapped[str | None] = mapped_column(String(64))
+    for_person: Mapped[str | None] = mapped_column(String(64), index=True)  # 0011
     caller_number: Mapped[str] = mapped_column(String(64))
     caller_name: Mapped[str | None] = mapped_column(String(128))
     left_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
