@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -39,7 +39,35 @@ class AriGone(AriError):
     """404: the channel or bridge no longer exists. An ordinary outcome in telephony."""
 
 
-class AriClient:
+class AriActions(Protocol):
+    """The ARI operations a call performs: AriClient implements them, and so does the unit tests'
+    fake (which derives from this Protocol, so mypy holds both to one interface)."""
+
+    async def create_channel(
+        self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: Mapping[str, str]
+    ) -> JSON: ...
+    async def dial(self, channel_id: str, caller: str, timeout_s: int) -> None: ...
+    async def ring(self, channel_id: str) -> None: ...
+    async def progress(self, channel_id: str) -> None: ...
+    async def play(self, channel_id: str, media: str, playback_id: str, lang: str) -> None: ...
+    async def stop_playback(self, playback_id: str) -> None: ...
+    async def get_playback(self, playback_id: str) -> JSON: ...
+    async def record(self, channel_id: str, name: str, max_s: int) -> None: ...
+    async def answer(self, channel_id: str) -> None: ...
+    async def hangup(self, channel_id: str, cause: int | None = None) -> None: ...
+    async def get_channel(self, channel_id: str) -> JSON: ...
+    async def set_channel_var(self, channel_id: str, name: str, value: str) -> None: ...
+    async def get_channel_var(self, channel_id: str, name: str) -> str | None: ...
+    async def set_global_var(self, name: str, value: str | None) -> None: ...
+    async def get_global_var(self, name: str) -> str | None: ...
+    async def create_bridge(self, bridge_id: str) -> None: ...
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
+    async def remove_from_bridge(self, bridge_id: str, channel_ids: list[str]) -> None: ...
+    async def destroy_bridge(self, bridge_id: str) -> None: ...
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str, max_s: int) -> None: ...
+
+
+class AriClient(AriActions):
     """REST + websocket access to one Asterisk; one instance per connection attempt."""
 
     def __init__(self, base_url: str, user: str, password: str, app: str, timeout_s: float) -> None:
@@ -123,6 +151,31 @@ class AriClient:
         result: JSON = await self.request("GET", f"/channels/{channel_id}")
         return result
 
+    async def set_channel_var(self, channel_id: str, name: str, value: str) -> None:
+        await self.request(
+            "POST", f"/channels/{channel_id}/variable", params={"variable": name, "value": value}
+        )
+
+    async def get_channel_var(self, channel_id: str, name: str) -> str | None:
+        """A channel variable's value; None when it is not set (Asterisk answers 404 then)."""
+        try:
+            result = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": name})
+        except AriGone:
+            return None
+        value = (result or {}).get("value")
+        return str(value) if value else None
+
+    async def set_global_var(self, name: str, value: str | None) -> None:
+        """Set (or with None, unset) a global variable: unlike a channel's, it is not queued
+        behind the prompt the channel is playing."""
+        params = {"variable": name} if value is None else {"variable": name, "value": value}
+        await self.request("POST", "/asterisk/variables", params=params)
+
+    async def get_global_var(self, name: str) -> str | None:
+        result = await self.request("GET", "/asterisk/variables", params={"variable": name})
+        value = (result or {}).get("value")
+        return str(value) if value else None
+
     async def create_channel(
         self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: Mapping[str, str]
     ) -> JSON:
@@ -179,6 +232,11 @@ class AriClient:
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{playback_id}")
 
+    async def get_playback(self, playback_id: str) -> JSON:
+        """A playback still queued or playing (AriGone once it has ended)."""
+        result: JSON = await self.request("GET", f"/playbacks/{playback_id}")
+        return result
+
     async def answer(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/answer")
 
@@ -205,3 +263,19 @@ class AriClient:
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}")
+
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str, max_s: int) -> None:
+        """Record both parties of a bridge (LOG-6 supervision) until it is destroyed or `max_s`."""
+        await self.request(
+            "POST",
+            f"/bridges/{bridge_id}/record",
+            params={
+                "name": name,
+                "format": fmt,
+                "maxDurationSeconds": max_s,
+                "maxSilenceSeconds": 0,
+                "beep": "false",
+                "terminateOn": "none",
+                "ifExists": "overwrite",
+            },
+        )

@@ -10,19 +10,16 @@ from typing import Any
 
 import structlog
 
-from callguard.ari.client import AriClient, AriError
+from callguard.ari.client import AriActions, AriClient, AriError
+from callguard.calls import events as ev
+from callguard.calls.adoption import Adoption
+from callguard.calls.call import BRIDGE_PREFIX, LEG_MARK, bridge_id_for
+from callguard.calls.context import Emitter, Persister, SessionContext
+from callguard.calls.effects import GlobalFacts
+from callguard.calls.persist import load as load_facts
+from callguard.calls.persist import save as persist_facts
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
-from callguard.calls.session import (
-    BRIDGE_PREFIX,
-    LEG_MARK,
-    Adoption,
-    AriActions,
-    CallSession,
-    Emitter,
-    SessionContext,
-    bridge_id_for,
-    parse_time,
-)
+from callguard.calls.session import CallSession
 from callguard.config import CallSettings
 from callguard.policy import (
     AnsweringPolicy,
@@ -58,12 +55,14 @@ EVENT_TYPES = [
 ]
 
 
-def _request(channel: JSON, args: list[str], overloaded: bool = False, recent_calls: int = 0) -> CallRequest:
+def _request(
+    channel: ev.Channel, args: tuple[str, ...], overloaded: bool = False, recent_calls: int = 0
+) -> CallRequest:
     """The facts of a new call, from the caller's channel and its Stasis(callguard, ...) arguments:
     direction, the (filtered) dialled number, "malformed" when the dialplan had to filter it, and
     for desk phones the PJSIP endpoint (the line: caller ID is whatever the phone claims)."""
     return CallRequest(
-        caller=str((channel.get("caller") or {}).get("number") or ""),
+        caller=channel.caller_number,
         dialed=args[1] if len(args) > 1 else "",
         direction=args[0],
         malformed=len(args) > 2 and args[2] == "malformed",
@@ -72,14 +71,6 @@ def _request(channel: JSON, args: list[str], overloaded: bool = False, recent_ca
         at=datetime.now().astimezone(),
         recent_calls=recent_calls,
     )
-
-
-def _stasis_args(channel: JSON) -> list[str]:
-    """The Stasis() arguments of a channel, from its dialplan location (used when re-adopting)."""
-    dialplan = channel.get("dialplan") or {}
-    if dialplan.get("app_name") != "Stasis":
-        return []
-    return str(dialplan.get("app_data", "")).split(",")[1:]
 
 
 class CallManager:
@@ -102,6 +93,7 @@ class CallManager:
         device_state: Callable[[str], str | None] | None = None,
         pin_lockouts: PinLockouts | None = None,
         charge: Callable[[CallRecord], None] | None = None,
+        persist: Persister | None = persist_facts,
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -123,6 +115,7 @@ class CallManager:
             # OUT-3: without a store (tests) lockouts still hold, in memory.
             pin_lockouts=pin_lockouts or (PinLockouts(pin_guard(outbound.settings)) if outbound else None),
             charge=charge,  # LOG-4: the BudgetKeeper counts each priced call at once
+            persist=persist,  # the call's facts kept in Asterisk, for re-adoption
         )
         self._repeat = RepeatCallers(inbound.settings.auto_block_window_min * 60 if inbound else 600.0)
         self._by_channel: dict[str, CallSession] = {}
@@ -163,7 +156,7 @@ class CallManager:
 
     def _spawn(self, session: CallSession) -> None:
         self._sessions[session.call_id] = session
-        self._register(session.caller_id, session)
+        self._register(session.caller_channel, session)
         task = asyncio.create_task(session.run(), name=f"call-{session.call_id}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -173,36 +166,31 @@ class CallManager:
         if not task.cancelled() and task.exception() is not None:
             log.error("call.session_crashed", task=task.get_name(), error=repr(task.exception()))
 
-    def _note_caller(self, channel: JSON) -> int:
+    def _note_caller(self, channel: ev.Channel) -> int:
         """SEC-1 counts every call from an outside number in its normal form, so that a caller
         whose trunk alternates +86..., 0086... and 138... is one caller; callers without a
         number are never counted (they are not one person)."""
-        raw = str((channel.get("caller") or {}).get("number") or "")
+        raw = channel.caller_number
         inbound = self._ctx.inbound
         number = inbound.caller_key(raw) if inbound is not None else raw or None
         return self._repeat.note(number, time.monotonic()) if number else 0
 
-    def on_event(self, event: JSON) -> None:
-        kind = event.get("type")
-        log.debug("ari.event", type=kind, channel=(event.get("channel") or event.get("peer") or {}).get("id"))
-        if kind == "StasisStart":
-            channel = event.get("channel") or {}
-            args = [str(a) for a in event.get("args") or []]
-            if args and args[0] in DIRECTIONS and channel.get("id") not in self._sessions:
+    def on_event(self, raw: JSON) -> None:
+        """Parse an ARI message once; a new call gets a session, any other event goes to the
+        session of the channel it is about."""
+        event = ev.parse(raw)
+        if event is None:
+            return
+        log.debug("ari.event", type=type(event).__name__, channel=event.channel_id)
+        if isinstance(event, ev.StasisStarted):
+            args, channel = event.args, event.channel
+            if args and args[0] in DIRECTIONS and channel.id not in self._sessions:
                 in_setup = sum(1 for s in self._sessions.values() if s.in_setup)
                 overloaded = in_setup >= self._ctx.settings.max_calls_in_setup
                 recent = self._note_caller(channel) if args[0] == "inbound" else 0
                 self._spawn(CallSession(self._ctx, channel, _request(channel, args, overloaded, recent)))
                 return
-        if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
-            media = event.get("playback") or event.get("recording") or {}
-            channel_id = str(media.get("target_uri", "")).removeprefix("channel:")
-        else:
-            subject = event.get("peer") if kind == "Dial" else event.get("channel")
-            if not isinstance(subject, dict):
-                return
-            channel_id = str(subject.get("id", ""))
-        session = self._by_channel.get(channel_id)
+        session = self._by_channel.get(event.channel_id)
         if session is not None:
             session.enqueue(event)
 
@@ -217,62 +205,80 @@ class CallManager:
         except AriError as exc:
             log.warning("calls.adopt_failed", error=str(exc))
             return
-        in_app = [str(c) for c in app.get("channel_ids", [])]
         for session in list(self._sessions.values()):
-            session.enqueue({"type": "CallguardResync"})
-        unknown = [c for c in in_app if c not in self._by_channel]
-        channels: dict[str, JSON] = {}
-        for channel_id in unknown:
+            session.enqueue(ev.Resync())
+        callers, legs = await self._strays(client, [str(c) for c in app.get("channel_ids", [])])
+        for channel, args in callers:
+            await self._adopt_call(client, channel, args, legs.pop(channel.id, []))
+        await self._clean_orphans(client, app, legs)
+        if callers:
+            log.info("calls.adopted", count=len(callers))
+        if self._close_unobserved is not None:
+            await self._close_unobserved(set(self._sessions))
+
+    async def _strays(
+        self, client: AriClient, in_app: list[str]
+    ) -> tuple[list[tuple[ev.Channel, tuple[str, ...]]], dict[str, list[ev.Channel]]]:
+        """Channels in Stasis that no session knows: callers (by their Stasis arguments) and
+        legs (by name, `<call>-leg<N>`, grouped by call)."""
+        callers: list[tuple[ev.Channel, tuple[str, ...]]] = []
+        legs: dict[str, list[ev.Channel]] = {}
+        for channel_id in in_app:
+            if channel_id in self._by_channel:
+                continue
             try:
-                channels[channel_id] = await client.get_channel(channel_id)
+                channel = ev.Channel.parse(await client.get_channel(channel_id))
             except AriError:
                 continue
-        legs: dict[str, list[JSON]] = {}
-        callers: list[tuple[JSON, list[str]]] = []
-        for channel_id, channel in channels.items():
-            args = _stasis_args(channel)
-            if args and args[0] in DIRECTIONS:
-                callers.append((channel, args))
+            if channel.stasis_args and channel.stasis_args[0] in DIRECTIONS:
+                callers.append((channel, channel.stasis_args))
             elif LEG_MARK in channel_id:
                 legs.setdefault(channel_id.rsplit(LEG_MARK, 1)[0], []).append(channel)
-        for channel, args in callers:
-            call_id = channel["id"]
-            try:
-                bridge: JSON | None = await client.get_bridge(bridge_id_for(call_id))
-            except AriError:
-                bridge = None
-            # The leg to adopt: the one in the call's bridge (answered), else one still ringing;
-            # the others of a ring-all hop are let go (their hop's timing died with the process).
-            candidates = legs.pop(call_id, [])
-            in_bridge = set(bridge.get("channels", [])) if bridge else set()
-            candidates.sort(key=lambda leg: (leg["id"] not in in_bridge, leg["id"]))
-            for extra in candidates[1:]:
-                log.info("call.orphan_leg_hungup", call_id=call_id, channel=extra["id"])
-                await self._quietly(client.hangup(extra["id"]))
-            adoption = Adoption(
-                leg=candidates[0] if candidates else None,
-                # callguard bridges a call when it is answered: the bridge is the answer's record.
-                answered_at=parse_time(bridge.get("creationtime")) if bridge else None,
-                caller_up=channel.get("state") == "Up",
-            )
-            self._spawn(CallSession(self._ctx, channel, _request(channel, args), adoption))
-        # A leg whose caller is gone has nobody to talk to; a bridge of a call nobody handles
-        # any more is a leak.
+        return callers, legs
+
+    async def _adopt_call(
+        self, client: AriClient, channel: ev.Channel, args: tuple[str, ...], candidates: list[ev.Channel]
+    ) -> None:
+        try:
+            bridge: JSON | None = await client.get_bridge(bridge_id_for(channel.id))
+        except AriError:
+            bridge = None
+        facts = await load_facts(GlobalFacts(client), channel.id)
+        # The legs to adopt: with the call's facts, every leg they know (a hop ringing several
+        # phones, a transfer target); without, the one in the call's bridge (answered), else
+        # one still ringing, and the others of a ring-all hop are let go.
+        in_bridge = set(bridge.get("channels", [])) if bridge else set()
+        candidates.sort(key=lambda leg: (leg.id not in in_bridge, leg.id))
+        known = {str(leg.get("id")) for leg in facts.get("legs", [])} if facts else set()
+        kept = [leg for leg in candidates if leg.id in known] if facts else candidates[:1]
+        for extra in candidates:
+            if extra not in kept:
+                log.info("call.orphan_leg_hungup", call_id=channel.id, channel=extra.id)
+                await self._quietly(client.hangup(extra.id))
+        adoption = Adoption(
+            leg=kept[0] if kept else None,
+            # callguard bridges a call when it is answered: the bridge is the answer's record.
+            answered_at=ev.parse_time(bridge.get("creationtime")) if bridge else None,
+            caller_up=channel.state == "Up",
+            facts=facts,
+            legs=tuple(kept),
+        )
+        self._spawn(CallSession(self._ctx, channel, _request(channel, args), adoption))
+
+    async def _clean_orphans(self, client: AriClient, app: JSON, legs: dict[str, list[ev.Channel]]) -> None:
+        """A leg whose caller is gone has nobody to talk to; a bridge of a call nobody handles
+        any more is a leak."""
         for call_id, orphans in legs.items():
             if call_id not in self._sessions:
                 for leg in orphans:
-                    log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg["id"])
-                    await self._quietly(client.hangup(leg["id"]))
+                    log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg.id)
+                    await self._quietly(client.hangup(leg.id))
         orphan_bridges = {str(b) for b in app.get("bridge_ids", []) if str(b).startswith(BRIDGE_PREFIX)}
         orphan_bridges |= {bridge_id_for(call_id) for call_id in legs if call_id not in self._sessions}
         for bridge_id in sorted(orphan_bridges):
             if bridge_id.removeprefix(BRIDGE_PREFIX) not in self._sessions:
                 log.info("call.orphan_bridge_destroyed", bridge=bridge_id)
                 await self._quietly(client.destroy_bridge(bridge_id))
-        if callers:
-            log.info("calls.adopted", count=len(callers))
-        if self._close_unobserved is not None:
-            await self._close_unobserved(set(self._sessions))
 
     @staticmethod
     async def _quietly(request: Awaitable[None]) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from callguard.ari import AriGone
+from callguard.ari.client import AriActions
 from callguard.calls import CallManager
+from callguard.calls.events import Resync
 from callguard.config import AnsweringSettings, CallSettings, OutboundSettings, load_config
 from callguard.policy import AnsweringPolicy, Directory, OutboundPolicy, PinBook, hash_pin
 from callguard.records import CallRecord
@@ -23,11 +26,14 @@ CALL = "pbx-1.1"
 LEG = f"{CALL}-leg1"
 
 
-class FakeAri:
+class FakeAri(AriActions):
+    """The real client's interface (mypy holds both to it), recording each action."""
+
     def __init__(self) -> None:
         self.actions: list[tuple[Any, ...]] = []
         self.gone: set[str] = set()
         self.explode_on: str | None = None  # an action that fails in a way nobody planned for
+        self.variables: dict[tuple[str, str], str] = {}
 
     def _do(self, *action: Any) -> None:
         self.actions.append(action)
@@ -37,7 +43,7 @@ class FakeAri:
             raise AriGone("gone", 404)
 
     async def create_channel(
-        self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: dict[str, str]
+        self, endpoint: str, channel_id: str, app_args: str, originator: str, variables: Mapping[str, str]
     ) -> dict[str, Any]:
         self._do("create", channel_id, endpoint, app_args, variables)
         return {"id": channel_id}
@@ -55,10 +61,14 @@ class FakeAri:
         self._do("progress", channel_id)
 
     async def play(self, channel_id: str, media: str, playback_id: str, lang: str) -> None:
-        self._do("play", channel_id, media, playback_id)
+        self._do("play", channel_id, media, playback_id, lang)
 
     async def stop_playback(self, playback_id: str) -> None:
         self._do("stop_playback", playback_id)
+
+    async def get_playback(self, playback_id: str) -> dict[str, Any]:
+        self._do("get_playback", playback_id)
+        return {"id": playback_id}
 
     async def hangup(self, channel_id: str, cause: int | None = None) -> None:
         self._do("hangup", channel_id, cause)
@@ -66,6 +76,28 @@ class FakeAri:
     async def get_channel(self, channel_id: str) -> dict[str, Any]:
         self._do("get", channel_id)
         return {"id": channel_id}
+
+    async def set_channel_var(self, channel_id: str, name: str, value: str) -> None:
+        self._do("setvar", channel_id, name)
+        self.variables[(channel_id, name)] = value
+
+    async def get_channel_var(self, channel_id: str, name: str) -> str | None:
+        self._do("getvar", channel_id, name)
+        return self.variables.get((channel_id, name))
+
+    async def set_global_var(self, name: str, value: str | None) -> None:
+        self._do("setglobal", name)
+        if value is None:
+            self.variables.pop(("", name), None)
+        else:
+            self.variables[("", name)] = value
+
+    async def get_global_var(self, name: str) -> str | None:
+        self._do("getglobal", name)
+        return self.variables.get(("", name))
+
+    async def record(self, channel_id: str, name: str, max_s: int) -> None:
+        self._do("record", channel_id, name, max_s)
 
     async def create_bridge(self, bridge_id: str) -> None:
         self._do("bridge", bridge_id)
@@ -78,6 +110,9 @@ class FakeAri:
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         self._do("bridge_destroy", bridge_id)
+
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str, max_s: int) -> None:
+        self._do("record_bridge", bridge_id, name)
 
 
 class World:
@@ -126,7 +161,8 @@ class World:
         return [r for r in self.records if r.disposition != "in_progress"]
 
     def names(self) -> list[str]:
-        return [a[0] for a in self.ari.actions]
+        """The call-control actions (the facts kept in Asterisk aside)."""
+        return [a[0] for a in self.ari.actions if a[0] not in ("setglobal", "getglobal")]
 
 
 def ch(channel_id: str, **kw: Any) -> dict[str, Any]:
@@ -241,7 +277,7 @@ async def test_events_for_unknown_channels_are_ignored() -> None:
 async def test_a_missed_leg_stasis_start_is_recovered_by_resync() -> None:
     w = World()
     await w.start_call()
-    w.manager._sessions[CALL].enqueue({"type": "CallguardResync"})  # what adopt() does after a reconnect
+    w.manager._sessions[CALL].enqueue(Resync())  # what adopt() does after a reconnect
     for _ in range(20):
         await asyncio.sleep(0)
     assert ("get", LEG) in w.ari.actions and ("dial", LEG, 20) in w.ari.actions
