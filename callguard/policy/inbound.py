@@ -7,14 +7,12 @@ from collections import deque
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from callguard.config import InboundSettings, LineKind
+from callguard.config import InboundSettings
 from callguard.policy import q850
+from callguard.policy.answering import PRIORITY_LINES
 from callguard.policy.decisions import BlockEntry, CallRequest, Refuse
 from callguard.policy.directory import Directory
 from callguard.policy.numbers import Numbering
-
-# ANS-5: calls to these lines ring at once; no filter applies to them.
-NEVER_BLOCKED = (LineKind.duty, LineKind.alarm)
 
 
 class Blocklist:
@@ -92,7 +90,7 @@ class InboundPolicy:
     def decide(self, call: CallRequest) -> Refuse | None:
         """A refusal for a blocked caller, or None: the call goes on to routing."""
         line = self.directory.line(call.dialed)
-        if line is not None and line.kind in NEVER_BLOCKED:
+        if line is not None and line.kind in PRIORITY_LINES:  # ANS-5: no filter applies to them
             return None
         caller = self.caller_key(call.caller)
         if caller is None:
