@@ -32,17 +32,16 @@ _PARTY_KEPT = ("number", "name", "department")
 _PARTY_DEFAULTS = {f.name: f.default for f in fields(Party)}
 
 
-def _party(party: Party | None) -> dict[str, Any]:
+def _party(known: dict[str, Any] | None) -> dict[str, Any]:
     """A party as JSON; no callee (nobody was dialled) is a party without a number."""
-    if party is None:
+    if known is None:
         return dict.fromkeys(_PARTY_KEPT)
-    known = asdict(party)
     return {k: v for k, v in known.items() if k in _PARTY_KEPT or v != _PARTY_DEFAULTS[k]}
 
 
 def to_json(record: CallRecord) -> dict[str, Any]:
     data: dict[str, Any] = _json_safe(asdict(record))
-    data["caller"], data["callee"] = _party(record.caller), _party(record.callee)
+    data["caller"], data["callee"] = _party(data["caller"]), _party(data["callee"])
     data["talk_s"] = record.talk_s
     return data
 
