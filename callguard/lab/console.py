@@ -67,16 +67,23 @@ def department_head(config_path: str, department: str = HEAD_OF) -> str:
     return dept.head
 
 
-def add_account(config_path: str, person: str, role: str) -> Account:
-    """`callguard user add PERSON --role ROLE` with a random password typed on stdin."""
-    password = secrets.token_urlsafe(12)
-    result = subprocess.run(
-        [sys.executable, "-m", "callguard", "user", "add", person, "--role", role, "--config", config_path],
+def _user_command(config_path: str, args: list[str], password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callguard", "user", *args, "--config", config_path],
         input=password + "\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def add_account(config_path: str, person: str, role: str) -> Account:
+    """`callguard user add PERSON --role ROLE` with a random password typed on stdin; an account
+    left from an earlier run on the same lab database gets a new one (`callguard user passwd`)."""
+    password = secrets.token_urlsafe(12)
+    result = _user_command(config_path, ["add", person, "--role", role], password)
+    if result.returncode != 0 and "already has an account" in result.stderr:
+        result = _user_command(config_path, ["passwd", person], password)
     if result.returncode != 0:
         raise LabError(f"callguard user add {person} --role {role}: {result.stderr.strip()}")
     return Account(role, person, password)
