@@ -1,0 +1,164 @@
+"""The console's commands, run as a user runs them: `callguard user`, `token`, `web`. Passwords
+come from stdin, there is no default one, heads come from the org chart, tokens are printed once;
+`callguard web` binds loopback and says in one line why it cannot start."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.console import PASSWORD, PROJECT
+
+CONFIG = str(PROJECT / "config" / "callguard.toml")
+
+
+def _env(tmp_path: Path, database: str | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CALLGUARD_ARI_PASSWORD": "a",
+        "CALLGUARD_AMI_PASSWORD": "b",
+        "CALLGUARD_STATE_DIR": str(tmp_path),
+        "CALLGUARD_DATABASE_URL": database or f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+    }
+
+
+def run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callguard", *args, "--config", CONFIG],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        cwd=PROJECT,
+        timeout=60,
+    )
+
+
+def test_user_add_takes_the_password_from_stdin_and_lists_the_account(tmp_path: Path) -> None:
+    added = run(tmp_path, "user", "add", "wang.li", "--role", "admin", stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "account wang.li (admin) added"
+    listed = run(tmp_path, "user", "list")
+    assert listed.stdout.splitlines() == ["wang.li\tadmin", "(1 accounts)"]
+    again = run(tmp_path, "user", "add", "wang.li", "--role", "auditor", stdin=PASSWORD + "\n")
+    assert again.returncode == 1
+    assert again.stderr.strip() == "callguard: wang.li: already has an account (`callguard user list`)"
+
+
+@pytest.mark.parametrize(
+    ("person", "role", "stdin", "error"),
+    [
+        ("li.lei", "employee", PASSWORD, f"callguard: {CONFIG}: 'li.lei': no such person in the directory"),
+        ("chen.jie", "head", PASSWORD, "callguard: chen.jie: the directory names them head of no department"),
+        ("chen.jie", "employee", "", "callguard: password: at least 10 characters"),  # no default password
+        ("chen.jie", "employee", "short", "callguard: password: at least 10 characters"),
+    ],
+)
+def test_user_add_refuses_in_one_line(tmp_path: Path, person: str, role: str, stdin: str, error: str) -> None:
+    refused = run(tmp_path, "user", "add", person, "--role", role, stdin=stdin)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(error) and refused.stderr.count("\n") == 1
+    assert "(0 accounts)" in run(tmp_path, "user", "list").stdout
+
+
+def test_a_head_is_accepted_for_the_head_the_org_chart_names(tmp_path: Path) -> None:
+    assert run(tmp_path, "user", "add", "liu.yang", "--role", "head", stdin=PASSWORD).returncode == 0
+
+
+def test_tokens_are_printed_once_listed_without_their_secret_and_revocable(tmp_path: Path) -> None:
+    run(tmp_path, "user", "add", "zhao.min", "--role", "finance", stdin=PASSWORD)
+    created = run(tmp_path, "token", "create", "--user", "zhao.min", "--name", "erp")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("cg_") and len(token) > 40
+    listed = run(tmp_path, "token", "list")
+    assert "zhao.min\terp" in listed.stdout and "active" in listed.stdout
+    assert token not in listed.stdout
+    assert token not in (tmp_path / "console.db").read_bytes().decode("latin-1")  # only its hash is stored
+    assert run(tmp_path, "token", "revoke", "1").stdout.strip() == "token 1 revoked"
+    assert "revoked" in run(tmp_path, "token", "list").stdout
+    again = run(tmp_path, "token", "revoke", "1")
+    assert again.returncode == 1 and "already revoked" in again.stderr
+    assert (
+        run(tmp_path, "token", "create", "--user", "nobody").stderr.strip()
+        == "callguard: nobody: no such account"
+    )
+
+
+def test_user_disable_and_enable(tmp_path: Path) -> None:
+    run(tmp_path, "user", "add", "chen.jie", "--role", "employee", stdin=PASSWORD)
+    assert run(tmp_path, "user", "disable", "chen.jie").stdout.strip() == "account chen.jie disabled"
+    assert run(tmp_path, "user", "list").stdout.splitlines()[0] == "chen.jie\temployee\tdisabled"
+    assert run(tmp_path, "user", "enable", "chen.jie").returncode == 0
+    assert run(tmp_path, "user", "list").stdout.splitlines()[0] == "chen.jie\temployee"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening_on(port: int) -> set[str]:
+    """Local addresses (hex, as /proc/net/tcp has them) listening on `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if int(hex_port, 16) == port and state == "0A":  # LISTEN
+                found.add(address)
+    return found
+
+
+def test_web_binds_loopback_by_default_and_serves_the_sign_in_page(tmp_path: Path) -> None:
+    port = _free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "callguard", "web", "--config", CONFIG, "--port", str(port)],
+        env=_env(tmp_path),
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30  # a functional deadline: the console must come up at all
+        while time.monotonic() < deadline:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the console did not answer")
+        assert page.status_code == 200 and 'form id="login"' in page.text
+        assert _listening_on(port) == {"0100007F"}  # 127.0.0.1 and nothing else
+        # The port is now taken: a second console says so in one line.
+        second = run(tmp_path, "web", "--port", str(port))
+        assert second.returncode == 1
+        taken = f"cannot listen on 127.0.0.1:{port}: Address already in use (choose --port)"
+        assert second.stderr == f"callguard: console: {taken}\n"
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+
+
+def test_web_says_in_one_line_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "callguard", "web", "--config", CONFIG, "--port", str(_free_port())],
+        env=_env(tmp_path, "postgresql+asyncpg://callguard:s3cret@127.0.0.1:1/callguard"),
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("callguard: console: database 127.0.0.1:1/callguard: unreachable: ")
+    assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr
