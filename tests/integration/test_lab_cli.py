@@ -12,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from callguard.lab.lab import _alive
@@ -53,6 +54,10 @@ async def test_lab_up_status_call_and_down(tmp_path: Path) -> None:
         assert state["sip_port"] == 5360 and state["pstn_address"] == "127.0.0.2"
         assert state["phones"]["1001"] == 16300 and len(state["phones"]) == 11
         assert all(state["running"].values()) and "phone-carrier" in state["running"]
+        # The console runs beside callguard (issue 11): its sign-in page answers at web_url.
+        assert state["web_url"] == "http://127.0.0.1:8780" and state["running"]["web"]
+        async with aiohttp.ClientSession() as http, http.get(state["web_url"] + "/login") as page:
+            assert page.status == 200 and 'id="login"' in await page.text()
 
         # The lab's own phones answer (after 2 s) and talk until the caller hangs up.
         call = await start_sipp(
