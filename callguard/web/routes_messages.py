@@ -68,7 +68,7 @@ async def messages_page(request: Request, access: Messages) -> Response:
         access.viewer,
         "messages.html",
         rows=rows,
-        may_pass_on=access.viewer.role != "auditor",
+        may_pass_on=lambda m: access.viewer.role == "admin" or m["for_person"] == access.viewer.person_id,
         state=request.query_params.get("state") or "",
         problem=request.query_params.get("problem"),
     )
@@ -110,13 +110,22 @@ async def message_audio(request: Request, access: Messages, message_id: int) -> 
     return await _audio(request, access, message_id)
 
 
+# A change needs the role's reach (403, audited, as for reads: LOG-3) and the form's CSRF token.
 Posting = Annotated[Viewer, Depends(check_csrf)]
 
 
 async def _passed_on(request: Request, viewer: Viewer, message_id: int) -> Any:
-    if viewer.role == "auditor":
-        raise HTTPException(403, "LOG-3: auditors read messages; the people they are for pass them on")
-    await _message(request, viewer, message_id)
+    async with AsyncSession(console(request).engine) as session:
+        found = await session.get(MessageRow, message_id)
+    if found is None:
+        raise HTTPException(404, f"message {message_id}: no such message")
+    own = found.for_person == viewer.person_id or found.for_ext in viewer.org.lines_of.get(
+        viewer.person_id, ()
+    )
+    if not (own or viewer.role == "admin"):  # heads and auditors read; the recipient passes it on
+        raise HTTPException(
+            403, "XFER-3: only the person a message is for, or an administrator, passes it on"
+        )
     done = await mark_message_done(console(request).engine, message_id, viewer.account)
     await record(viewer, "messages.passed_on", {"id": str(message_id)}, 1 if done else 0)
     if request.url.path.startswith("/api/"):
@@ -127,11 +136,11 @@ async def _passed_on(request: Request, viewer: Viewer, message_id: int) -> Any:
 
 
 @router.post("/api/v1/messages/{message_id}/passed-on", tags=["messages"])
-async def passed_on_api(request: Request, viewer: Posting, message_id: int) -> Any:
+async def passed_on_api(request: Request, _access: Messages, viewer: Posting, message_id: int) -> Any:
     """Mark a message passed on (XFER-3); 409 if it already was."""
     return await _passed_on(request, viewer, message_id)
 
 
 @router.post("/messages/{message_id}/passed-on", include_in_schema=False)
-async def passed_on_form(request: Request, viewer: Posting, message_id: int) -> Any:
+async def passed_on_form(request: Request, _access: Messages, viewer: Posting, message_id: int) -> Any:
     return await _passed_on(request, viewer, message_id)

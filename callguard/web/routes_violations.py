@@ -134,6 +134,7 @@ async def _own_row(request: Request, viewer: Viewer, violation_id: int) -> Viola
     return row
 
 
+# A change needs the role's reach (403, audited, as for reads: LOG-3) and the form's CSRF token.
 Posting = Annotated[Viewer, Depends(check_csrf)]
 
 
@@ -174,22 +175,22 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/api/v1/violations/{violation_id}/appeal", tags=["violations"])
-async def appeal_json(request: Request, viewer: Posting, violation_id: int) -> Any:
+async def appeal_json(request: Request, _access: Violations, viewer: Posting, violation_id: int) -> Any:
     """The person appeals their violation within its window: {"reason": "..."}; 409 when refused."""
     return await _appeal(request, viewer, violation_id)
 
 
 @router.post("/violations/{violation_id}/appeal", include_in_schema=False)
-async def appeal_form(request: Request, viewer: Posting, violation_id: int) -> Any:
+async def appeal_form(request: Request, _access: Violations, viewer: Posting, violation_id: int) -> Any:
     return await _appeal(request, viewer, violation_id)
 
 
 @router.post("/api/v1/violations/{violation_id}/decision", tags=["violations"])
-async def decision_json(request: Request, viewer: Posting, violation_id: int) -> Any:
+async def decision_json(request: Request, _access: Violations, viewer: Posting, violation_id: int) -> Any:
     """An administrator upholds or overturns: {"decision": "uphold"|"overturn", "reason": "..."}."""
     return await _decide(request, viewer, violation_id)
 
 
 @router.post("/violations/{violation_id}/decision", include_in_schema=False)
-async def decision_form(request: Request, viewer: Posting, violation_id: int) -> Any:
+async def decision_form(request: Request, _access: Violations, viewer: Posting, violation_id: int) -> Any:
     return await _decide(request, viewer, violation_id)

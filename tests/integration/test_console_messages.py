@@ -71,8 +71,9 @@ async def test_playing_a_message_serves_its_recording_and_is_audited(cons: Conso
 async def test_a_message_is_passed_on_once(cons: Console) -> None:
     (message,) = await _messages(cons, "chen.jie")
     ident = message["id"]
-    async with cons.client("he.gang") as auditor:
-        assert (await auditor.post(f"/api/v1/messages/{ident}/passed-on")).status_code == 403
+    for reader in ("he.gang", "liu.yang"):  # an auditor, a head: they read; the recipient passes on
+        async with cons.client(reader) as client:
+            assert (await client.post(f"/api/v1/messages/{ident}/passed-on")).status_code == 403
     browser, csrf = await cons.browser("chen.jie")
     async with browser:
         assert (await browser.post(f"/messages/{ident}/passed-on")).status_code == 403  # no CSRF token
