@@ -201,6 +201,7 @@ def _build(config: Config) -> _Service:
         device_state=watcher.state_of if watcher is not None else None,
         pin_lockouts=pin_lockouts,
         charge=budgets.charge,
+        supervision=config.supervision,  # LOG-6
     )
     budgets.live = manager.live_records
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from callguard.ari.client import AriActions
 from callguard.calls.pin_lockouts import PinLockouts
 from callguard.config import CallSettings
+from callguard.config.supervision import SupervisionSettings
 from callguard.policy import (
     AnsweringPolicy,
     BlockEntry,
@@ -54,4 +55,5 @@ class SessionContext:
     pin_lockouts: PinLockouts | None = None  # OUT-3: wrong codes across calls lock PIN entry
     charge: Callable[[CallRecord], None] | None = None  # LOG-4: a priced call counts at once
     persist: Persister | None = None
+    supervision: SupervisionSettings | None = None  # LOG-6: the recorded sample of outside calls
     monotonic: Callable[[], float] = time.monotonic  # SEC-3's hourly counts (a fake clock in tests)

@@ -128,6 +128,17 @@ class DestroyBridge:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordBridge:
+    """LOG-6: record both parties of the bridge as Asterisk's stored recording `name`."""
+
+    bridge_id: str
+    name: str
+    format: str
+    max_s: int
+    on_ok: tuple[Effect, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CheckChannels:
     """A resync: ask Asterisk about each channel; the missing ones come back as ChannelGone."""
 
@@ -221,6 +232,7 @@ Effect = (
     | AddToBridge
     | RemoveFromBridge
     | DestroyBridge
+    | RecordBridge
     | CheckChannels
     | CheckPlayback
     | StartTimer
@@ -363,6 +375,8 @@ class Executor:
             await ari.remove_from_bridge(effect.bridge_id, list(effect.channel_ids))
         elif isinstance(effect, DestroyBridge):
             await ari.destroy_bridge(effect.bridge_id)
+        elif isinstance(effect, RecordBridge):
+            await ari.record_bridge(effect.bridge_id, effect.name, effect.format, effect.max_s)
 
     async def _check_channels(self, channel_ids: tuple[str, ...]) -> list[ev.Event]:
         found: list[ev.Event] = []
@@ -435,4 +449,5 @@ _ACTION_NAMES: dict[type, str] = {
     AddToBridge: "bridge_add",
     RemoveFromBridge: "bridge_remove",
     DestroyBridge: "destroy_bridge",
+    RecordBridge: "record_bridge",
 }

@@ -21,6 +21,7 @@ from callguard.calls.persist import save as persist_facts
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.calls.session import CallSession
 from callguard.config import CallSettings
+from callguard.config.supervision import SupervisionSettings
 from callguard.policy import (
     AnsweringPolicy,
     BlockEntry,
@@ -94,6 +95,7 @@ class CallManager:
         pin_lockouts: PinLockouts | None = None,
         charge: Callable[[CallRecord], None] | None = None,
         persist: Persister | None = persist_facts,
+        supervision: SupervisionSettings | None = None,
     ) -> None:
         self._close_unobserved = close_unobserved
         self._ctx = SessionContext(
@@ -116,6 +118,7 @@ class CallManager:
             pin_lockouts=pin_lockouts or (PinLockouts(pin_guard(outbound.settings)) if outbound else None),
             charge=charge,  # LOG-4: the BudgetKeeper counts each priced call at once
             persist=persist,  # the call's facts kept in Asterisk, for re-adoption
+            supervision=supervision,  # LOG-6: a sample of outside calls announced and recorded
         )
         self._repeat = RepeatCallers(inbound.settings.auto_block_window_min * 60 if inbound else 600.0)
         self._by_channel: dict[str, CallSession] = {}

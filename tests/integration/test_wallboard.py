@@ -14,16 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from argon2 import PasswordHasher
 
 from callguard.config import load_config
 from callguard.lab import Lab
-from callguard.store import make_engine, migrate
-from callguard.store.accounts import add_account, create_token, find_account
+from callguard.store import make_engine
 from callguard.store.audit import list_entries
-from callguard.web.app import create_app
 from tests.integration.harness import Harness, callguard_log
+from tests.integration.live_console import LiveConsole, live_console
 
 pytestmark = pytest.mark.lab
 
@@ -31,39 +28,10 @@ pytestmark = pytest.mark.lab
 PUSH_DEADLINE_S = 1.0
 
 
-@dataclass
-class Console:
-    url: str
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def auth(self, account: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[account]}"}
-
-
 @pytest.fixture
-async def console(lab: Lab) -> AsyncIterator[Console]:
-    """The console app served by uvicorn in this process (its lifespan subscribes to MQTT), with
-    an API token for each account the tests use."""
-    assert lab.state is not None
-    config = load_config(lab.state.config_path)
-    engine = make_engine(config.database.url)
-    await migrate(engine)
-    tokens = {}
-    for account, role in (("ma.lin", "operations"), ("chen.jie", "employee")):
-        if await find_account(engine, account) is None:
-            await add_account(engine, account, role, PasswordHasher().hash("not used: tokens only"))
-        tokens[account] = (await create_token(engine, account, "wallboard test"))[1]
-    await engine.dispose()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Console(f"http://127.0.0.1:{port}", tokens)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+async def console(lab: Lab) -> AsyncIterator[LiveConsole]:
+    async with live_console(lab) as served:
+        yield served
 
 
 @dataclass
@@ -107,7 +75,7 @@ async def _read(client: httpx.AsyncClient, url: str, headers: dict[str, str], st
 
 
 @contextlib.asynccontextmanager
-async def watching(console: Console, account: str) -> AsyncIterator[Stream]:
+async def watching(console: LiveConsole, account: str) -> AsyncIterator[Stream]:
     stream = Stream()
     async with httpx.AsyncClient() as client:
         task = asyncio.create_task(
@@ -140,7 +108,7 @@ def logged_at(lab: Lab, event: str, ext: str | None = None) -> tuple[str, float]
 
 
 async def test_a_call_rings_then_leaves_the_board_within_a_second(
-    harness: Harness, lab: Lab, console: Console
+    harness: Harness, lab: Lab, console: LiveConsole
 ) -> None:
     """An internal call nobody answers: on the operations desk's stream it rings (sales, its ring
     count against the 3-ring limit), and leaves when callguard gives up (3 s here); each within
@@ -173,7 +141,7 @@ async def test_a_call_rings_then_leaves_the_board_within_a_second(
 
 
 async def test_an_answered_outside_call_talks_masked_and_counts_in_the_limit(
-    harness: Harness, lab: Lab, console: Console
+    harness: Harness, lab: Lab, console: LiveConsole
 ) -> None:
     """An outside caller reaches sales (2003), answered at the second ring: the board shows it
     talking with the caller's number masked for the operations role (SEC-2); when it ends,
@@ -201,7 +169,7 @@ async def test_an_answered_outside_call_talks_masked_and_counts_in_the_limit(
 
 
 async def test_the_wallboard_is_refused_to_an_employee_and_every_read_is_audited(
-    lab: Lab, console: Console
+    lab: Lab, console: LiveConsole
 ) -> None:
     """LOG-3: an employee may not watch the wallboard (403, audited as a refusal); the operations
     desk's page, stream and JSON reads each leave an audit entry."""

@@ -16,7 +16,7 @@ from callguard.calls import effects as fx
 from callguard.calls import events as ev
 from callguard.calls.call import PENDING, RINGING, Call, Leg, LegState, Phase, leg_channel_id
 from callguard.calls.context import SessionContext
-from callguard.calls.flows import duration, message
+from callguard.calls.flows import duration, message, supervision
 from callguard.calls.flows.common import add_violation, persist, provisional
 from callguard.calls.flows.dialogue import Then, play, play_to, wait_playbacks
 from callguard.policy import Hop, q850, violations
@@ -180,6 +180,8 @@ def connect(call: Call, ctx: SessionContext, leg: Leg, at: datetime, now: dateti
         out.append(fx.Answer(call.caller_channel))
         call.caller_answered = True
     bridge = _bridge(leg, at)
+    if supervision.sampled(call, ctx):  # LOG-6: the notice, then the recorded bridge
+        bridge = supervision.announced(leg, bridge)
     if leg.late and leg.hop.apology:
         # ANS-2: the caller hears the apology, the answerer a whisper, before they talk.
         rings = leg.record.rings_at_answer
