@@ -131,8 +131,9 @@ def records() -> list[CallRecord]:
     return [internal, inbound, outbound, premium, message]
 
 
-def console_config(tmp: Path) -> Config:
-    """The shipped example config and directory, with the state (SQLite) in `tmp`."""
+def console_config(tmp: Path, database_url: str | None = None) -> Config:
+    """The shipped example config and directory, with the state (SQLite) in `tmp`, or the
+    records in `database_url`."""
     for name in ("callguard.toml", "directory.toml", "tariffs.toml", "pins.toml"):
         shutil.copy(REPO / "config" / name, tmp / name)
     recordings = tmp / "recordings"
@@ -144,7 +145,7 @@ def console_config(tmp: Path) -> Config:
     (tmp / "callguard.toml").write_text(text)
     env = {
         "CALLGUARD_STATE_DIR": str(tmp),
-        "CALLGUARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'cg.db'}",
+        "CALLGUARD_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp / 'cg.db'}",
         "CALLGUARD_ARI_PASSWORD": "ari-test-secret",
         "CALLGUARD_AMI_PASSWORD": "ami-test-secret",
     }
@@ -180,8 +181,8 @@ class Console:
         return client, csrf
 
 
-async def console(tmp: Path) -> AsyncIterator[Console]:
-    config = console_config(tmp)
+async def console(tmp: Path, database_url: str | None = None) -> AsyncIterator[Console]:
+    config = console_config(tmp, database_url)
     engine = make_engine(config.database.url)
     await migrate(engine)
     await write_records(engine, records(), Ladder.from_config(config))

@@ -1,63 +1,41 @@
-"""The console's tables on a real PostgreSQL (migration 0010): accounts, tokens, sessions, stored
-failed sign-ins, and the LOG-3 audit chain written by two processes at once (its transaction lock)."""
+"""The console's reads on a real PostgreSQL (LOG-3): the scoped search, the rule filter that
+reads decisions (JSON as text), a call's story and the compliance report; the same records
+as the SQLite tests, written by the real writer."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import update
+import pytest
 
-from callguard.store import make_engine, migrate
-from callguard.store.accounts import (
-    account_for_token,
-    add_account,
-    create_token,
-    failures_since,
-    find_session,
-    open_session,
-    record_failure,
-)
-from callguard.store.audit import AuditRow, verify_chain
-from tests.console import PROJECT
-from tests.integration.test_postgres import PgServer, postgres  # noqa: F401 (the fixture)
-from tests.unit.test_audit_chain import _WRITER
+from tests.integration.console_records import Console, console
+from tests.integration.test_console_records import ids
+from tests.integration.test_postgres import PgServer, postgres  # noqa: F401 - the fixture
 
 
-async def test_accounts_sessions_tokens_and_failures_on_postgres(postgres: PgServer) -> None:  # noqa: F811
-    engine = make_engine(postgres.url)
-    try:
-        await migrate(engine)
-        account = await add_account(engine, "chen.jie", "employee", "$argon2id$stand-in")
-        session_id, csrf = await open_session(engine, account.id, 1)
-        assert await find_session(engine, session_id) == (account.id, csrf)
-        _id, token = await create_token(engine, "chen.jie", "script")
-        found = await account_for_token(engine, token)
-        assert found is not None and found.username == "chen.jie"
-        await record_failure(engine, "chen.jie", "10.0.0.1")
-        since = datetime.now(UTC) - timedelta(minutes=1)
-        assert await failures_since(engine, "chen.jie", "10.0.0.1", since) == (1, 1)
-    finally:
-        await engine.dispose()
+@pytest.fixture
+async def cons(postgres: PgServer, tmp_path: Path) -> AsyncIterator[Console]:  # noqa: F811
+    async for made in console(tmp_path, postgres.url):
+        yield made
 
 
-async def test_two_processes_append_to_one_audit_chain_on_postgres(postgres: PgServer) -> None:  # noqa: F811
-    engine = make_engine(postgres.url)
-    try:
-        await migrate(engine)
-        writers = [
-            await asyncio.create_subprocess_exec(
-                sys.executable, "-c", _WRITER, postgres.url, name, cwd=PROJECT
-            )
-            for name in ("one", "two", "three")
-        ]
-        assert [await w.wait() for w in writers] == [0, 0, 0]
-        verdict = await verify_chain(engine)
-        assert (verdict.count, verdict.broken_id) == (90, None)
-        async with engine.begin() as conn:  # the hash survives PostgreSQL's own timestamps and JSON
-            await conn.execute(update(AuditRow).where(AuditRow.seq == 45).values(address="10.9.9.9"))
-        broken = await verify_chain(engine)
-        assert broken.count == 44 and broken.broken_id is not None
-    finally:
-        await engine.dispose()
+async def test_console_reads_on_postgres(cons: Console) -> None:
+    async with cons.client("liu.yang") as head:
+        assert ids((await head.get("/api/v1/calls")).json()) == {"inbound-2", "outbound-4"}
+    async with cons.client("wang.li") as admin:
+        assert ids((await admin.get("/api/v1/calls", params={"rule": "OUT-3"})).json()) == {"outbound-3"}
+        assert ids((await admin.get("/api/v1/calls", params={"rule": "OUT-1"})).json()) == {"outbound-4"}
+        story = (await admin.get("/api/v1/calls/node1/inbound-2")).json()
+        assert [v["rule"] for v in story["violations"]] == ["ANS-1"]
+        rows = (await admin.get("/api/v1/reports/compliance", params={"period": _days()})).json()["rows"]
+    assert {r["key"] for r in rows if r["kind"] == "department"} == {"admin", "sales"}
+    async with cons.client("chen.jie") as employee:
+        (message,) = (await employee.get("/api/v1/messages")).json()
+        assert message["caller"] == "138****1111"
+
+
+def _days() -> str:
+    today = datetime.now().astimezone().date()
+    return f"{today - timedelta(days=1)}..{today}"
