@@ -140,7 +140,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     verdict = with_engine(_db(args), verify_chain)
     if verdict.broken_id is None:
-        print(f"audit: OK ({verdict.count} entries)")
+        # The last hash, to compare with one kept elsewhere (the console's log has each entry's):
+        # a chain cut short at its end is otherwise still a valid chain.
+        print(f"audit: OK ({verdict.count} entries, last hash {verdict.head})")
         return 0
     print(
         f"audit: BROKEN at entry id {verdict.broken_id} ({verdict.problem}); "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ def _json_safe(filters: dict[str, Any]) -> dict[str, Any]:
 
 # One writer at a time per event loop; PostgreSQL also takes a transaction lock for other processes.
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_ATTEMPTS = 50
 _PG_LOCK_KEY = 0x6361_6C6C  # "call": an arbitrary key for pg_advisory_xact_lock
 
 
@@ -109,15 +111,17 @@ async def append_entry(engine: AsyncEngine, entry: AuditEntry) -> dict[str, Any]
     """Append one entry to the chain (serialized: two concurrent reads never fork it)."""
     lock = _LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock:
-        for attempt in range(5):
+        for attempt in range(_ATTEMPTS):
             try:
                 async with engine.begin() as conn:
                     return await _append(conn, entry)
             except IntegrityError:
                 # Another process took this seq (a second console on SQLite): the unique seq
-                # refused the fork; read the new head and go on from there.
-                if attempt == 4:
+                # refused the fork; read the new head and go on from there, after a short
+                # random pause so that the two do not collide again in step.
+                if attempt == _ATTEMPTS - 1:
                     raise
+                await asyncio.sleep(random.uniform(0, 0.02))
     raise AssertionError("unreachable")
 
 
@@ -130,6 +134,7 @@ class Verdict:
     count: int
     broken_id: int | None  # the id of the first entry whose link does not hold
     problem: str = ""
+    head: str = GENESIS  # the last intact entry's hash: a removed tail shows against a copy kept elsewhere
 
 
 async def verify_chain(engine: AsyncEngine, batch: int = 5000) -> Verdict:
@@ -140,13 +145,15 @@ async def verify_chain(engine: AsyncEngine, batch: int = 5000) -> Verdict:
             stmt = select(AuditRow).where(AuditRow.seq >= expected_seq).order_by(AuditRow.seq).limit(batch)
             rows = (await conn.execute(stmt)).all()
             if not rows:
-                return Verdict(count, None)
+                return Verdict(count, None, head=prev)
             for row in rows:
                 values = _row_values(row)
                 if values["seq"] != expected_seq:
-                    return Verdict(count, values["id"], f"entry seq {expected_seq} is missing")
+                    return Verdict(count, values["id"], f"entry seq {expected_seq} is missing", prev)
                 if values["prev_hash"] != prev or chain_hash(prev, values) != values["hash"]:
-                    return Verdict(count, values["id"], "its hash does not match its content and predecessor")
+                    return Verdict(
+                        count, values["id"], "its hash does not match its content and predecessor", prev
+                    )
                 prev, expected_seq, count = values["hash"], expected_seq + 1, count + 1
 
 

@@ -34,7 +34,14 @@ async def record(viewer: Viewer, action: str, filters: dict[str, Any], count: in
     )
     values = await append_entry(viewer.engine, entry)
     log.info(
-        "console.read", rule="LOG-3", account=viewer.account, action=action, count=count, seq=values["seq"]
+        "console.read",
+        rule="LOG-3",
+        account=viewer.account,
+        role=viewer.role,
+        action=action,
+        count=count,
+        seq=values["seq"],
+        hash=values["hash"],  # a copy of the chain's head outside the database (`audit verify`)
     )
 
 

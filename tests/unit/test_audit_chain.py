@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog.testing
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,7 +126,7 @@ async def test_audit_verify_prints_ok_with_the_count_or_the_first_broken_id(tmp_
     engine = await _chain(tmp_path, 3)
     ok = _verify_cli(tmp_path / "audit.db")
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "audit: OK (3 entries)"
+    assert ok.stdout.startswith("audit: OK (3 entries, last hash ")
     ids = await _ids(engine)
     async with engine.begin() as conn:
         await conn.execute(update(AuditRow).where(AuditRow.id == ids[1]).values(action="calls.export"))
@@ -163,3 +164,19 @@ async def test_two_console_processes_writing_at_once_keep_one_chain(tmp_path: Pa
     verdict = await verify_chain(engine)
     assert (verdict.count, verdict.broken_id) == (60, None)
     await engine.dispose()
+
+
+async def test_a_cut_tail_shows_as_a_different_last_hash_than_the_log_kept(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("auditor",)) as console, console.client() as client:
+        await sign_in(client, ACCOUNTS["auditor"])
+        with structlog.testing.capture_logs() as logs:
+            for n in range(3):
+                await client.get(f"/api/v1/audit?account=x{n}")
+        reads = [line for line in logs if line["event"] == "console.read"]
+        assert [r["seq"] for r in reads] == [1, 2, 3] and all(r["rule"] == "LOG-3" for r in reads)
+        assert (await verify_chain(console.engine)).head == reads[-1]["hash"]
+        async with console.engine.begin() as conn:  # the last read is removed: still a valid chain ...
+            await conn.execute(delete(AuditRow).where(AuditRow.seq == 3))
+        cut = await verify_chain(console.engine)
+        assert (cut.count, cut.broken_id) == (2, None)
+        assert cut.head != reads[-1]["hash"] and cut.head == reads[-2]["hash"]  # ... but not the log's head
