@@ -128,7 +128,7 @@ class Board:
     def _on_readopted(self, call: LiveCall, event: Row, at: datetime) -> None:
         call.dialed = call.dialed or str(event.get("dialed") or "")
         call.caller = call.caller or str(event.get("ext") or "")
-        if event.get("leg_state") == "up":
+        if str(event.get("leg_state") or "").lower() == "up":  # Asterisk says "Up"
             call.state, call.since = "talking", at
 
     def _on_ringing(self, call: LiveCall, event: Row, at: datetime) -> None:

@@ -133,3 +133,13 @@ def test_the_days_history_is_counted_once_from_the_database() -> None:
     b.apply({"event": "call.ended", "call_id": "old", "disposition": "no_answer"}, at(2))
     sales = next(d for d in b.view(None, same)["departments"] if d["id"] == "sales")
     assert (sales["offered"], sales["chances"], sales["answered_in_limit"]) == (1, 1, 0)
+
+
+def test_a_call_readopted_after_a_restart_shows_talking() -> None:
+    b = board()
+    b.apply(
+        {"event": "call.readopted", "call_id": "c3", "ext": "1001", "dialed": "2002", "leg_state": "Up"},
+        at(0),
+    )
+    [talking] = b.view(None, same)["calls"]
+    assert (talking["state"], talking["caller"], talking["dialed"]) == ("talking", "1001", "2002")
