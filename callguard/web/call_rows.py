@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from callguard.reports.money import cents
 from callguard.store.models import CallRow, LegRow, MessageRow, ViolationRow
-from callguard.web.access import Viewer, mask_record
+from callguard.web.access import Viewer, mask_record, scope
 from callguard.web.access import mask as mask_number
 from callguard.web.records import Row, StoredCall
 
@@ -82,6 +82,9 @@ def call_row(stored: StoredCall, viewer: Viewer, tz: tzinfo | None = None) -> Ro
 def _prompts(c: CallRow) -> list[str]:
     """The prompts the caller heard, as the record knows them: greetings and refusals from the
     decisions, and the record's own list where the call engine keeps one."""
+    kept = getattr(c, "prompts", None)  # the record's own list, where the store keeps one
+    if kept:
+        return [str(p) for p in kept]
     heard: list[str] = []
     for d in c.decisions or []:
         if isinstance(d, dict):
@@ -162,4 +165,8 @@ def call_story(stored: StoredCall, viewer: Viewer, tz: tzinfo | None = None) -> 
         "transfers": mask_record(viewer, list(c.transfers or [])),
         "violations": [violation_row(v, viewer, tz) for v in stored.violations],
         "message": message_row(stored.message, viewer, tz) if stored.message else None,
+        # LOG-6: a sampled call's supervision recording, for the roles that may play recordings.
+        "recording_audio": (
+            f"/recordings/{c.id}/audio" if c.recording and not scope(viewer, "recordings").refused else None
+        ),
     }

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from callguard.store.audit import list_entries
+from callguard.store.models import CallRow
 from tests.integration.console_records import CARRIER_NUMBER, OUTSIDE, Console, console
 
 
@@ -103,7 +105,16 @@ async def test_csv_has_the_same_rows_as_json(cons: Console) -> None:
     assert cost["cost_yuan"] == "0.44" and cost["matter"] == "42"
 
 
+async def _sampled(cons: Console) -> None:
+    """LOG-6: outbound-3 was sampled for supervision."""
+    async with cons.engine.begin() as conn:
+        await conn.execute(
+            update(CallRow).where(CallRow.call_id == "outbound-3").values(recording="supervision-3.wav")
+        )
+
+
 async def test_a_calls_whole_story(cons: Console) -> None:
+    await _sampled(cons)
     async with cons.client("wang.li") as client:
         inbound = (await client.get("/api/v1/calls/node1/inbound-2")).json()
         outbound = (await client.get("/api/v1/calls/node1/outbound-3")).json()
@@ -119,14 +130,17 @@ async def test_a_calls_whole_story(cons: Console) -> None:
     )  # fmt: skip
     assert (outbound["cost_yuan"], outbound["matter"], outbound["tariff"]) == ("0.44", "42", "mobile")
     assert premium["prompts"] == ["premium_refused"] and premium["violations"][0]["rule"] == "OUT-1"
+    assert outbound["recording_audio"].startswith("/recordings/") and premium["recording_audio"] is None
     assert message["message"]["for_person"] == "chen.jie" and message["message"]["duration_s"] == 4.5
 
 
 async def test_a_story_is_masked_and_scoped(cons: Console) -> None:
+    await _sampled(cons)
     async with cons.client("chen.jie") as client:
         mine = (await client.get("/api/v1/calls/node1/outbound-3")).json()
         other = await client.get("/api/v1/calls/node1/inbound-2")
     assert mine["dialed"] == "139****5678" and mine["decisions"][0]["number"] == "139****5678"
+    assert mine["recording_audio"] is None  # LOG-3: no supervision recording for employees
     assert CARRIER_NUMBER not in str(mine)
     assert other.status_code == 404  # not among his calls: no hint that it exists
     browser, _csrf = await cons.browser("chen.jie")
