@@ -20,6 +20,25 @@ pytestmark = pytest.mark.lab
 SUPERVISION_ALL = "\n[supervision]\nrecord_percent = 100\n"
 
 
+def _order(watch: AriWatch, caller: str) -> list[str]:
+    """What Asterisk reported, in order: the notice ending on the caller's channel, the caller
+    entering the bridge, the bridge's recording starting."""
+    seen = []
+    for e in watch.events:
+        kind, playback = e.get("type"), e.get("playback") or {}
+        if kind == "PlaybackFinished" and playback.get("target_uri") == f"channel:{caller}":
+            if playback.get("media_uri") == f"sound:callguard/{NOTICE_PROMPT}":
+                seen.append("notice finished")
+        elif kind == "ChannelEnteredBridge" and (e.get("channel") or {}).get("id") == caller:
+            seen.append("caller bridged")
+        elif (
+            kind == "RecordingStarted"
+            and (e.get("recording") or {}).get("target_uri") == f"bridge:cg-{caller}"
+        ):
+            seen.append("recording")
+    return list(dict.fromkeys(seen))  # each at its first report (a bridge event may come twice)
+
+
 @pytest.fixture
 def recording_everything(lab: Lab) -> Iterator[None]:
     lab.reconfigure(outbound_test_config(), EXTRA_TEST_CONFIG + SUPERVISION_ALL)
@@ -42,6 +61,7 @@ async def test_a_sampled_outside_call_is_announced_recorded_and_played_to_an_aud
     assert rec["disposition"] == "answered"
     # Asterisk itself played the notice to the caller's channel, before the parties talked.
     assert NOTICE_PROMPT in ari_watch.prompts(call_id)
+    assert _order(ari_watch, call_id) == ["notice finished", "caller bridged", "recording"]
     name = recording_name(call_id)
     assert rec["recording"] == f"{name}.wav"
     await harness.wait_clean()
