@@ -1,5 +1,6 @@
-"""Issue 9: the top-level subpackages of callguard import each other without a cycle
-(`calls` <-> `store` was one: store.db imported calls.records, calls.blocking imported store)."""
+"""Issue 9's structure, checked from the source: the top-level subpackages of callguard import
+each other without a cycle (`calls` <-> `store` was one: store.db imported calls.records,
+calls.blocking imported store), and policy/ stays pure (no I/O, no asyncio, no clock)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,53 @@ def test_the_graph_has_the_packages_it_should() -> None:
 def test_no_import_cycle_between_callguard_subpackages() -> None:
     cycle = find_cycle(package_graph())
     assert cycle is None, "import cycle between callguard subpackages: " + " -> ".join(cycle or [])
+
+
+# What a rule in policy/ may use: the standard library's pure parts, the configuration, policy.
+POLICY_MAY_IMPORT = frozenset(
+    {
+        "__future__", "bisect", "collections", "dataclasses", "datetime", "decimal", "enum", "functools",
+        "hashlib", "hmac", "itertools", "math", "re", "secrets", "types", "typing", "zoneinfo",
+    }
+)  # fmt: skip
+
+
+def _clock_read(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in ("now", "utcnow", "today", "monotonic", "time")
+        and isinstance(node.value, ast.Name)
+        and node.value.id in ("datetime", "date", "time")
+    )
+
+
+def impure_uses(path: Path) -> list[str]:
+    """What in `path` reaches beyond a pure function: an import outside the allowed set, or a
+    read of the clock (a rule is given its time)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        for name in names:
+            top = name.split(".")[0]
+            if top not in POLICY_MAY_IMPORT and not name.startswith(("callguard.config", "callguard.policy")):
+                found.append(f"import {name}")
+        if _clock_read(node):
+            assert isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            found.append(f"{node.value.id}.{node.attr}()")
+    return found
+
+
+def test_impure_uses_sees_io_and_the_clock(tmp_path: Path) -> None:
+    module = tmp_path / "rule.py"
+    module.write_text("import asyncio\nfrom datetime import datetime\nx = datetime.now()\n")
+    assert impure_uses(module) == ["import asyncio", "datetime.now()"]
+
+
+def test_policy_is_pure() -> None:
+    """Rules live in policy/ as pure functions: no I/O, no asyncio, time passed in (issue 9)."""
+    found = {str(p.relative_to(PACKAGE)): impure_uses(p) for p in (PACKAGE / "policy").rglob("*.py")}
+    assert {path: uses for path, uses in found.items() if uses} == {}
