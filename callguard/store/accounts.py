@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, func, insert, select, update
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -252,19 +252,28 @@ async def close_session(engine: AsyncEngine, session_id: str) -> None:
 # --- failed sign-ins ---------------------------------------------------------------------------
 
 
+async def failure_times(
+    engine: AsyncEngine, username: str, address: str, since: datetime
+) -> tuple[list[datetime], list[datetime]]:
+    """When sign-ins failed since `since`, oldest first: (for this account, from this address)."""
+    at = LoginFailureRow.at
+    async with engine.connect() as conn:
+        by_user = await conn.scalars(
+            select(at).where(LoginFailureRow.username == username, at >= since).order_by(at)
+        )
+        user_times = [_utc(t) for t in by_user]
+        by_address = await conn.scalars(
+            select(at).where(LoginFailureRow.address == address, at >= since).order_by(at)
+        )
+        return user_times, [_utc(t) for t in by_address]
+
+
 async def failures_since(
     engine: AsyncEngine, username: str, address: str, since: datetime
 ) -> tuple[int, int]:
-    """Failed sign-ins since `since`: (for this account, from this address)."""
-    count = func.count(LoginFailureRow.id)
-    async with engine.connect() as conn:
-        by_user = await conn.scalar(
-            select(count).where(LoginFailureRow.username == username, LoginFailureRow.at >= since)
-        )
-        by_address = await conn.scalar(
-            select(count).where(LoginFailureRow.address == address, LoginFailureRow.at >= since)
-        )
-    return int(by_user or 0), int(by_address or 0)
+    """How many sign-ins failed since `since`: (for this account, from this address)."""
+    by_user, by_address = await failure_times(engine, username, address, since)
+    return len(by_user), len(by_address)
 
 
 async def record_failure(engine: AsyncEngine, username: str, address: str) -> None:

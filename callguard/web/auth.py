@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from callguard.store.accounts import (
     clear_failures,
     close_session,
-    failures_since,
+    failure_times,
     find_account,
     open_session,
     record_failure,
@@ -73,15 +73,28 @@ async def login_form(request: Request) -> Response:
     return _login_page(request)
 
 
+def _held_back(times: list[datetime], limit: int, window: timedelta) -> datetime | None:
+    """When sign-in opens again: once enough of the failures in the window have aged out."""
+    if len(times) < limit:
+        return None
+    return times[len(times) - limit] + window
+
+
 async def _throttled(request: Request, username: str, address: str) -> str | None:
     settings = console(request).config.console
-    since = datetime.now(UTC) - timedelta(minutes=settings.login_window_minutes)
-    by_account, by_address = await failures_since(console(request).engine, username, address, since)
-    window = f"{settings.login_window_minutes:g} minutes"
-    if by_account >= settings.login_max_failures_account:
-        return f"Too many failed sign-ins for this account in the last {window}; try again later."
-    if by_address >= settings.login_max_failures_address:
-        return f"Too many failed sign-ins from this address in the last {window}; try again later."
+    window = timedelta(minutes=settings.login_window_minutes)
+    by_account, by_address = await failure_times(
+        console(request).engine, username, address, datetime.now(UTC) - window
+    )
+    for times, limit, whose in (
+        (by_account, settings.login_max_failures_account, "for this account"),
+        (by_address, settings.login_max_failures_address, "from this address"),
+    ):
+        until = _held_back(times, limit, window)
+        if until is not None:
+            minutes = f"{settings.login_window_minutes:g} minutes"
+            local = until.astimezone().strftime("%H:%M")  # shown local, as every time on the console
+            return f"Too many failed sign-ins {whose} in the last {minutes}; try again after {local}."
     return None
 
 

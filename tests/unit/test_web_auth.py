@@ -4,6 +4,7 @@ Real SQLite through the real store; the real app over ASGI."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,6 +105,12 @@ async def test_failed_sign_ins_are_throttled_per_account_even_after_a_restart(tm
             refused = await sign_in(client, EMPLOYEE, PASSWORD)
             assert refused.status_code == 429
             assert "Too many failed sign-ins for this account in the last 15 minutes" in refused.text
+            # It says when: 15 minutes after the first of the three failures (local time).
+            shown = re.search(r"try again after (\d\d:\d\d)\.", refused.text)
+            soon = datetime.now().astimezone() + timedelta(minutes=15)
+            assert shown and shown.group(1) in {
+                (soon - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)
+            }
             assert (await client.get("/api/v1/me")).status_code == 401
 
 
