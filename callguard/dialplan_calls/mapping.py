@@ -164,14 +164,8 @@ class DialplanRecords:
             return "outbound", caller, Party(number=classified.number), classified.number_class
         return "internal", caller, self._directory.party(call.dialed), None
 
-    def record(self, call: DialplanCall) -> CallRecord:
-        direction, caller, callee, number_class = self._route(call)
+    def _legs(self, call: DialplanCall, caller: Party, callee: Party) -> list[LegRecord]:
         is_line = bool(call.line) and call.line != self._trunk
-        decision = (
-            {"action": "dial_out", "reason": "emergency", "rule": "OUT-6"}
-            if call.kind == EMERGENCY
-            else {"action": "failsafe", "reason": "callguard_not_connected", "rule": "LOG-1"}
-        )
         legs = [
             LegRecord(
                 role="caller",
@@ -183,15 +177,20 @@ class DialplanRecords:
             )
         ]
         if call.peer_channel:
+            answered, ended = call.answered_at, call.ended_at
             legs.append(
-                LegRecord(
-                    role="callee",
-                    channel_id=call.peer_channel,
-                    number=callee.number,
-                    answered_at=call.answered_at,
-                    ended_at=call.ended_at,
-                )
+                LegRecord("callee", call.peer_channel, callee.number, answered_at=answered, ended_at=ended)
             )
+        return legs
+
+    def record(self, call: DialplanCall) -> CallRecord:
+        direction, caller, callee, number_class = self._route(call)
+        is_line = bool(call.line) and call.line != self._trunk
+        decision = (
+            {"action": "dial_out", "reason": "emergency", "rule": "OUT-6"}
+            if call.kind == EMERGENCY
+            else {"action": "failsafe", "reason": "callguard_not_connected", "rule": "LOG-1"}
+        )
         record = CallRecord(
             call_id=call.call_id,
             node=self._node,
@@ -205,7 +204,7 @@ class DialplanRecords:
             disposition=call.disposition,
             hangup_cause=call.hangup_cause,
             decisions=[{**decision, "by": DIALPLAN, "source": call.source}],
-            legs=legs,
+            legs=self._legs(call, caller, callee),
             number_class=number_class,
             line=call.line if is_line else None,
             handled_by=DIALPLAN,
