@@ -169,10 +169,10 @@ class AriClient(AriActions):
         """Set (or with None, unset) a global variable: unlike a channel's, it is not queued
         behind the prompt the channel is playing."""
         params = {"variable": name} if value is None else {"variable": name, "value": value}
-        await self.request("POST", "/asterisk/variables", params=params)
+        await self.request("POST", "/asterisk/variable", params=params)
 
     async def get_global_var(self, name: str) -> str | None:
-        result = await self.request("GET", "/asterisk/variables", params={"variable": name})
+        result = await self.request("GET", "/asterisk/variable", params={"variable": name})
         value = (result or {}).get("value")
         return str(value) if value else None
 

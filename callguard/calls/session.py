@@ -19,6 +19,7 @@ from callguard.calls import events as ev
 from callguard.calls.adoption import Adoption, resume
 from callguard.calls.call import SETTING_UP, Call, LegState, Phase, new_call
 from callguard.calls.context import SessionContext
+from callguard.calls.executor import Executor
 from callguard.calls.flows import duration, ending, ringing, start, transfer
 from callguard.calls.timers import Timers
 from callguard.policy import CallRequest, calling_party
@@ -126,7 +127,7 @@ class CallSession:
         self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
         self._adoption = adoption
         self._timers = Timers(self.enqueue)
-        self._executor = fx.Executor(ctx, caller.id, self._timers.start, self._register)
+        self._executor = Executor(ctx, caller.id, self._timers.start, self._register)
 
     @property
     def call_id(self) -> str:

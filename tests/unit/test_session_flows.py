@@ -12,6 +12,7 @@ from callguard.calls import events as ev
 from callguard.calls.adoption import Adoption, resume
 from callguard.calls.call import Call, LegState, Phase, new_call
 from callguard.calls.context import SessionContext
+from callguard.calls.executor import Executor, ringback_tone
 from callguard.calls.flows import start
 from callguard.calls.flows.dialogue import play
 from callguard.calls.session import dispatch
@@ -178,16 +179,16 @@ def test_the_facts_of_a_call_survive_a_snapshot_round_trip() -> None:
 
 
 def test_ringback_and_spoken_digits_follow_the_configured_language() -> None:
-    assert fx.ringback_tone("zh_CN") == "tone:ring;tonezone=cn"
-    assert fx.ringback_tone("de_DE") == "tone:ring;tonezone=de"
-    assert fx.ringback_tone("en") == "tone:ring"
+    assert ringback_tone("zh_CN") == "tone:ring;tonezone=cn"
+    assert ringback_tone("de_DE") == "tone:ring;tonezone=de"
+    assert ringback_tone("en") == "tone:ring"
 
 
 async def test_the_executor_speaks_ari_in_the_configured_language() -> None:
     ctx = _ctx(language="de_DE")
     fake = ctx.ari()
     assert isinstance(fake, FakeAri)
-    executor = fx.Executor(ctx, CALL, lambda name, after: None, lambda channel_id: None)
+    executor = Executor(ctx, CALL, lambda name, after: None, lambda channel_id: None)
     effects: list[fx.Effect] = [
         fx.PlayRingback(CALL, "r1"),
         fx.SayDigits(_leg(1), "1003", "w1"),
