@@ -190,6 +190,12 @@ def cmd_web(args: argparse.Namespace) -> int:
     from callguard.web.app import create_app
 
     config = load_config(args.config)
+    from callguard.logs import configure_logging
+    from callguard.policy.masking import number_keeper
+
+    # JSON lines on stdout like the service's (the service's [log] file is its own).
+    keep = number_keeper(config) if config.log.mask_numbers else None
+    configure_logging(config.log.level, "", keep)
     host, port = args.host or config.console.host, args.port or config.console.port
     sock = _listen(host, port)
     _check_database(config.database.url)
