@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import shutil
 import signal
@@ -28,6 +27,7 @@ from callguard.lab.asterisk import (
 )
 from callguard.lab.console import wait_console
 from callguard.lab.errors import LabError
+from callguard.lab.mosquitto import mosquitto_command
 from callguard.lab.phones import callee_scenario, require_sipp
 from callguard.lab.processes import alive as _alive
 from callguard.lab.processes import stop_pid as _stop_pid
@@ -218,26 +218,10 @@ class Lab:
 
     def start_mosquitto(self) -> None:
         assert self.state is not None
-        conf = self.state_dir / "mosquitto.conf"
-        passwords = self.state_dir / "mosquitto.passwd"
-        # No anonymous clients, as in a deployment: one user, hashed by mosquitto's own tool.
-        result = subprocess.run(
-            ["mosquitto_passwd", "-b", "-c", str(passwords), self.state.mqtt_user, self.state.mqtt_password],
-            capture_output=True,
-            text=True,
+        argv = mosquitto_command(
+            self.state_dir, self.ports.mqtt, self.state.mqtt_user, self.state.mqtt_password
         )
-        if result.returncode != 0:
-            raise LabError(f"mosquitto_passwd failed: {(result.stderr or result.stdout).strip()}")
-        # Persistence keeps queued messages of durable subscribers (clean_session=False) across
-        # a broker restart, as an operations consumer would rely on.
-        conf.write_text(
-            f"listener {self.ports.mqtt} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
-            # As root mosquitto would switch to its own user, who cannot read a private state dir.
-            f"user {getpass.getuser()}\n"
-            f"persistence true\npersistence_location {self.state_dir}/\n"
-        )
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        pid = self._popen("mosquitto", [binary, "-c", str(conf)])
+        pid = self._popen("mosquitto", argv)
         self._wait_port(self.ports.mqtt, "mosquitto", pid)
 
     def stop_mosquitto(self) -> None:
