@@ -69,6 +69,8 @@ def _resume_step(call: Call, ctx: SessionContext, decision: object, now: datetim
         return authorize.resume_question(call, ctx, step, start.remind_then_ring)
     if at == "reminder":
         return resume_prompt(call, str(step.get("playback", "")), start.ring_out)
+    if at == "message_prompt":
+        return resume_prompt(call, str(step.get("playback", "")), message.record_for(str(step["for"])))
     if at == "message":
         left_at = datetime.fromisoformat(str(step["left_at"]))
         return message.listen(call, ctx, str(step["for"]), left_at)

@@ -261,3 +261,25 @@ async def test_a_plain_call_keeps_no_facts_in_asterisk() -> None:
     await w.send({"type": "StasisStart", "args": ["leg", "pbx-1.1"], **ch("pbx-1.1-leg1")})
     await w.send({"type": "Dial", "dialstatus": "ANSWER", "peer": {"id": "pbx-1.1-leg1"}})
     assert "bridge_add" in w.names() and not any(a[0] == "setglobal" for a in w.ari.actions)
+
+
+def test_a_restart_during_the_message_prompt_records_after_it() -> None:
+    """XFER-3: every hop was busy; killed while the caller hears target_unavailable. The new
+    process waits for that prompt, then records (the prompt is not heard twice)."""
+    ctx = _ctx(answering=ANSWERING)
+    call = _call(ctx, "01088886666", "1003", "inbound")
+    start.start(call, ctx, T0)
+    out: list[fx.Effect] = []
+    for n in range(1, len(call.hops) + 1):
+        dispatch(call, ctx, ev.StasisStarted(ev.Channel(_leg(n)), ("leg", CALL)), T0)
+        out = dispatch(call, ctx, ev.ChannelGone(_leg(n), 17), T0)
+    prompt = next(e for e in out if isinstance(e, fx.Play))
+    assert prompt.prompt == "target_unavailable" and call.step == {
+        "at": "message_prompt",
+        "for": call.message_for,
+        "playback": prompt.playback_id,
+    }
+    again, out = _killed_at(call, ctx, (), T0 + timedelta(seconds=2))
+    assert not any(isinstance(e, fx.Play) for e in out) and fx.CheckPlayback(prompt.playback_id) in out
+    out = dispatch(again, ctx, ev.PlaybackDone(prompt.playback_id, CALL), T0 + timedelta(seconds=8))
+    assert isinstance(out[0], fx.Record) and again.record.disposition == "no_message"

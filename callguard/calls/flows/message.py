@@ -9,7 +9,7 @@ from callguard.calls import events as ev
 from callguard.calls.call import Call, Phase
 from callguard.calls.context import SessionContext
 from callguard.calls.flows.common import persist
-from callguard.calls.flows.dialogue import SubFlow, play
+from callguard.calls.flows.dialogue import SubFlow, Then, play
 from callguard.policy import q850
 
 # After the caller hangs up, Asterisk still reports the recording's end (it keeps what was said).
@@ -32,6 +32,13 @@ def take_message(call: Call, ctx: SessionContext, now: datetime, for_ext: str) -
     if call.bridged:  # alone in the bridge after a failed transfer: Asterisk records no bridged channel
         out.append(fx.RemoveFromBridge(call.bridge_id, (call.caller_channel,)))
 
+    step = {"at": "message_prompt", "for": for_ext}
+    return out + play(call, ctx, now, "target_unavailable", record_for(for_ext), step=step)
+
+
+def record_for(for_ext: str) -> Then:
+    """After the prompt: record what the caller says (also where a restart resumes the prompt)."""
+
     def record(call: Call, ctx: SessionContext, now: datetime) -> Effects:
         assert ctx.answering is not None
         max_s = ctx.answering.settings.message_max_s
@@ -39,7 +46,7 @@ def take_message(call: Call, ctx: SessionContext, now: datetime, for_ext: str) -
         call.step = {"at": "message", "for": for_ext, "left_at": now.isoformat()}
         return [fx.Record(call.caller_channel, recording_name(call), max_s), *listen(call, ctx, for_ext, now)]
 
-    return out + play(call, ctx, now, "target_unavailable", record)
+    return record
 
 
 def listen(call: Call, ctx: SessionContext, for_ext: str, left_at: datetime) -> Effects:
