@@ -15,8 +15,9 @@ import pytest
 
 from callguard.ari.client import AriError, AriGone
 from callguard.calls import persist
+from callguard.calls.call import Call, Leg, LegState, Phase, leg_channel_id, new_call
 from callguard.calls.persist import MAX_VALUE_CHARS, PREFIX, VARIABLE, FactsError, decode, encode
-from callguard.policy import Hop, Party
+from callguard.policy import CallRequest, Hop, Party
 from callguard.policy.violations import ring_limit
 from callguard.records import CallRecord, LegRecord, to_json
 
@@ -184,3 +185,48 @@ async def test_save_raises_so_that_the_session_logs_it() -> None:
         await persist.save(FakeChannels(fail=AriGone("404")), "c1", {"v": 1})
     with pytest.raises(FactsError):
         await persist.save(FakeChannels(), "c1", {"v": 1, "t": datetime.now(UTC)})
+
+
+def _ringing_call() -> Call:
+    """An outside call for 1003 at its third hop, the first two missed (ANS-1), a greeting heard
+    and a message offer under way: what the engine snapshots."""
+    hops = tuple(
+        Hop((ext,), 3, 3.0, True, reason, "minor", 1.5, True, "ANS-3")
+        for ext, reason in (("1003", "person"), ("8000", "hunt_group"), ("8001", "operator"))
+    )
+    request = CallRequest("13512345678", "1003", direction="inbound", at=T0)
+    record = CallRecord(
+        call_id="callguard-lab-1795419845.17",
+        node="labtest",
+        direction="inbound",
+        dialed="1003",
+        caller=Party("13512345678"),
+        callee=Party("1003", "陈杰", "admin", "chen.jie"),
+        started_at=T0,
+    )
+    call = new_call(record.call_id, request, record, T0)
+    call.hops, call.hop_index, call.phase, call.message_for = hops, 2, Phase.ringing, "1003"
+    for n, hop in enumerate(hops, 1):
+        leg_id = leg_channel_id(record.call_id, n)
+        leg_record = LegRecord("callee", leg_id, hop.targets[0], started_at=T0 + timedelta(seconds=3 * n))
+        record.legs.append(leg_record)
+        leg = Leg(
+            leg_id, hop.targets[0], leg_record, n - 1, hop, LegState.gone if n < 3 else LegState.ringing
+        )
+        call.legs[leg_id], call.leg_seq = leg, n
+        if n < 3:
+            violation = ring_limit(hop, hop.targets[0], "chen.jie").as_dict()
+            record.violations.append({**violation, "at": (T0 + timedelta(seconds=3 * n)).isoformat()})
+    call.step = {"at": "greeting", "playback": record.call_id + "-play1"}
+    return call
+
+
+def test_the_engines_snapshot_round_trips_through_the_codec() -> None:
+    call = _ringing_call()
+    facts = call.snapshot()
+    value = encode(facts)
+    assert len(value) < MAX_VALUE_CHARS / 2, len(value)
+    restored = Call.restore(call.request, decode(value))
+    assert restored.snapshot() == facts
+    assert [leg.hop.offline_skip_s for leg in restored.legs.values()] == [1.5, 1.5, 1.5]
+    assert [v["rule"] for v in restored.record.violations] == ["ANS-1", "ANS-1"]
