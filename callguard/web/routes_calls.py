@@ -4,6 +4,7 @@ same rows), and a call's whole story. Each read is scoped, masked and audited.""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -58,17 +59,22 @@ async def calls_csv(request: Request, access: Calls) -> Response:
 
 @router.get("/calls", include_in_schema=False)
 async def calls_page(request: Request, access: Calls) -> Response:
-    rows = (await _rows(request, access, "calls.list"))[1]
+    search, rows = await _rows(request, access, "calls.list")
     every = [d.id for d in console(request).config.directory.departments]
     departments = every if access.scope.everything else sorted(access.scope.departments)
+    params = dict(request.query_params)
+    older = None
+    if len(rows) == search.limit:  # a full page: there may be more
+        older = urlencode({**params, "offset": search.offset + search.limit})
     return page(
         request,
         access.viewer,
         "calls.html",
         rows=rows,
-        params=dict(request.query_params),
+        params=params,
         departments=departments,
         query=request.url.query,
+        older=older,
     )
 
 

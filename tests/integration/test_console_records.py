@@ -94,6 +94,18 @@ async def test_numbers_are_masked_in_json_csv_and_page(cons: Console) -> None:
     assert admin["caller"] == OUTSIDE  # admins see numbers (config: unmasked_roles)
 
 
+async def test_the_calls_page_pages_newest_first(cons: Console) -> None:
+    browser, _csrf = await cons.browser("wang.li")
+    async with browser:
+        first = (await browser.get("/calls", params={"direction": "outbound", "limit": "1"})).text
+        older = (
+            await browser.get("/calls", params={"direction": "outbound", "limit": "1", "offset": "1"})
+        ).text
+    assert 'data-call-id="outbound-4"' in first and 'data-call-id="outbound-3"' not in first
+    assert 'href="/calls?direction=outbound&amp;limit=1&amp;offset=1"' in first  # the filters kept
+    assert 'data-call-id="outbound-3"' in older
+
+
 async def test_csv_has_the_same_rows_as_json(cons: Console) -> None:
     rows = await _calls(cons, "he.gang")
     async with cons.client("he.gang") as client:
