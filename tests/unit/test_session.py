@@ -130,11 +130,14 @@ class World:
             settings or CallSettings(no_answer_timeout_s=20),
             "n1",
             lambda: self.ari,
-            lambda e, **f: self.events.append((e, f)),
+            self._emit,
             self.records.append,
             outbound=outbound,
             answering=answering,
         )
+
+    def _emit(self, event: str, /, **fields: Any) -> None:
+        self.events.append((event, fields))
 
     async def send(self, event: dict[str, Any]) -> None:
         event.setdefault("timestamp", "2026-11-22T10:00:00.000+0000")

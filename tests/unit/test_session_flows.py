@@ -30,6 +30,10 @@ ANSWERING = AnsweringPolicy(
 PINS = PinBook({"wang.li": hash_pin("246813")}, min_digits=6)
 
 
+def _no_emit(event: str, /, **fields: Any) -> None:
+    pass
+
+
 def _ctx(**kw: Any) -> SessionContext:
     fake = FakeAri()
     return SessionContext(
@@ -37,7 +41,7 @@ def _ctx(**kw: Any) -> SessionContext:
         settings=CallSettings(no_answer_timeout_s=20),
         node="n1",
         ari=lambda: fake,
-        emit=lambda event, **fields: None,
+        emit=_no_emit,
         submit_record=lambda record: None,
         register_channel=lambda channel_id, session: None,
         forget=lambda session: None,
@@ -114,7 +118,12 @@ def test_a_ring_limit_during_a_prompt_is_handled_at_once() -> None:
     dispatch(call, ctx, ev.StasisStarted(ev.Channel(_leg(1)), ("leg", CALL)), T0)
     dispatch(call, ctx, ev.Dialled(_leg(1), "RINGING", T0), T0)
     heard: list[str] = []
-    play(call, ctx, T0, "some_prompt", lambda c, x, n: heard.append("then") or [])
+
+    def then(call: Call, ctx: SessionContext, now: datetime) -> list[fx.Effect]:
+        heard.append("then")
+        return []
+
+    play(call, ctx, T0, "some_prompt", then)
     assert len(call.stack) == 1
     out = dispatch(call, ctx, ev.TimerFired(f"ring_limit:{_leg(1)}"), T0 + timedelta(seconds=15))
     assert fx.Hangup(_leg(1), 19, "cancel_leg") in out and call.legs[_leg(1)].state is LegState.cancelled
