@@ -5,6 +5,7 @@ per role with an API token, and an httpx client talking to the ASGI app."""
 from __future__ import annotations
 
 import shutil
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -131,6 +132,15 @@ def records() -> list[CallRecord]:
     return [internal, inbound, outbound, premium, message]
 
 
+def _silence(path: Path, seconds: float = 1.0) -> None:
+    """A playable message: 8 kHz mono 16-bit, as Asterisk records one (a browser can play it)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x00" * int(8000 * seconds))
+
+
 def console_config(tmp: Path, database_url: str | None = None) -> Config:
     """The shipped example config and directory, with the state (SQLite) in `tmp`, or the
     records in `database_url`."""
@@ -138,7 +148,7 @@ def console_config(tmp: Path, database_url: str | None = None) -> Config:
         shutil.copy(REPO / "config" / name, tmp / name)
     recordings = tmp / "recordings"
     recordings.mkdir()
-    (recordings / MESSAGE_RECORDING).write_bytes(b"RIFF....WAVEfmt fake message audio")
+    _silence(recordings / MESSAGE_RECORDING)
     text = (tmp / "callguard.toml").read_text()
     assert "\n[console]\n" in text  # the example documents the table; the test adds one key
     text = text.replace("\n[console]\n", f'\n[console]\nrecordings_dir = "{recordings}"\n', 1)
