@@ -45,7 +45,9 @@ class LabPorts:
 
     @property
     def metrics(self) -> int:
-        return 9480 + self.offset
+        # 9464 (the usual Prometheus exporter port): 984 from the console's 8480, so no two labs
+        # at offsets a multiple of 100 apart ever take each other's ports (9480 did, 1000 apart).
+        return 9464 + self.offset
 
     @property
     def console(self) -> int:
