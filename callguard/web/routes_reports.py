@@ -9,16 +9,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from callguard.reports.compliance import Compliance, compliance
+from callguard.reports.compliance import Compliance, Figures, compliance
 from callguard.reports.inputs import bill_inputs
-from callguard.reports.render import jsonable
 from callguard.store.archive import read_calls
+from callguard.store.models import ViolationRow
 from callguard.web.audit import record
+from callguard.web.call_rows import violation_row
 from callguard.web.deps import Access, console, csv_response, page, require
 from callguard.web.reports import (
     REPORT_COLUMNS,
     Period,
+    Row,
+    figures_row,
     parse_period,
     person_charts,
     report_charts,
@@ -63,12 +68,15 @@ def _asked(request: Request, access: Access, person: str | None = None) -> Asked
     return Asked(period, departments, person)
 
 
-async def _report(request: Request, asked: Asked) -> Compliance:
+async def _whole_report(request: Request, period: Period) -> Compliance:
     state = console(request)
     budgets, who, names = await bill_inputs(state.engine, state.config)
-    calls = await read_calls(state.engine, asked.period.start, asked.period.end)
-    report = compliance(asked.period.label, calls, budgets=budgets, people=who, department_names=names)
-    return scoped(report, asked.departments, asked.person)
+    calls = await read_calls(state.engine, period.start, period.end)
+    return compliance(period.label, calls, budgets=budgets, people=who, department_names=names)
+
+
+async def _report(request: Request, asked: Asked) -> Compliance:
+    return scoped(await _whole_report(request, asked.period), asked.departments, asked.person)
 
 
 async def _compliance(request: Request, access: Access, action: str) -> tuple[Asked, Compliance, list[Any]]:
@@ -110,35 +118,71 @@ async def compliance_page(request: Request, access: Reports) -> Response:
     )
 
 
-async def _person(request: Request, access: Access, person: str) -> tuple[Asked, Compliance]:
-    if person not in console(request).org.people:
+@dataclass
+class Review:
+    """A person's page for a performance review: their figures, their department's beside
+    them, and each of their violations in the period."""
+
+    asked: Asked
+    rows: list[Row]
+    department: Row | None
+    violations: list[Row]
+    figures: Figures | None
+
+
+async def _violations(request: Request, access: Access, person: str, period: Period) -> list[Row]:
+    stmt = (
+        select(ViolationRow)
+        .where(ViolationRow.person == person, ViolationRow.at >= period.start, ViolationRow.at < period.end)
+        .order_by(ViolationRow.at, ViolationRow.id)
+    )
+    async with AsyncSession(console(request).engine) as session:
+        return [violation_row(v, access.viewer) for v in (await session.execute(stmt)).scalars()]
+
+
+async def _review(request: Request, access: Access, person: str) -> Review:
+    known = console(request).org.people.get(person)
+    if known is None:
         raise HTTPException(404, f"person {person}: not in the directory")
     asked = _asked(request, access, person)
-    report = await _report(request, asked)
-    await record(access.viewer, "reports.person", asked.filters(), len(report.people))
-    return asked, report
+    whole = await _whole_report(request, asked.period)
+    mine = scoped(whole, None, person)
+    department = next(
+        (figures_row("department", d) for d in whole.departments if d.key == known.department), None
+    )
+    violations = await _violations(request, access, person, asked.period)
+    await record(access.viewer, "reports.person", asked.filters(), len(mine.people) + len(violations))
+    figures = mine.people[0] if mine.people else None
+    return Review(asked, report_rows(mine), department, violations, figures)
 
 
 @router.get("/api/v1/reports/person/{person}", tags=["reports"])
 async def person_json(request: Request, access: Reports, person: str) -> dict[str, Any]:
-    """One person's LOG-6 figures for a period: a performance review's page."""
-    asked, report = await _person(request, access, person)
-    return {"period": asked.period.label, "rows": report_rows(report), "figures": jsonable(report.people)}
+    """One person's LOG-6 figures for a period (a performance review), their department's
+    beside them, and their violations in the period."""
+    review = await _review(request, access, person)
+    return {
+        "period": review.asked.period.label,
+        "rows": review.rows,
+        "department": review.department,
+        "violations": review.violations,
+    }
 
 
 @router.get("/reports/person/{person}", include_in_schema=False)
 async def person_page(request: Request, access: Reports, person: str) -> Response:
-    asked, report = await _person(request, access, person)
+    review = await _review(request, access, person)
     state = console(request)
-    known = state.org.people[person]
-    figures = report.people[0] if report.people else None
+    figures = review.figures
     return page(
         request,
         access.viewer,
         "person_report.html",
-        period=asked.period.label,
-        person=known,
-        rows=report_rows(report),
+        period=review.asked.period.label,
+        person=state.org.people[person],
+        rows=review.rows,
+        department=review.department,
+        violations=review.violations,
         charts=person_charts(figures, state.config.answering.rings) if figures else [],
         figures=figures,
     )

@@ -97,12 +97,16 @@ async def test_a_persons_review_page(cons: Console) -> None:
         zhou = await client.get("/api/v1/reports/person/zhou.qiang", params={"period": _period()})
         chen = await client.get("/api/v1/reports/person/chen.jie", params={"period": _period()})
     assert zhou.status_code == 200 and zhou.json()["rows"][0]["answered_in_limit"] == 1
+    (premium,) = zhou.json()["violations"]  # each violation of the period, for the review
+    assert (premium["rule"], premium["step"], premium["call_id"]) == ("OUT-1", "fine", "outbound-4")
+    assert zhou.json()["department"]["key"] == "sales"  # his department's figures beside his
     assert chen.status_code == 404  # not in 刘洋's department
     browser, _csrf = await cons.browser("wang.li")
     async with browser:
         html = (await browser.get("/reports/person/liu.yang", params={"period": _period()})).text
     assert 'id="person-report"' in html and "刘洋 Liu Yang" in html and 'data-series="violations"' in html
-    assert "ANS-1 verbal_warning:1" in html
+    assert "ANS-1 verbal_warning:1" in html and 'id="person-department"' in html
+    assert 'id="person-violations"' in html and "not answered within 3 rings" in html
 
 
 async def test_the_monthly_bill_is_scoped_and_masked(cons: Console) -> None:
