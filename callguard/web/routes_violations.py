@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callguard.policy.ladder import APPEALED, OPEN, AppealError
 from callguard.store import ladder
-from callguard.store.models import ViolationRow
+from callguard.store.models import ViolationEventRow, ViolationRow
 from callguard.web.access import Viewer, people_where, scope
 from callguard.web.audit import record
 from callguard.web.call_rows import violation_row
@@ -26,7 +26,7 @@ router = APIRouter()
 Violations = Annotated[Access, Depends(require("violations"))]
 COLUMNS = (
     "id", "at", "rule", "person", "extension", "reason", "severity", "step", "fine_yuan", "status",
-    "appeal_by", "node", "call_id",
+    "appeal_by", "appeal_reason", "decided_by", "decision_reason", "node", "call_id",
 )  # fmt: skip
 STATUSES = ("open", "appealed", "upheld", "overturned")
 
@@ -52,9 +52,32 @@ async def _rows(request: Request, access: Access, action: str) -> list[dict[str,
             stmt = stmt.where(getattr(ViolationRow, key) == filters[key])
     async with AsyncSession(console(request).engine) as session:
         found = list((await session.execute(stmt)).scalars())
-    rows = [violation_row(v, access.viewer) for v in found]
+        said = await _reasons(session, [v.id for v in found])
+    rows = [{**violation_row(v, access.viewer), **said.get(v.id, NO_REASONS)} for v in found]
     await record(access.viewer, action, filters, len(rows))
     return rows
+
+
+NO_REASONS = {"appeal_reason": None, "decided_by": None, "decision_reason": None}
+
+
+async def _reasons(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, str | None]]:
+    """What the appeal said and who decided why (violation_events): the administrator reads
+    the appeal before deciding; the person reads the decision."""
+    out: dict[int, dict[str, str | None]] = {}
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        events = await session.execute(
+            select(ViolationEventRow)
+            .where(ViolationEventRow.violation_id.in_(chunk), ViolationEventRow.action != "step_assigned")
+            .order_by(ViolationEventRow.id)
+        )
+        for e in events.scalars():
+            row = out.setdefault(e.violation_id, dict(NO_REASONS))
+            if e.action == "appealed":
+                row["appeal_reason"] = e.reason
+            else:
+                row["decided_by"], row["decision_reason"] = e.by, e.reason
+    return out
 
 
 def may_appeal(viewer: Viewer, row: dict[str, Any], today: date) -> bool:

@@ -79,7 +79,9 @@ async def test_the_person_appeals_once_and_an_admin_decides(cons: Console) -> No
             json={"decision": "overturn", "reason": "a misdial, not premium"},
         )
         assert decided.status_code == 200 and decided.json()["status"] == "overturned"
-    assert (await _violations(cons, "zhou.qiang"))[0]["status"] == "overturned"
+    (seen,) = await _violations(cons, "zhou.qiang")
+    assert (seen["status"], seen["appeal_reason"]) == ("overturned", "I dialled a wrong number")
+    assert (seen["decided_by"], seen["decision_reason"]) == ("wang.li", "a misdial, not premium")
     actions = [e["action"] for e in reversed(await list_entries(cons.engine))]
     assert "violations.appeal" in actions and "violations.overturn" in actions
 
@@ -124,6 +126,7 @@ async def test_the_appeal_form_needs_the_sessions_csrf_token(cons: Console) -> N
     async with admin:
         page = (await admin.get("/violations")).text
         assert f'action="/violations/{ident}/decision"' in page
+        assert "appeal: wrong number" in page  # the administrator reads the appeal before deciding
         sent = await admin.post(
             f"/violations/{ident}/decision",
             data={"decision": "uphold", "reason": "premium is premium", "csrf": admin_csrf},
