@@ -87,4 +87,6 @@ async def audit_csv(request: Request, access: Auditing) -> Response:
 @router.get("/audit", include_in_schema=False)
 async def audit_page(request: Request, access: Auditing) -> Response:
     rows = await _read(request, access, "audit.list")
+    for row in rows:  # stored and exported in UTC (as hashed); shown local, as every console time
+        row["local"] = datetime.fromisoformat(str(row["at"])).astimezone().isoformat(timespec="seconds")
     return page(request, access.viewer, "audit.html", rows=rows, filters=_filters(request))

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
 from callguard.store.audit import list_entries
-from callguard.store.models import CallRow
+from callguard.store.models import CallRow, MessageRow, ViolationRow
 from callguard.web.app import ROUTER_MODULES
 from tests.integration.console_records import CARRIER_NUMBER, OUTSIDE, Console, console
 
@@ -50,6 +50,10 @@ class Row:
     answers: dict[str, int]
     what: str  # the kind of data (access.WHATS): refusals are audited as `<what>.refused`
     body: dict[str, str] = field(default_factory=dict)  # for POST
+    employee: str = "chen.jie"  # who asks for the employee role
+
+    def person(self, role: str) -> str:
+        return self.employee if role == "employee" else PERSON[role]
 
 
 # Who may read each kind of data (README "The console": the role × data matrix).
@@ -119,10 +123,10 @@ APPEAL = {"reason": "the caller hung up at once"}
 DECISION = {"decision": "overturn", "reason": "the line was out of order"}
 CHANGES: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/violations/{violation_id}/appeal"): Row(
-        "/api/v1/violations/2/appeal", cells("employee"), "violations", APPEAL
+        "/api/v1/violations/2/appeal", cells("employee"), "violations", APPEAL, "zhou.qiang"
     ),
     ("POST", "/violations/{violation_id}/appeal"): Row(
-        "/violations/2/appeal", cells("employee", ok=303), "violations", APPEAL
+        "/violations/2/appeal", cells("employee", ok=303), "violations", APPEAL, "zhou.qiang"
     ),
     ("POST", "/api/v1/violations/{violation_id}/decision"): Row(
         "/api/v1/violations/2/decision", cells("admin"), "violations", DECISION
@@ -137,8 +141,7 @@ CHANGES: dict[tuple[str, str], Row] = {
         "/messages/1/passed-on", cells("admin employee", ok=303), "messages"
     ),
 }
-# In CHANGES the employee is the person the violation names (周强, sales), not 陈杰.
-CHANGE_PERSON = {**PERSON, "employee": "zhou.qiang"}
+
 # Open to everyone: signing in and out, the API's description; they read no records.
 PUBLIC = {
     ("GET", "/login"),
@@ -267,6 +270,7 @@ async def test_each_role_gets_what_the_matrix_says_and_every_read_is_audited(
         entries = await _audit_since(served, before)
         actions = [str(e["action"]) for e in entries]
         assert all(e["account"] == PERSON[role] and e["role"] == role for e in entries), entries
+        assert all(e["address"] == "127.0.0.1" for e in entries), entries  # from which address
         if status == 200:
             assert actions and not any(a.endswith(".refused") for a in actions), (role, url, actions)
         elif status == 403:
@@ -295,17 +299,39 @@ async def test_nobody_signed_in_reads_nothing(reading: Served, method: str, path
     assert await _last_seq(served) == before  # nothing was read, so nothing to audit
 
 
+async def _undo_changes(served: Served) -> None:
+    async with served.cons.engine.begin() as conn:
+        await conn.execute(update(MessageRow).values(done_at=None, done_by=None))
+        await conn.execute(update(ViolationRow).values(status="open"))
+
+
 @pytest.mark.parametrize(("method", "path"), sorted(CHANGES))
 async def test_each_role_may_change_only_what_the_matrix_says(served: Served, method: str, path: str) -> None:
     row = CHANGES[(method, path)]
     page = not path.startswith("/api/")
     for role in ROLES:
-        status, body = await _ask(served, CHANGE_PERSON[role], method, row.url, page, row.body)
+        await _undo_changes(served)  # each cell starts from the same records
+        status, body = await _ask(served, row.person(role), method, row.url, page, row.body)
         assert status == row.answers[role], f"{role} {method} {row.url}: {status} {body[:300]}"
         leaked = [n for n in OUTSIDE_NUMBERS if n in body]
         assert role in ("admin", "auditor") or not leaked, f"{role} {row.url} shows outside numbers {leaked}"
     status, _body = await _ask(served, None, method, row.url, page=False, body=row.body)
     assert status == 401
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CHANGES))
+async def test_every_post_with_a_session_needs_its_csrf_token(served: Served, method: str, path: str) -> None:
+    """A browser's session cookie rides along with a forged form from another site: every POST
+    made with a session is refused without the session's own CSRF token, whoever may make it."""
+    row = CHANGES[(method, path)]
+    allowed = next(role for role in ROLES if row.answers[role] != 403)
+    client, csrf = await served.cons.browser(row.person(allowed))
+    async with client:
+        for forged in ({}, {"csrf": "forged"}):
+            response = await client.post(row.url, data={**row.body, **forged})
+            assert response.status_code == 403, (path, forged, response.text[:200])
+        accepted = await client.post(row.url, data={**row.body, "csrf": csrf})
+        assert accepted.status_code == row.answers[allowed], accepted.text[:300]
 
 
 async def test_admin_and_auditor_see_outside_numbers_unmasked(reading: Served) -> None:
