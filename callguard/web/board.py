@@ -224,6 +224,7 @@ class Board:
             "ext": call.ext,
             "name": who.name if who else "",
             "department": department,
+            "department_name": self.names.get(department or "", department),
             "caller": call.caller,
             "dialed": call.dialed,
             "since": call.since.isoformat(),

@@ -32,7 +32,7 @@
   function callItem(call) {
     const li = el("li", { "data-call-id": call.call_id, "data-state": call.state });
     li.append(el("div", { class: "who" }, `${call.name || call.ext} (${call.ext})`));
-    li.append(el("div", { class: "department" }, call.department || ""));
+    li.append(el("div", { class: "department" }, call.department_name || call.department || ""));
     const from = call.direction === "outbound" ? `to ${call.dialed}` : `from ${call.caller}`;
     li.append(el("div", { class: "party masked" }, from));
     const detail = call.state === "ringing" ? ringText(call) : `talking ${since(call)}`;
