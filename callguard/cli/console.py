@@ -214,7 +214,17 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--host", help="default [console] host (127.0.0.1)")
     s.add_argument("--port", type=int, help="default [console] port (8480)")
     s.set_defaults(func=cmd_web)
+    _add_user_commands(sub)
+    _add_token_commands(sub)
+    audit = sub.add_parser("audit", help="the console's read audit (LOG-3)").add_subparsers(
+        dest="audit_cmd", required=True
+    )
+    s = audit.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_audit_verify)
 
+
+def _add_user_commands(sub: Any) -> None:
     user = sub.add_parser("user", help="console accounts").add_subparsers(dest="user_cmd", required=True)
     s = user.add_parser("add", help="add an account for a person of the directory (password from stdin)")
     s.add_argument("person", help="a person id from directory.toml (the account's name)")
@@ -234,6 +244,8 @@ def add_commands(sub: Any) -> None:
         database_options(s, "callguard.toml")
         s.set_defaults(func=cmd_user_disable)
 
+
+def _add_token_commands(sub: Any) -> None:
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_cmd", required=True)
     s = token.add_parser("create", help="create a token for an account (printed once)")
     s.add_argument("--user", required=True)
@@ -247,10 +259,3 @@ def add_commands(sub: Any) -> None:
     s.add_argument("id", type=int)
     database_options(s, "callguard.toml")
     s.set_defaults(func=cmd_token_revoke)
-
-    audit = sub.add_parser("audit", help="the console's read audit (LOG-3)").add_subparsers(
-        dest="audit_cmd", required=True
-    )
-    s = audit.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
-    database_options(s, "callguard.toml")
-    s.set_defaults(func=cmd_audit_verify)
