@@ -4,6 +4,7 @@ the password on stdin). No password ships: each is random and printed once."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from callguard.config import load_config
@@ -67,24 +69,46 @@ def department_head(config_path: str, department: str = HEAD_OF) -> str:
     return dept.head
 
 
-def _user_command(config_path: str, args: list[str], password: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callguard", "user", *args, "--config", config_path],
+def _reset_password(config_path: str, person: str, role: str, password: str) -> None:
+    """A new password for an account an earlier run on this lab database made (the demo runs
+    again): set in the store as `user add` would have hashed it."""
+    # Here, not at the top: every lab command imports this module; only a re-run needs the web's.
+    from callguard.store import make_engine
+    from callguard.store.accounts import find_account, set_disabled, set_password_hash
+    from callguard.web.auth import hash_password
+
+    async def reset() -> None:
+        engine = make_engine(load_config(config_path).database.url)
+        try:
+            account = await find_account(engine, person)
+            if account is None or account.role != role:
+                raise LabError(
+                    f"{person}: the lab database has this account with another role; remove calls.db"
+                )
+            await set_password_hash(engine, account.id, hash_password(password))
+            await set_disabled(engine, person, False)
+        finally:
+            await engine.dispose()
+
+    # Its own event loop: the demo calls this from inside one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, reset()).result()
+
+
+def add_account(config_path: str, person: str, role: str) -> Account:
+    """`callguard user add PERSON --role ROLE` with a random password typed on stdin; an account
+    left from an earlier run on the same lab database gets a new random password."""
+    password = secrets.token_urlsafe(12)
+    result = subprocess.run(
+        [sys.executable, "-m", "callguard", "user", "add", person, "--role", role, "--config", config_path],
         input=password + "\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
-
-
-def add_account(config_path: str, person: str, role: str) -> Account:
-    """`callguard user add PERSON --role ROLE` with a random password typed on stdin; an account
-    left from an earlier run on the same lab database gets a new one (`callguard user passwd`)."""
-    password = secrets.token_urlsafe(12)
-    result = _user_command(config_path, ["add", person, "--role", role], password)
     if result.returncode != 0 and "already has an account" in result.stderr:
-        result = _user_command(config_path, ["passwd", person], password)
-    if result.returncode != 0:
+        _reset_password(config_path, person, role, password)
+    elif result.returncode != 0:
         raise LabError(f"callguard user add {person} --role {role}: {result.stderr.strip()}")
     return Account(role, person, password)
 

@@ -23,7 +23,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
 from callguard.lab import Lab
-from callguard.lab.console import add_lab_accounts
+from callguard.lab.console import add_account, add_lab_accounts
 from callguard.store import list_messages, make_engine
 from tests.integration.conftest import INBOUND_TEST_CONFIG, answering_test_config
 from tests.integration.harness import Harness, now
@@ -106,13 +106,16 @@ class Browser:
     def open(self, path: str) -> None:
         self.driver.get(self.console.url + path)
 
-    def sign_in(self, person: str) -> None:
+    def submit_login(self, person: str, password: str) -> None:
         self.driver.delete_all_cookies()
         self.open("/login")
         form = self.driver.find_element(By.CSS_SELECTOR, "form#login")
         form.find_element(By.NAME, "username").send_keys(person)
-        form.find_element(By.NAME, "password").send_keys(self.console.passwords[person])
+        form.find_element(By.NAME, "password").send_keys(password)
         form.submit()
+
+    def sign_in(self, person: str) -> None:
+        self.submit_login(person, self.console.passwords[person])
         self.wait(lambda: "/login" not in self.driver.current_url, f"{person} signed in")
 
     def wait(self, done: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
@@ -329,3 +332,17 @@ async def test_wallboard_shows_a_call_ringing_then_drops_it(
     finally:
         await harness.close()
         lab.reconfigure(lab.outbound_config, base_extra)
+
+
+async def test_accounts_made_again_get_fresh_passwords(lab: Lab, browser: Browser) -> None:
+    """The demo run again on the same lab database: chen.jie's account exists, so the lab gives
+    it a new random password; that one signs in, the last run's no longer does."""
+    assert lab.state is not None
+    old = browser.console.passwords["chen.jie"]
+    account = add_account(lab.state.config_path, "chen.jie", "employee")
+    assert account.password != old
+    browser.console.passwords["chen.jie"] = account.password
+    browser.sign_in("chen.jie")
+    browser.submit_login("chen.jie", old)
+    browser.wait(lambda: browser.driver.find_elements(By.ID, "login-error"), "the sign-in refused")
+    browser.screenshot("old-password-refused")
