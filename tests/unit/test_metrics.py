@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from callguard.config.metrics import MetricsSettings
 from callguard.events.notifier import Emitter
-from callguard.metrics import REGISTRY
+from callguard.metrics import REGISTRY, LiveSources, serve_metrics
 
 
 def count(name: str, **labels: str) -> float:
@@ -33,3 +34,23 @@ def test_emitted_events_are_counted_by_event_and_rule() -> None:
         "ringing": count("callguard_call_events_total", event="ringing"),
     }
     assert {k: after[k] - before[k] for k in after} == dict.fromkeys(after, 1.0)
+
+
+async def test_live_gauges_are_read_from_the_live_objects_at_scrape_time() -> None:
+    states = ["ringing", "talking", "talking"]
+    outbox = [3]
+    sources = LiveSources(
+        call_states=lambda: states,
+        sessions_alive=lambda: len(states),
+        journal_backlog=lambda: 7,
+        mqtt_outbox=lambda: outbox[0],
+        ari_connected=lambda: True,
+    )
+    assert await serve_metrics(MetricsSettings(), sources) is None  # port 0: nothing served
+    assert count("callguard_calls", state="talking") == 2 and count("callguard_calls", state="ringing") == 1
+    assert count("callguard_sessions_alive") == 3 and count("callguard_journal_backlog") == 7
+    assert count("callguard_mqtt_outbox_depth") == 3 and count("callguard_ari_connected") == 1
+    states.clear()
+    outbox[0] = 0
+    assert count("callguard_calls", state="talking") == 0 and count("callguard_sessions_alive") == 0
+    assert count("callguard_mqtt_outbox_depth") == 0
