@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from callguard.store.accounts import (
+    Account,
     clear_failures,
     close_session,
     failure_times,
@@ -22,9 +23,11 @@ from callguard.store.accounts import (
     record_failure,
     set_password_hash,
 )
-from callguard.web.access import Viewer
+from callguard.web.access import Viewer, make_viewer
+from callguard.web.audit import record
 from callguard.web.deps import (
     SESSION_COOKIE,
+    ConsoleState,
     check_csrf,
     client_address,
     console,
@@ -98,6 +101,36 @@ async def _throttled(request: Request, username: str, address: str) -> str | Non
     return None
 
 
+async def _account_if_right(
+    state: ConsoleState, username: str, password: str, address: str
+) -> Account | None:
+    account = await find_account(state.engine, username)
+    ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
+    if account is None or not ok or account.disabled or username not in state.org.people:
+        await record_failure(state.engine, username, address)
+        log.warning("console.login_failed", account=username, address=address)
+        return None
+    await clear_failures(state.engine, username)
+    if _hasher.check_needs_rehash(account.password_hash):
+        await set_password_hash(state.engine, account.id, hash_password(password))
+    return account
+
+
+def _with_session(state: ConsoleState, target: str, session_id: str) -> Response:
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(state.config.console.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=state.config.console.secure_cookies,
+        path="/",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
 @router.post("/login")
 async def login(
     request: Request,
@@ -114,29 +147,16 @@ async def login(
     if refusal:
         log.warning("console.login_throttled", account=username, address=address)
         return _login_page(request, refusal, 429)
-    account = await find_account(state.engine, username)
-    ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
-    if account is None or not ok or account.disabled or username not in state.org.people:
-        await record_failure(state.engine, username, address)
-        log.warning("console.login_failed", account=username, address=address)
+    account = await _account_if_right(state, username, password, address)
+    if account is None:
         return _login_page(request, "Wrong account name or password.", 401)
-    await clear_failures(state.engine, username)
-    if _hasher.check_needs_rehash(account.password_hash):
-        await set_password_hash(state.engine, account.id, hash_password(password))
-    session_id, _csrf = await open_session(state.engine, account.id, state.config.console.session_hours)
+    session_id, csrf = await open_session(state.engine, account.id, state.config.console.session_hours)
     log.info("console.login", account=username, role=account.role, address=address)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_id,
-        max_age=int(state.config.console.session_hours * 3600),
-        httponly=True,
-        samesite="strict",
-        secure=state.config.console.secure_cookies,
-        path="/",
+    # Auditors see who was signed in when, beside what they read.
+    await record(
+        make_viewer(state.org, username, account.role, address, state.engine, csrf), "session.sign_in", {}, 0
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
-    return response
+    return _with_session(state, next, session_id)
 
 
 @router.post("/logout")
@@ -145,6 +165,7 @@ async def logout(request: Request, viewer: Annotated[Viewer, Depends(check_csrf)
     if session_id:
         await close_session(console(request).engine, session_id)
     log.info("console.logout", account=viewer.account)
+    await record(viewer, "session.sign_out", {}, 0)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

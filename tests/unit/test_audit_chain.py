@@ -109,7 +109,7 @@ async def test_concurrent_reads_over_http_each_write_one_entry_on_one_chain(tmp_
         answers = await asyncio.gather(*(client.get(f"/api/v1/audit?account=x{n}") for n in range(20)))
         assert all(a.status_code == 200 for a in answers)
         verdict = await verify_chain(console.engine)
-        assert (verdict.count, verdict.broken_id) == (20, None)
+        assert (verdict.count, verdict.broken_id) == (21, None)  # the sign-in, then 20 reads
 
 
 def _verify_cli(db: Path) -> subprocess.CompletedProcess[str]:
@@ -173,10 +173,10 @@ async def test_a_cut_tail_shows_as_a_different_last_hash_than_the_log_kept(tmp_p
             for n in range(3):
                 await client.get(f"/api/v1/audit?account=x{n}")
         reads = [line for line in logs if line["event"] == "console.read"]
-        assert [r["seq"] for r in reads] == [1, 2, 3] and all(r["rule"] == "LOG-3" for r in reads)
+        assert [r["seq"] for r in reads] == [2, 3, 4] and all(r["rule"] == "LOG-3" for r in reads)
         assert (await verify_chain(console.engine)).head == reads[-1]["hash"]
         async with console.engine.begin() as conn:  # the last read is removed: still a valid chain ...
-            await conn.execute(delete(AuditRow).where(AuditRow.seq == 3))
+            await conn.execute(delete(AuditRow).where(AuditRow.seq == 4))
         cut = await verify_chain(console.engine)
-        assert (cut.count, cut.broken_id) == (2, None)
+        assert (cut.count, cut.broken_id) == (3, None)
         assert cut.head != reads[-1]["hash"] and cut.head == reads[-2]["hash"]  # ... but not the log's head

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from callguard.store.accounts import WebSessionRow, create_token, revoke_token, set_disabled
+from callguard.store.audit import list_entries
 from callguard.web.auth import hash_password, password_matches
 from tests.console import ACCOUNTS, PASSWORD, csrf_of, running_console, sign_in
 
@@ -150,6 +151,21 @@ async def test_sign_out_needs_the_csrf_token_and_ends_the_session(tmp_path: Path
         # The session is gone on the server, not only the cookie in this browser.
         client.cookies.set("callguard_session", cookie)
         assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_signing_in_and_out_is_in_the_audit_trail(tmp_path: Path) -> None:
+    async with (
+        running_console(tmp_path, ("employee",)) as console,
+        console.client(address="10.1.2.3") as client,
+    ):
+        await sign_in(client, EMPLOYEE, "wrong password!")  # no entry: nobody was signed in
+        await sign_in(client, EMPLOYEE)
+        await client.post("/logout", data={"csrf": await csrf_of(client)})
+        entries = await list_entries(console.engine)
+        assert [(e["action"], e["account"], e["role"], e["address"]) for e in reversed(entries)] == [
+            ("session.sign_in", EMPLOYEE, "employee", "10.1.2.3"),
+            ("session.sign_out", EMPLOYEE, "employee", "10.1.2.3"),
+        ]
 
 
 async def test_a_session_expires(tmp_path: Path) -> None:
