@@ -106,6 +106,25 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     return _change(args, work, f"console.account_{verb}", f"account {args.user} {verb}", account=args.user)
 
 
+def cmd_user_password(args: argparse.Namespace) -> int:
+    """A new password (stdin), e.g. when one is forgotten; the account's sessions end."""
+    from callguard.web.auth import hash_password
+
+    config = _config(args)
+    password_hash = hash_password(_read_password(config.console.min_password_length))
+    work = lambda engine: accounts.change_account(engine, args.user, password_hash=password_hash)  # noqa: E731
+    done = f"password of {args.user} changed"
+    return _change(_db(args, config), work, "console.password_changed", done, account=args.user)
+
+
+def cmd_user_role(args: argparse.Namespace) -> int:
+    config = _config(args)
+    check_role(config, args.user, args.role)
+    work = lambda engine: accounts.change_account(engine, args.user, role=args.role)  # noqa: E731
+    done = f"account {args.user} is now {args.role}"
+    return _change(_db(args, config), work, "console.role_changed", done, account=args.user, role=args.role)
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     async def work(engine: Any) -> tuple[int, str]:
         try:
@@ -243,6 +262,19 @@ def _add_user_commands(sub: Any) -> None:
         s.add_argument("user")
         database_options(s, "callguard.toml")
         s.set_defaults(func=cmd_user_disable)
+    _add_account_changes(user)
+
+
+def _add_account_changes(user: Any) -> None:
+    s = user.add_parser("password", help="set a new password (from stdin); its sessions end")
+    s.add_argument("user")
+    database_options(s, "callguard.toml")
+    s.set_defaults(func=cmd_user_password)
+    s = user.add_parser("role", help="change an account's role; its sessions end")
+    s.add_argument("user")
+    s.add_argument("--role", required=True, choices=ROLES)
+    database_options(s, "callguard.toml (its directory and database)")
+    s.set_defaults(func=cmd_user_role)
 
 
 def _add_token_commands(sub: Any) -> None:

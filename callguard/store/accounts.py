@@ -138,6 +138,16 @@ async def set_disabled(engine: AsyncEngine, username: str, disabled: bool = True
             await conn.execute(delete(WebSessionRow).where(WebSessionRow.account_id == ids))
 
 
+async def change_account(engine: AsyncEngine, username: str, **values: str) -> None:
+    """A new password hash or role; the account's sessions end (it signs in again)."""
+    async with engine.begin() as conn:
+        found = await conn.execute(update(AccountRow).where(AccountRow.username == username).values(**values))
+        if not found.rowcount:
+            raise AccountError(f"{username}: no such account")
+        ids = select(AccountRow.id).where(AccountRow.username == username).scalar_subquery()
+        await conn.execute(delete(WebSessionRow).where(WebSessionRow.account_id == ids))
+
+
 async def set_password_hash(engine: AsyncEngine, account_id: int, password_hash: str) -> None:
     """argon2 asks for a rehash when its parameters grow; done at sign-in."""
     async with engine.begin() as conn:

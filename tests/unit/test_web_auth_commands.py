@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.console import PASSWORD, PROJECT
+from callguard.store.accounts import change_account
+from callguard.web.auth import hash_password
+from tests.console import PASSWORD, PROJECT, running_console, sign_in
 
 CONFIG = str(PROJECT / "config" / "callguard.toml")
 
@@ -162,3 +164,33 @@ def test_web_says_in_one_line_when_the_database_is_unreachable(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.startswith("callguard: console: database 127.0.0.1:1/callguard: unreachable: ")
     assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr
+
+
+def test_user_password_and_role_change_the_account(tmp_path: Path) -> None:
+    run(tmp_path, "user", "add", "liu.yang", "--role", "employee", stdin=PASSWORD)
+    changed = run(tmp_path, "user", "password", "liu.yang", stdin="another long passphrase\n")
+    assert changed.stdout.strip() == "password of liu.yang changed", changed.stderr
+    assert (
+        run(tmp_path, "user", "role", "liu.yang", "--role", "head").stdout.strip()
+        == "account liu.yang is now head"
+    )
+    assert run(tmp_path, "user", "list").stdout.splitlines()[0] == "liu.yang\thead"
+    refused = run(tmp_path, "user", "role", "liu.yang", "--role", "nobody")
+    assert refused.returncode == 2  # argparse: not a role
+    assert run(tmp_path, "user", "password", "nobody.here", stdin=PASSWORD).stderr.strip() == (
+        "callguard: nobody.here: no such account"
+    )
+
+
+async def test_a_changed_password_or_role_ends_the_accounts_sessions(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
+        await sign_in(client, "chen.jie")
+        assert (await client.get("/api/v1/me")).status_code == 200
+        await change_account(
+            console.engine, "chen.jie", password_hash=hash_password("another long passphrase")
+        )
+        assert (await client.get("/api/v1/me")).status_code == 401
+        assert (await sign_in(client, "chen.jie")).status_code == 401  # the old password is gone
+        assert (await sign_in(client, "chen.jie", "another long passphrase")).status_code == 303
+        await change_account(console.engine, "chen.jie", role="finance")
+        assert (await client.get("/api/v1/me")).status_code == 401
