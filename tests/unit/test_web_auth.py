@@ -214,3 +214,11 @@ async def test_every_answer_carries_the_safety_headers(tmp_path: Path, header: s
     async with running_console(tmp_path, ()) as console, console.client() as client:
         response = await client.get("/login")
         assert response.headers[header] in ("DENY", "nosniff", "no-store")
+
+
+async def test_an_unknown_page_is_a_console_page_and_an_unknown_api_path_json(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ()) as console, console.client() as client:
+        page = await client.get("/no/such/page", headers={"accept": "text/html"})
+        assert page.status_code == 404 and "<title>404" in page.text
+        api = await client.get("/api/v1/no/such")
+        assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
