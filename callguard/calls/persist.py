@@ -20,6 +20,7 @@ import binascii
 import json
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
@@ -98,9 +99,13 @@ async def save(ari: ChannelVariables, channel_id: str, facts: dict[str, Any]) ->
     await ari.set_channel_var(channel_id, VARIABLE, encode(facts))
 
 
-async def load(ari: ChannelVariables, channel_id: str) -> dict[str, Any] | None:
+async def load(
+    ari: ChannelVariables, channel_id: str, accept: Callable[[dict[str, Any]], object] | None = None
+) -> dict[str, Any] | None:
     """The facts kept on `channel_id`, or None when there are none callguard can use (none
-    written yet, the channel gone, or a value it refuses, which is logged)."""
+    written yet, the channel gone, or a value it refuses, which is logged). `accept` (e.g. a
+    trial `Call.restore`) vets the snapshot's contents: a well-formed value whose contents the
+    engine cannot use (a key missing, a wrong type) is refused here too, not a crash later."""
     try:
         value = await ari.get_channel_var(channel_id, VARIABLE)
     except AriError as exc:
@@ -109,7 +114,18 @@ async def load(ari: ChannelVariables, channel_id: str) -> dict[str, Any] | None:
     if value is None:
         return None
     try:
-        return decode(value)
+        facts = decode(value)
+        if accept is not None:
+            vet(facts, accept)
     except FactsError as exc:
         log.warning("call.facts_refused", channel=channel_id, error=str(exc))
         return None
+    return facts
+
+
+def vet(facts: dict[str, Any], accept: Callable[[dict[str, Any]], object]) -> None:
+    """FactsError (one line) when `accept` cannot use the facts, whatever it raises."""
+    try:
+        accept(facts)
+    except Exception as exc:  # noqa: BLE001 - whatever the snapshot's contents break is a refusal
+        raise FactsError(f"{VARIABLE}: snapshot unusable: {type(exc).__name__}: {exc}") from exc

@@ -230,3 +230,46 @@ def test_the_engines_snapshot_round_trips_through_the_codec() -> None:
     assert restored.snapshot() == facts
     assert [leg.hop.offline_skip_s for leg in restored.legs.values()] == [1.5, 1.5, 1.5]
     assert [v["rule"] for v in restored.record.violations] == ["ANS-1", "ANS-1"]
+
+
+def _restorable(facts: dict[str, Any]) -> object:
+    """What the engine would do with the facts: restore the call from them."""
+    return Call.restore(CallRequest("13512345678", "1003", direction="inbound"), facts)
+
+
+def _without(facts: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in facts.items() if k != key}
+
+
+GOOD = _ringing_call().snapshot()
+
+
+@pytest.mark.parametrize(
+    ("facts", "why"),
+    [
+        ({"v": 1}, "KeyError"),  # the right version, nothing in it
+        (_without(GOOD, "record"), "KeyError: 'record'"),
+        (_without(GOOD, "hop_index"), "KeyError: 'hop_index'"),
+        ({**GOOD, "phase": "dancing"}, "ValueError"),  # not a Phase
+        ({**GOOD, "hop_index": "two"}, "ValueError"),
+        ({**GOOD, "legs": ["not a leg"]}, "TypeError"),
+        ({**GOOD, "legs": [{**GOOD["legs"][0], "id": "someone-elses-leg"}]}, "KeyError"),
+        ({**GOOD, "record": {"call_id": "x"}}, "Error"),
+        ({**GOOD, "hops": [{"targets": ["1003"], "colour": "red"}]}, "TypeError"),
+    ],
+)
+async def test_a_well_formed_value_the_engine_cannot_use_is_refused_on_load(
+    facts: dict[str, Any], why: str
+) -> None:
+    channels = FakeChannels()
+    channels.vars[("c1", VARIABLE)] = encode(facts)
+    assert await persist.load(channels, "c1") == facts  # the codec alone cannot tell
+    assert await persist.load(channels, "c1", accept=_restorable) is None
+    with pytest.raises(FactsError, match=f"^{VARIABLE}: snapshot unusable: .*{why}"):
+        persist.vet(facts, _restorable)
+
+
+async def test_a_usable_snapshot_passes_the_engines_check() -> None:
+    channels = FakeChannels()
+    await persist.save(channels, "c1", GOOD)
+    assert await persist.load(channels, "c1", accept=_restorable) == GOOD
