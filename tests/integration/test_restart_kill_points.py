@@ -347,3 +347,36 @@ async def test_the_largest_snapshot_round_trips_through_asterisk(lab: Lab) -> No
         await client.request("DELETE", f"/channels/{channel}")
         await events.close()
         await client.close()
+
+
+async def test_a_damaged_snapshot_is_refused_and_the_call_still_ends_cleanly(
+    harness: Harness, lab: Lab
+) -> None:
+    """CG_CALL of the right form but unusable contents (here: nothing but the version), found
+    by a restarted callguard, is refused (call.facts_refused) and the call is re-adopted from
+    the ids in Asterisk alone: it talks on and is recorded, and callguard does not crash."""
+    assert lab.state is not None
+    t0, mark = now(), len(callguard_log(lab))
+    phone = await harness.phone("2002", "answer", answer_after_ms=200)
+    caller = await harness.dial("2001", "2002", talk_ms=4000)
+    call_id = await _wait_logged(lab, mark, "call.answered", {})
+    lab.stop_controller(kill=True)
+    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    try:
+        await GlobalFacts(client).set_channel_var(
+            call_id, persist.VARIABLE, persist.encode({"v": persist.VERSION})
+        )
+    finally:
+        await client.close()
+    await asyncio.to_thread(lab.start_controller)
+    saw = await _saw({"caller": caller}, timeout=30) | await _saw({"2002": phone})
+    assert saw == {
+        "caller": "exit 0: ANSWERED",
+        "2002": "exit 0: INVITE_RECEIVED ANSWERED BYE_RECEIVED",
+    }
+    rec = await harness.wait_record(t0, "2002")
+    assert rec["readopted"] is True and rec["disposition"] == "answered" and rec["hangup_by"] == "caller"
+    refused = [e for e in callguard_log(lab)[mark:] if e.get("event") == "call.facts_refused"]
+    assert [e["channel"] for e in refused] == [call_id]
+    assert not [e for e in callguard_log(lab)[mark:] if e.get("event") == "call.session_crashed"]
+    await harness.wait_clean()
