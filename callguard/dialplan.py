@@ -12,12 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from callguard.config import Config, LineKind, NumberClass, NumberRule
+from callguard.policy import q850
 
 GENERATED_NAME = "extensions_callguard_generated.conf"
 
 # Outside numbers the fail-safe dialplan still lets through: what every desk phone's lowest
 # outside class (local, OUT-2) reaches, and which needs no PIN (OUT-3) to reach.
 DEGRADED_CLASSES = (NumberClass.local, NumberClass.mobile, NumberClass.service)
+# What a refused call hears from the fail-safe dialplan (SIP 403), as from callguard.
+REJECTED = q850.CALL_REJECTED
 
 ALARM_CONTEXT = "callguard-alarm-lines"
 INBOUND_ONLY_CONTEXT = "callguard-inbound-only-lines"
@@ -99,12 +102,14 @@ def _outside(config: Config) -> list[str]:
     out.append("; Refused: premium (OUT-1), and classes that may need a PIN (OUT-2, OUT-3).")
     for rule in rules:
         if rule.class_ not in DEGRADED_CLASSES:
-            out.append(f"exten => _{code}{rule.prefix}.,1,Hangup(21) ; {rule.class_.value}")
+            out.append(f"exten => _{code}{rule.prefix}.,1,Hangup({REJECTED}) ; {rule.class_.value}")
     if code:
-        out.append(f"exten => _{code}.,1,Hangup(21) ; any other outside number")
-        out.append("exten => _[0-9*#+].,1,Hangup(1) ; neither an extension nor an outside number")
+        out.append(f"exten => _{code}.,1,Hangup({REJECTED}) ; any other outside number")
+        out.append(
+            f"exten => _[0-9*#+].,1,Hangup({q850.UNALLOCATED}) ; neither an extension nor an outside number"
+        )
     else:
-        out.append("exten => _[0-9*#+].,1,Hangup(21) ; any other number")
+        out.append(f"exten => _[0-9*#+].,1,Hangup({REJECTED}) ; any other number")
     for cls in DEGRADED_CLASSES:
         limit = ob.durations[cls]
         # OUT-4 without callguard: Asterisk ends the call at the limit (always a hard cap here)
@@ -120,7 +125,7 @@ def _outside(config: Config) -> list[str]:
         " same => n,Set(LIMIT_WARNING_FILE=callguard/duration_warning)",
         f" same => n,Dial(PJSIP/${{CG_OUT}}@{ob.trunk},{ob.ring_timeout_s},${{CG_LIMIT}})",
         " same => n,Hangup()",
-        " same => n(refuse),Hangup(21)",
+        f" same => n(refuse),Hangup({REJECTED})",
     ]
     return out
 
