@@ -112,6 +112,7 @@ def _facts(rec: dict[str, Any], violations: list[dict[str, Any]], prompts: list[
         "authorized_by": rec["authorized_by"],
         "matter": rec["matter"],
         "prompts": prompts,
+        "prompts_recorded": rec.get("prompts"),  # the record's own list, where it keeps one
         "transfers": [(t["by"], t["to"], t["result"]) for t in rec["transfers"]],
     }
 
