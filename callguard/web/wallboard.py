@@ -92,6 +92,10 @@ def on_message(hub: Hub, prefix: str, topic: str, payload: bytes) -> None:
 async def follow(hub: Hub, config: Config, engine: Any) -> None:
     """Subscribe to the controller's events for ever (reconnecting), after one database read."""
     settings, prefix = config.mqtt, config.mqtt.topic_prefix
+    if not settings.enabled:  # nothing publishes the calls: the board shows today's figures only
+        log.warning("wallboard.no_mqtt", reason="[mqtt] enabled = false: the wallboard is not live")
+        await load_today(hub, config, engine)
+        return
     loaded, delay = False, 0.5
     while True:
         try:
