@@ -139,7 +139,7 @@ async def login(
     csrf: str = Form(""),
     next: str = Form("/"),  # noqa: A002 - the form field's name
 ) -> Response:
-    state = console(request)
+    state, username = console(request), username.strip()
     if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
         return _login_page(request, "The sign-in form expired; please try again.", 403)
     address = client_address(request)

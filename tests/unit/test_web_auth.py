@@ -75,6 +75,12 @@ async def test_sign_in_never_redirects_to_another_site(tmp_path: Path) -> None:
         assert 'name="next" value="/"' in form.text
 
 
+async def test_the_sign_in_form_escapes_what_it_echoes(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ()) as console, console.client() as client:
+        form = await client.get('/login?next=/x"><script>alert(1)</script>')
+        assert "<script>alert(1)" not in form.text and "&lt;script&gt;" in form.text
+
+
 async def test_wrong_password_and_unknown_account_get_the_same_answer(tmp_path: Path) -> None:
     async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
         wrong = await sign_in(client, EMPLOYEE, "wrong password!")
