@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from callguard.store.audit import AuditEntry, append_entry, list_entries
@@ -50,10 +50,13 @@ def _filters(request: Request) -> dict[str, str]:
     return {k: request.query_params[k] for k in keys if request.query_params.get(k)}
 
 
-def _when(text: str | None) -> datetime | None:
+def _when(text: str | None, key: str) -> datetime | None:
     if not text:
         return None
-    at = datetime.fromisoformat(text)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400, f"{key}: {text!r} is not a time like 2026-11-23T08:00") from None
     return at if at.tzinfo else at.astimezone()  # a time without a zone is local, as shown
 
 
@@ -63,8 +66,8 @@ async def _read(request: Request, access: Access, action: str) -> list[dict[str,
         access.viewer.engine,
         account=filters.get("account"),
         action=filters.get("action"),
-        since=_when(filters.get("since")),
-        until=_when(filters.get("until")),
+        since=_when(filters.get("since"), "since"),
+        until=_when(filters.get("until"), "until"),
     )
     # The auditor's own reading of the audit is audited too.
     await record(access.viewer, action, filters, len(rows))

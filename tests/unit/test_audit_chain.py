@@ -180,3 +180,18 @@ async def test_a_cut_tail_shows_as_a_different_last_hash_than_the_log_kept(tmp_p
         cut = await verify_chain(console.engine)
         assert (cut.count, cut.broken_id) == (3, None)
         assert cut.head != reads[-1]["hash"] and cut.head == reads[-2]["hash"]  # ... but not the log's head
+
+
+async def test_the_audit_is_browsed_by_account_action_and_time(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("auditor",)) as console, console.client() as client:
+        await sign_in(client, ACCOUNTS["auditor"])
+        await client.get("/api/v1/audit")
+        mine = (await client.get("/api/v1/audit", params={"account": "he.gang", "action": "session."})).json()
+        assert [e["action"] for e in mine] == ["session.sign_in"]
+        later = (await client.get("/api/v1/audit", params={"since": "2999-01-01T00:00"})).json()
+        assert later == []
+        csv_text = (await client.get("/audit.csv")).text
+        assert csv_text.startswith("\ufeffseq,at,account,role,action,filters,count,address,hash")
+        assert "audit.list" in csv_text
+        bad = await client.get("/api/v1/audit", params={"since": "yesterday"})
+        assert bad.status_code == 400 and bad.json()["detail"].startswith("since: 'yesterday' is not a time")
