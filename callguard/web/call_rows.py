@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
 from callguard.reports.money import cents
+from callguard.reports.render import excel_safe
 from callguard.store.models import CallRow, LegRow, MessageRow, ViolationRow
 from callguard.web.access import Viewer, mask_record, scope
 from callguard.web.access import mask as mask_number
@@ -32,6 +33,12 @@ CALL_COLUMNS = (
     "node",
     "call_id",
 )
+
+
+def cells(rows: list[Row]) -> list[Row]:
+    """Rows for a CSV export: a caller's name is whatever the caller ID said, and Excel runs a
+    cell starting with = + - @ as a formula; such cells get a leading ' (reports.render)."""
+    return [{k: excel_safe(v) for k, v in row.items()} for row in rows]
 
 
 def local(value: datetime | None, tz: tzinfo | None = None) -> str | None:

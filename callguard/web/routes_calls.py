@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from callguard.web.access import scope
 from callguard.web.audit import record
-from callguard.web.call_rows import CALL_COLUMNS, call_row, call_story
+from callguard.web.call_rows import CALL_COLUMNS, call_row, call_story, cells
 from callguard.web.deps import Access, console, csv_response, page, require
 from callguard.web.records import CallSearch, find_call, parse_search, search_calls
 
@@ -54,7 +54,7 @@ async def calls_json(request: Request, access: Calls) -> list[dict[str, Any]]:
 
 @router.get("/calls.csv", tags=["calls"])
 async def calls_csv(request: Request, access: Calls) -> Response:
-    return csv_response((await _rows(request, access, "calls.export"))[1], CALL_COLUMNS, "calls.csv")
+    return csv_response(cells((await _rows(request, access, "calls.export"))[1]), CALL_COLUMNS, "calls.csv")
 
 
 @router.get("/calls", include_in_schema=False)

@@ -16,7 +16,7 @@ from callguard.store.queries import mark_message_done
 from callguard.web.access import Viewer, people_where, scope
 from callguard.web.audio import RecordingUnavailable, fetch_recording, media_type
 from callguard.web.audit import record
-from callguard.web.call_rows import message_row
+from callguard.web.call_rows import cells, message_row
 from callguard.web.deps import Access, check_csrf, console, csv_response, page, require
 
 router = APIRouter()
@@ -57,7 +57,7 @@ async def messages_json(request: Request, access: Messages) -> list[dict[str, An
 
 @router.get("/messages.csv", tags=["messages"])
 async def messages_csv(request: Request, access: Messages) -> Response:
-    return csv_response(await _rows(request, access, "messages.export"), COLUMNS, "messages.csv")
+    return csv_response(cells(await _rows(request, access, "messages.export")), COLUMNS, "messages.csv")
 
 
 @router.get("/messages", include_in_schema=False)

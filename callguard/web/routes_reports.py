@@ -17,7 +17,7 @@ from callguard.reports.inputs import bill_inputs
 from callguard.store.archive import read_calls
 from callguard.store.models import ViolationRow
 from callguard.web.audit import record
-from callguard.web.call_rows import violation_row
+from callguard.web.call_rows import cells, violation_row
 from callguard.web.deps import Access, console, csv_response, page, require
 from callguard.web.reports import (
     REPORT_COLUMNS,
@@ -97,7 +97,7 @@ async def compliance_json(request: Request, access: Reports) -> dict[str, Any]:
 @router.get("/reports/compliance.csv", tags=["reports"])
 async def compliance_csv(request: Request, access: Reports) -> Response:
     asked, _report_, rows = await _compliance(request, access, "reports.export")
-    return csv_response(rows, REPORT_COLUMNS, f"compliance-{asked.period.label}.csv")
+    return csv_response(cells(rows), REPORT_COLUMNS, f"compliance-{asked.period.label}.csv")
 
 
 @router.get("/reports/compliance", include_in_schema=False)

@@ -19,7 +19,7 @@ from callguard.store import ladder
 from callguard.store.models import ViolationEventRow, ViolationRow
 from callguard.web.access import Viewer, people_where, scope
 from callguard.web.audit import record
-from callguard.web.call_rows import violation_row
+from callguard.web.call_rows import cells, violation_row
 from callguard.web.deps import Access, check_csrf, console, csv_response, page, require
 
 router = APIRouter()
@@ -104,7 +104,7 @@ async def violations_json(request: Request, access: Violations) -> list[dict[str
 
 @router.get("/violations.csv", tags=["violations"])
 async def violations_csv(request: Request, access: Violations) -> Response:
-    return csv_response(await _rows(request, access, "violations.export"), COLUMNS, "violations.csv")
+    return csv_response(cells(await _rows(request, access, "violations.export")), COLUMNS, "violations.csv")
 
 
 @router.get("/violations", include_in_schema=False)

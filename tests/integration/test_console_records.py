@@ -125,6 +125,24 @@ async def _sampled(cons: Console) -> None:
         )
 
 
+async def test_csv_cells_never_run_as_formulas(cons: Console) -> None:
+    """A caller ID's name is the caller's to choose: in Excel it must stay text."""
+    evil = '=HYPERLINK("http://evil.example","click")'
+    async with cons.engine.begin() as conn:
+        await conn.execute(update(CallRow).where(CallRow.call_id == "inbound-2").values(caller_name=evil))
+    async with cons.client("wang.li") as client:
+        response = await client.get("/calls.csv")
+    (row,) = [
+        r
+        for r in csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+        if r["call_id"] == "inbound-2"
+    ]
+    assert row["caller_name"] == "'" + evil
+    assert (
+        next(r for r in await _calls(cons, "wang.li") if r["call_id"] == "inbound-2")["caller_name"] == evil
+    )
+
+
 async def test_a_calls_whole_story(cons: Console) -> None:
     await _sampled(cons)
     async with cons.client("wang.li") as client:
