@@ -30,9 +30,9 @@ WHATS = ("calls", "costs", "bills", "violations", "messages", "reports", "record
 MATRIX: dict[str, dict[str, Reach]] = {
     #              calls costs bills viol. msgs reports rec. wallb. audit
     "admin": dict(zip(WHATS, (A, A, A, A, A, A, A, A, A), strict=True)),
-    "auditor": dict(zip(WHATS, (A, A, A, A, A, A, A, R, A), strict=True)),
+    "auditor": dict(zip(WHATS, (A, A, A, A, A, A, A, A, A), strict=True)),
     "finance": dict(zip(WHATS, (A, A, A, R, R, R, R, R, R), strict=True)),
-    "head": dict(zip(WHATS, (D, D, D, D, D, D, R, R, R), strict=True)),
+    "head": dict(zip(WHATS, (D, D, D, D, D, D, R, D, R), strict=True)),
     "employee": dict(zip(WHATS, (OWN, OWN, R, OWN, OWN, R, R, R, R), strict=True)),
     "operations": dict(zip(WHATS, (R, R, R, R, R, R, R, A, R), strict=True)),
 }

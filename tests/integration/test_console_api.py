@@ -61,7 +61,7 @@ CALLS = "admin auditor finance head employee"
 VIOLATIONS = MESSAGES = "admin auditor head employee"
 REPORTS = "admin auditor head"
 BILLS = "admin auditor finance head"
-WALLBOARD = "admin operations"
+WALLBOARD = "admin auditor head operations"
 AUDIT = RECORDINGS = "admin auditor"
 SUPERVISION_RECORDING = "supervision-inbound-2.wav"  # LOG-6: the sampled call inbound-2 was recorded
 # A call each role may open: the head's is a sales call, the others' 陈杰's.

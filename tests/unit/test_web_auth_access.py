@@ -45,7 +45,7 @@ violations | all all         refused     departments own     refused
 messages   | all all         refused     departments own     refused
 reports    | all all         refused     departments refused refused
 recordings | all all         refused     refused     refused refused
-wallboard  | all refused     refused     refused     refused all
+wallboard  | all all         refused     departments refused all
 audit      | all all         refused     refused     refused refused
 """
 
