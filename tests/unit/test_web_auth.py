@@ -188,9 +188,14 @@ async def test_a_session_expires(tmp_path: Path) -> None:
 async def test_a_disabled_account_is_signed_out_and_cannot_sign_in(tmp_path: Path) -> None:
     async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
         await sign_in(client, EMPLOYEE)
+        _id, token = await create_token(console.engine, EMPLOYEE, "script")
         await set_disabled(console.engine, EMPLOYEE)
         assert (await client.get("/api/v1/me")).status_code == 401
         assert (await sign_in(client, EMPLOYEE)).status_code == 401
+        client.cookies.clear()  # its API tokens stop working too
+        assert (
+            await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 401
 
 
 async def test_bearer_tokens_work_until_revoked(tmp_path: Path) -> None:
