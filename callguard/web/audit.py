@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from callguard.store.audit import AuditEntry, append_entry, list_entries
+from callguard.web.access import mask_record
 from callguard.web.deps import Access, csv_response, page, require
 
 if TYPE_CHECKING:
@@ -71,7 +72,9 @@ async def _read(request: Request, access: Access, action: str) -> list[dict[str,
     )
     # The auditor's own reading of the audit is audited too.
     await record(access.viewer, action, filters, len(rows))
-    return rows
+    # SEC-2: a number someone searched for is an outside party's too.
+    masked: list[dict[str, Any]] = mask_record(access.viewer, rows)
+    return masked
 
 
 Auditing = Annotated[Access, Depends(require("audit"))]

@@ -195,3 +195,18 @@ async def test_the_audit_is_browsed_by_account_action_and_time(tmp_path: Path) -
         assert "audit.list" in csv_text
         bad = await client.get("/api/v1/audit", params={"since": "yesterday"})
         assert bad.status_code == 400 and bad.json()["detail"].startswith("since: 'yesterday' is not a time")
+
+
+async def test_numbers_searched_for_are_masked_in_the_audit_for_roles_without_the_right(
+    tmp_path: Path,
+) -> None:
+    async with running_console(tmp_path, ("admin", "auditor"), unmasked_roles=("admin",)) as console:
+        async with console.client() as admin:
+            await sign_in(admin, ACCOUNTS["admin"])
+            await admin.get("/api/v1/calls", params={"number": "13800138000"})  # any read with a number
+            assert "13800138000" in (await admin.get("/audit.csv")).text
+        async with console.client() as auditor:
+            await sign_in(auditor, ACCOUNTS["auditor"])
+            for surface in ("/api/v1/audit", "/audit.csv", "/audit"):
+                shown = (await auditor.get(surface, headers={"accept": "text/html"})).text
+                assert "13800138000" not in shown and "138****8000" in shown, surface
