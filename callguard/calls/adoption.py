@@ -8,18 +8,36 @@ authorisation and matter code; without one the decision is taken again (it is pu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Container
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
+
+from callguard.ari.client import AriClient, AriError
 from callguard.calls import effects as fx
-from callguard.calls.call import Call, Leg, LegState, Phase, leg_number
+from callguard.calls.call import (
+    BRIDGE_PREFIX,
+    LEG_MARK,
+    Call,
+    Leg,
+    LegState,
+    Phase,
+    bridge_id_for,
+    leg_number,
+    usable,
+)
 from callguard.calls.context import SessionContext
-from callguard.calls.events import Channel
+from callguard.calls.effects import GlobalFacts
+from callguard.calls.events import Channel, parse_time
 from callguard.calls.flows import duration, ending, ringing, start
+from callguard.calls.persist import load as load_facts
 from callguard.calls.resume import from_facts
 from callguard.policy import DialOut, Hop, Party, Route, q850
 from callguard.records import LegRecord
+
+log = structlog.get_logger("callguard.calls")
 
 Effects = list[fx.Effect]
 
@@ -109,3 +127,86 @@ def _take_leg(
     leg.state = LegState.ringing if ringing_now else LegState.dialing
     call.phase = Phase.ringing if ringing_now else Phase.dialing
     return []
+
+
+# --- the restart sweep: which channels in Stasis are calls to take over, which are leftovers --
+
+DIRECTIONS = ("internal", "inbound")  # a caller's Stasis(callguard, <direction>, ...)
+
+
+async def strays(
+    client: AriClient, in_app: list[str], known: Container[str]
+) -> tuple[list[tuple[Channel, tuple[str, ...]]], dict[str, list[Channel]]]:
+    """Channels in Stasis that no session knows: callers (by their Stasis arguments) and
+    legs (by name, `<call>-leg<N>`, grouped by call)."""
+    callers: list[tuple[Channel, tuple[str, ...]]] = []
+    legs: dict[str, list[Channel]] = {}
+    for channel_id in in_app:
+        if channel_id in known:
+            continue
+        try:
+            channel = Channel.parse(await client.get_channel(channel_id))
+        except AriError:
+            continue
+        if channel.stasis_args and channel.stasis_args[0] in DIRECTIONS:
+            callers.append((channel, channel.stasis_args))
+        elif LEG_MARK in channel_id:
+            legs.setdefault(channel_id.rsplit(LEG_MARK, 1)[0], []).append(channel)
+    return callers, legs
+
+
+async def adoption_of(client: AriClient, caller: Channel, candidates: list[Channel]) -> Adoption:
+    """What Asterisk keeps of a caller's call: its bridge (the answer), its facts, its legs."""
+    try:
+        bridge: dict[str, Any] | None = await client.get_bridge(bridge_id_for(caller.id))
+    except AriError:
+        bridge = None
+    facts = await load_facts(GlobalFacts(client), caller.id)
+    if facts is not None and (why := usable(facts)) is not None:
+        log.warning("call.facts_refused", channel=caller.id, error=why)  # the ids' way, then
+        facts = None
+    # The legs to adopt: with the call's facts, every leg they know (a hop ringing several
+    # phones, a transfer target); without, the one in the call's bridge (answered), else
+    # one still ringing, and the others of a ring-all hop are let go.
+    in_bridge = set(bridge.get("channels", [])) if bridge else set()
+    candidates.sort(key=lambda leg: (leg.id not in in_bridge, leg.id))
+    known = {str(leg.get("id")) for leg in facts.get("legs", [])} if facts else set()
+    kept = [leg for leg in candidates if leg.id in known] if facts else candidates[:1]
+    for extra in candidates:
+        if extra not in kept:
+            log.info("call.orphan_leg_hungup", call_id=caller.id, channel=extra.id)
+            await _quietly(client.hangup(extra.id))
+    return Adoption(
+        leg=kept[0] if kept else None,
+        # callguard bridges a call when it is answered: the bridge is the answer's record.
+        answered_at=parse_time(bridge.get("creationtime")) if bridge else None,
+        caller_up=caller.state == "Up",
+        facts=facts,
+        legs=tuple(kept),
+    )
+
+
+async def clean_orphans(
+    client: AriClient, app: dict[str, Any], legs: dict[str, list[Channel]], handled: Container[str]
+) -> None:
+    """A leg whose caller is gone has nobody to talk to; a bridge of a call nobody handles
+    any more is a leak."""
+    for call_id, orphans in legs.items():
+        if call_id not in handled:
+            for leg in orphans:
+                log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg.id)
+                await _quietly(client.hangup(leg.id))
+    orphan_bridges = {str(b) for b in app.get("bridge_ids", []) if str(b).startswith(BRIDGE_PREFIX)}
+    orphan_bridges |= {bridge_id_for(call_id) for call_id in legs if call_id not in handled}
+    for bridge_id in sorted(orphan_bridges):
+        if bridge_id.removeprefix(BRIDGE_PREFIX) not in handled:
+            log.info("call.orphan_bridge_destroyed", bridge=bridge_id)
+            await _quietly(client.destroy_bridge(bridge_id))
+
+
+async def _quietly(request: Awaitable[None]) -> None:
+    """Clean-up of things that may already be gone."""
+    try:
+        await request
+    except AriError:
+        pass

@@ -211,6 +211,18 @@ class Call:
         return call
 
 
+SNAPSHOT_ERRORS = (KeyError, IndexError, TypeError, ValueError, StopIteration, AttributeError)
+
+
+def usable(facts: dict[str, Any]) -> str | None:
+    """Why a snapshot cannot be restored (one line), or None when it can."""
+    try:
+        Call.restore(CallRequest(caller="", dialed=""), facts)
+    except SNAPSHOT_ERRORS as exc:
+        return f"CG_CALL: unusable snapshot: {exc!r}"
+    return None
+
+
 def _leg_facts(leg: Leg) -> dict[str, Any]:
     return {
         "id": leg.id,

@@ -12,11 +12,8 @@ import structlog
 
 from callguard.ari.client import AriActions, AriClient, AriError
 from callguard.calls import events as ev
-from callguard.calls.adoption import Adoption
-from callguard.calls.call import BRIDGE_PREFIX, LEG_MARK, bridge_id_for
+from callguard.calls.adoption import DIRECTIONS, adoption_of, clean_orphans, strays
 from callguard.calls.context import Emitter, Persister, SessionContext
-from callguard.calls.effects import GlobalFacts
-from callguard.calls.persist import load as load_facts
 from callguard.calls.persist import save as persist_facts
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
 from callguard.calls.session import CallSession
@@ -37,8 +34,6 @@ from callguard.records import CallRecord
 log = structlog.get_logger("callguard.calls")
 
 JSON = dict[str, Any]
-
-DIRECTIONS = ("internal", "inbound")
 
 # The events sessions act on. Asterisk sends a Stasis app every channel event by default
 # (variable sets, dialplan steps, connected line, ...): filtering them at the source halves
@@ -210,86 +205,15 @@ class CallManager:
             return
         for session in list(self._sessions.values()):
             session.enqueue(ev.Resync())
-        callers, legs = await self._strays(client, [str(c) for c in app.get("channel_ids", [])])
+        callers, legs = await strays(client, [str(c) for c in app.get("channel_ids", [])], self._by_channel)
         for channel, args in callers:
-            await self._adopt_call(client, channel, args, legs.pop(channel.id, []))
-        await self._clean_orphans(client, app, legs)
+            found = await adoption_of(client, channel, legs.pop(channel.id, []))
+            self._spawn(CallSession(self._ctx, channel, _request(channel, args), found))
+        await clean_orphans(client, app, legs, self._sessions)
         if callers:
             log.info("calls.adopted", count=len(callers))
         if self._close_unobserved is not None:
             await self._close_unobserved(set(self._sessions))
-
-    async def _strays(
-        self, client: AriClient, in_app: list[str]
-    ) -> tuple[list[tuple[ev.Channel, tuple[str, ...]]], dict[str, list[ev.Channel]]]:
-        """Channels in Stasis that no session knows: callers (by their Stasis arguments) and
-        legs (by name, `<call>-leg<N>`, grouped by call)."""
-        callers: list[tuple[ev.Channel, tuple[str, ...]]] = []
-        legs: dict[str, list[ev.Channel]] = {}
-        for channel_id in in_app:
-            if channel_id in self._by_channel:
-                continue
-            try:
-                channel = ev.Channel.parse(await client.get_channel(channel_id))
-            except AriError:
-                continue
-            if channel.stasis_args and channel.stasis_args[0] in DIRECTIONS:
-                callers.append((channel, channel.stasis_args))
-            elif LEG_MARK in channel_id:
-                legs.setdefault(channel_id.rsplit(LEG_MARK, 1)[0], []).append(channel)
-        return callers, legs
-
-    async def _adopt_call(
-        self, client: AriClient, channel: ev.Channel, args: tuple[str, ...], candidates: list[ev.Channel]
-    ) -> None:
-        try:
-            bridge: JSON | None = await client.get_bridge(bridge_id_for(channel.id))
-        except AriError:
-            bridge = None
-        facts = await load_facts(GlobalFacts(client), channel.id)
-        # The legs to adopt: with the call's facts, every leg they know (a hop ringing several
-        # phones, a transfer target); without, the one in the call's bridge (answered), else
-        # one still ringing, and the others of a ring-all hop are let go.
-        in_bridge = set(bridge.get("channels", [])) if bridge else set()
-        candidates.sort(key=lambda leg: (leg.id not in in_bridge, leg.id))
-        known = {str(leg.get("id")) for leg in facts.get("legs", [])} if facts else set()
-        kept = [leg for leg in candidates if leg.id in known] if facts else candidates[:1]
-        for extra in candidates:
-            if extra not in kept:
-                log.info("call.orphan_leg_hungup", call_id=channel.id, channel=extra.id)
-                await self._quietly(client.hangup(extra.id))
-        adoption = Adoption(
-            leg=kept[0] if kept else None,
-            # callguard bridges a call when it is answered: the bridge is the answer's record.
-            answered_at=ev.parse_time(bridge.get("creationtime")) if bridge else None,
-            caller_up=channel.state == "Up",
-            facts=facts,
-            legs=tuple(kept),
-        )
-        self._spawn(CallSession(self._ctx, channel, _request(channel, args), adoption))
-
-    async def _clean_orphans(self, client: AriClient, app: JSON, legs: dict[str, list[ev.Channel]]) -> None:
-        """A leg whose caller is gone has nobody to talk to; a bridge of a call nobody handles
-        any more is a leak."""
-        for call_id, orphans in legs.items():
-            if call_id not in self._sessions:
-                for leg in orphans:
-                    log.info("call.orphan_leg_hungup", call_id=call_id, channel=leg.id)
-                    await self._quietly(client.hangup(leg.id))
-        orphan_bridges = {str(b) for b in app.get("bridge_ids", []) if str(b).startswith(BRIDGE_PREFIX)}
-        orphan_bridges |= {bridge_id_for(call_id) for call_id in legs if call_id not in self._sessions}
-        for bridge_id in sorted(orphan_bridges):
-            if bridge_id.removeprefix(BRIDGE_PREFIX) not in self._sessions:
-                log.info("call.orphan_bridge_destroyed", bridge=bridge_id)
-                await self._quietly(client.destroy_bridge(bridge_id))
-
-    @staticmethod
-    async def _quietly(request: Awaitable[None]) -> None:
-        """Clean-up of things that may already be gone."""
-        try:
-            await request
-        except AriError:
-            pass
 
     async def shutdown(self) -> None:
         """Stop the workers; calls stay up in Asterisk and a later callguard re-adopts them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import structlog
@@ -17,7 +18,7 @@ import structlog
 from callguard.calls import effects as fx
 from callguard.calls import events as ev
 from callguard.calls.adoption import Adoption, resume
-from callguard.calls.call import SETTING_UP, Call, LegState, Phase, new_call
+from callguard.calls.call import SETTING_UP, SNAPSHOT_ERRORS, Call, LegState, Phase, new_call
 from callguard.calls.context import SessionContext
 from callguard.calls.executor import Executor
 from callguard.calls.flows import duration, ending, ringing, start, transfer
@@ -123,7 +124,12 @@ class CallSession:
         )
         self.call = new_call(caller.id, request, record, started_at)
         if adoption is not None and adoption.facts is not None:
-            self.call = Call.restore(request, adoption.facts)  # the facts kept in Asterisk
+            try:
+                self.call = Call.restore(request, adoption.facts)  # the facts kept in Asterisk
+            except SNAPSHOT_ERRORS as exc:
+                # Facts of another shape: re-adopt from the ids in Asterisk alone.
+                log.warning("call.facts_refused", channel=caller.id, error=repr(exc))
+                adoption = replace(adoption, facts=None)
         self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
         self._adoption = adoption
         self._timers = Timers(self.enqueue)

@@ -10,12 +10,12 @@ from typing import Any
 from callguard.calls import effects as fx
 from callguard.calls import events as ev
 from callguard.calls.adoption import Adoption, resume
-from callguard.calls.call import Call, LegState, Phase, new_call
+from callguard.calls.call import Call, LegState, Phase, new_call, usable
 from callguard.calls.context import SessionContext
 from callguard.calls.executor import Executor, ringback_tone
 from callguard.calls.flows import start
 from callguard.calls.flows.dialogue import play
-from callguard.calls.session import dispatch
+from callguard.calls.session import CallSession, dispatch
 from callguard.config import AnsweringSettings, CallSettings, OfficeHours, OutboundSettings
 from callguard.policy import AnsweringPolicy, CallRequest, OutboundPolicy, PinBook, calling_party, hash_pin
 from callguard.records import CallRecord
@@ -292,3 +292,20 @@ def test_a_restart_during_the_message_prompt_records_after_it() -> None:
     assert not any(isinstance(e, fx.Play) for e in out) and fx.CheckPlayback(prompt.playback_id) in out
     out = dispatch(again, ctx, ev.PlaybackDone(prompt.playback_id, CALL), T0 + timedelta(seconds=8))
     assert isinstance(out[0], fx.Record) and again.record.disposition == "no_message"
+
+
+def test_facts_of_another_shape_fall_back_to_the_ids_in_asterisk() -> None:
+    ctx = _ctx()
+    request = CallRequest(caller="1001", dialed="1002", direction="internal", at=T0)
+    odd = Adoption(leg=None, answered_at=None, caller_up=True, facts={"v": 1, "phase": "talking"})
+    session = CallSession(ctx, ev.Channel(CALL, "1001"), request, odd)
+    assert session.call.phase is Phase.new and session._adoption is not None
+    assert session._adoption.facts is None
+
+
+def test_only_a_restorable_snapshot_is_usable() -> None:
+    ctx = _ctx(answering=ANSWERING)
+    call = _call(ctx, "01088886666", "1003", "inbound")
+    start.start(call, ctx, T0)
+    assert usable(json.loads(json.dumps(call.snapshot()))) is None
+    assert (usable({"v": 1}) or "").startswith("CG_CALL: unusable snapshot: KeyError")
