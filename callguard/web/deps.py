@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.config import Config
+from callguard.reports.formats import excel_safe
 from callguard.store.accounts import Account, account_by_id, account_for_token, find_session
 from callguard.web.access import MATRIX, Org, Reach, Scope, Viewer, make_viewer, scope
 
@@ -162,7 +163,8 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filenam
     writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        # A caller's name comes from the caller ID (untrusted): no cell may run as a formula.
+        writer.writerow({key: excel_safe(value) for key, value in row.items()})
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

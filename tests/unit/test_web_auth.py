@@ -4,6 +4,8 @@ Real SQLite through the real store; the real app over ASGI."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ from sqlalchemy import update
 from callguard.store.accounts import WebSessionRow, create_token, revoke_token, set_disabled
 from callguard.store.audit import list_entries
 from callguard.web.auth import hash_password, password_matches
+from callguard.web.deps import csv_response
 from tests.console import ACCOUNTS, PASSWORD, csrf_of, running_console, sign_in
 
 EMPLOYEE = ACCOUNTS["employee"]
@@ -233,3 +236,16 @@ async def test_an_unknown_page_is_a_console_page_and_an_unknown_api_path_json(tm
         assert page.status_code == 404 and "<title>404" in page.text
         api = await client.get("/api/v1/no/such")
         assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+def test_csv_exports_never_hand_a_spreadsheet_a_formula() -> None:
+    rows = [
+        {"name": '=HYPERLINK("http://evil.example","x")', "number": "13800138000", "cost": "0.44"},
+        {"name": "@SUM(A1)", "number": "-2+3+cmd|' /C calc'!A0", "cost": "12.50"},
+        {"name": "王丽 Wang Li", "number": "1003", "cost": None},
+    ]
+    text = csv_response(rows, ("name", "number", "cost"), "x.csv").body.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[1] == ['\'=HYPERLINK("http://evil.example","x")', "13800138000", "0.44"]
+    assert lines[2] == ["'@SUM(A1)", "'-2+3+cmd|' /C calc'!A0", "12.50"]
+    assert lines[3] == ["王丽 Wang Li", "1003", ""]
