@@ -63,6 +63,8 @@ class CallRecord:
     tariff: str | None = None
     budget: str | None = None
     recording: str | None = None  # LOG-6: the supervision recording's stored name (sampled calls)
+    # The prompts callguard played to the caller, in order (kept across a restart, issue 9).
+    prompts: list[str] = field(default_factory=list)
     # LOG-1: "dialplan" for a call that never entered Stasis (emergency, fail-safe), recorded
     # from AMI UserEvents or imported from Asterisk's CDR.
     handled_by: str = "callguard"

@@ -83,5 +83,6 @@ def from_json(data: dict[str, Any]) -> CallRecord:
         tariff=data.get("tariff"),
         budget=data.get("budget"),
         recording=data.get("recording"),  # LOG-6
+        prompts=[str(p) for p in data.get("prompts") or []],
         handled_by=data.get("handled_by") or "callguard",
     )

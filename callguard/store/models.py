@@ -66,6 +66,8 @@ class CallRow(Base):
     handled_by: Mapped[str] = mapped_column(String(16), default="callguard", server_default="callguard")
     # LOG-6 (migration 0012): the supervision recording of a sampled outside call.
     recording: Mapped[str | None] = mapped_column(String(256), index=True)
+    # Migration 0013: the prompts callguard played to the caller, in order.
+    prompts: Mapped[list[str] | None] = mapped_column(JSON)
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.id", lazy="selectin"

@@ -83,6 +83,7 @@ def call_values(record: CallRecord) -> dict[str, Any]:
             "tariff": record.tariff,
             "budget": record.budget,
             "recording": record.recording,  # LOG-6
+            "prompts": record.prompts or None,
             "handled_by": record.handled_by,  # LOG-1
         },
     )
@@ -193,5 +194,6 @@ def call_record(row: CallRow) -> CallRecord:
         tariff=row.tariff,
         budget=row.budget,
         recording=row.recording,  # LOG-6
+        prompts=list(row.prompts or []),
         handled_by=row.handled_by,  # LOG-1: callguard | dialplan
     )

@@ -158,6 +158,7 @@ def test_pin_question_as_a_table_and_the_pin_never_leaves_the_check() -> None:
     assert call.record.authorized_by == "wang.li"
     prompt = next(e for e in out if isinstance(e, fx.Play))
     assert prompt.prompt == "enter_matter"
+    assert call.record.prompts == ["enter_pin", "enter_matter"]  # what the caller heard
 
 
 def test_a_digit_pause_ends_the_pin_and_nothing_typed_is_no_guess() -> None:
@@ -260,6 +261,7 @@ def test_a_restart_during_a_prompt_waits_for_it_instead_of_playing_it_again() ->
     for digit in "246813#":
         out = dispatch(again, ctx, ev.DtmfReceived(CALL, digit), T0)
     assert [type(e) for e in out] == [fx.CheckPin]
+    assert again.record.prompts == ["enter_pin"]  # heard once, kept across the restart
 
 
 async def test_a_plain_call_keeps_no_facts_in_asterisk() -> None:

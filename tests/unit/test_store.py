@@ -262,3 +262,16 @@ async def test_migrations_running_at_once_on_one_loop_do_not_corrupt_each_other(
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_the_prompts_a_caller_heard_are_stored_in_order(tmp_path: Path) -> None:
+    """Issue 9: the record keeps the prompts callguard played to the caller (migration 0013)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    rec = record("p")
+    rec.prompts = ["greeting_admin", "target_unavailable", "message_saved"]
+    assert CallRecord.from_json(rec.as_json()).prompts == rec.prompts
+    await write_records(engine, [rec])
+    [row] = await list_calls(engine)
+    assert row["prompts"] == ["greeting_admin", "target_unavailable", "message_saved"]
+    await engine.dispose()

@@ -83,6 +83,7 @@ def play(
         return then(call, ctx, now)
     playback_id = call.next_playback_id()
     call.stack.append(Prompt(playback_id, barge_in, then))
+    call.record.prompts.append(prompt)
     out: Effects = [
         fx.Play(call.caller_channel, prompt, playback_id),
         fx.Emit("call.prompt", {"prompt": prompt, "playback_id": playback_id}),
@@ -104,6 +105,8 @@ def resume_prompt(call: Call, playback_id: str, then: Then, barge_in: bool = Fal
 def play_to(call: Call, channel_id: str, prompt: str) -> tuple[str, Effects]:
     """Start a prompt to one side of a call without waiting for it: its playback id and effects."""
     playback_id = call.next_playback_id()
+    if channel_id == call.caller_channel:
+        call.record.prompts.append(prompt)
     return playback_id, [
         fx.Play(channel_id, prompt, playback_id),
         fx.Emit("call.prompt", {"prompt": prompt, "playback_id": playback_id, "to": channel_id}),

@@ -35,6 +35,7 @@ def on_timer(call: Call, ctx: SessionContext, name: str, now: datetime) -> Effec
     if name == WARNING:
         # Only the employee hears it: the playback targets their channel, not the bridge.
         playback_id = call.next_playback_id()
+        call.record.prompts.append("duration_warning")
         fields = {
             "ext": call.request.from_line,
             "limit_s": dial.duration.limit_s,
