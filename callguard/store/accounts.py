@@ -286,8 +286,10 @@ async def failures_since(
     return len(by_user), len(by_address)
 
 
-async def record_failure(engine: AsyncEngine, username: str, address: str) -> None:
+async def record_failure(engine: AsyncEngine, username: str, address: str, forget_before: datetime) -> None:
+    """Store a failed sign-in; those before `forget_before` no longer count and go."""
     async with engine.begin() as conn:
+        await conn.execute(delete(LoginFailureRow).where(LoginFailureRow.at < forget_before))
         await conn.execute(
             insert(LoginFailureRow),
             {"at": datetime.now(UTC), "username": username[:64], "address": address[:64]},

@@ -107,7 +107,8 @@ async def _account_if_right(
     account = await find_account(state.engine, username)
     ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
     if account is None or not ok or account.disabled or username not in state.org.people:
-        await record_failure(state.engine, username, address)
+        window = timedelta(minutes=state.config.console.login_window_minutes)
+        await record_failure(state.engine, username, address, datetime.now(UTC) - window)
         log.warning("console.login_failed", account=username, address=address)
         return None
     await clear_failures(state.engine, username)

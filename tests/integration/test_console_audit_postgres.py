@@ -35,7 +35,7 @@ async def test_accounts_sessions_tokens_and_failures_on_postgres(postgres: PgSer
         _id, token = await create_token(engine, "chen.jie", "script")
         found = await account_for_token(engine, token)
         assert found is not None and found.username == "chen.jie"
-        await record_failure(engine, "chen.jie", "10.0.0.1")
+        await record_failure(engine, "chen.jie", "10.0.0.1", datetime.now(UTC) - timedelta(minutes=15))
         since = datetime.now(UTC) - timedelta(minutes=1)
         assert await failures_since(engine, "chen.jie", "10.0.0.1", since) == (1, 1)
     finally:

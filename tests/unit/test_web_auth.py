@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from callguard.store.accounts import WebSessionRow, create_token, revoke_token, set_disabled
+from callguard.store.accounts import LoginFailureRow, WebSessionRow, create_token, revoke_token, set_disabled
 from callguard.store.audit import list_entries
 from callguard.web.auth import hash_password, password_matches
 from callguard.web.deps import csv_response
@@ -134,6 +134,20 @@ async def test_failed_sign_ins_are_throttled_per_address(tmp_path: Path) -> None
             assert "from this address" in refused.text
         async with console.client(address="10.0.0.8") as client:  # another address is not held back
             assert (await sign_in(client, EMPLOYEE, PASSWORD)).status_code == 303
+
+
+async def test_failures_older_than_the_window_are_forgotten(tmp_path: Path) -> None:
+    async with (
+        running_console(tmp_path, ("employee",), login_max_failures_account=2) as console,
+        console.client() as client,
+    ):
+        await sign_in(client, EMPLOYEE, "wrong password!")
+        async with console.engine.begin() as conn:  # that one was an hour ago
+            await conn.execute(update(LoginFailureRow).values(at=datetime.now(UTC) - timedelta(hours=1)))
+        await sign_in(client, EMPLOYEE, "wrong password!")
+        async with console.engine.connect() as conn:
+            assert (await conn.scalar(select(func.count(LoginFailureRow.id)))) == 1
+        assert (await sign_in(client, EMPLOYEE)).status_code == 303  # one failure in the window
 
 
 async def test_a_right_password_clears_the_accounts_count(tmp_path: Path) -> None:
