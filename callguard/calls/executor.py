@@ -48,6 +48,7 @@ from callguard.calls.effects import (
     StopPlayback,
     Submit,
 )
+from callguard.config.service import tone_zone
 
 log = structlog.get_logger("callguard.calls")
 
@@ -62,8 +63,8 @@ def sound(prompt: str) -> str:
 
 def ringback_tone(language: str) -> str:
     """Asterisk's ringback in the country of the configured language (zh_CN → tonezone=cn)."""
-    country = language.partition("_")[2].lower()
-    return f"tone:ring;tonezone={country}" if country else "tone:ring"
+    zone = tone_zone(language)
+    return f"tone:ring;tonezone={zone}" if zone else "tone:ring"
 
 
 def _subject(effect: Effect) -> str:

@@ -95,6 +95,16 @@ class ServiceSection(Strict):
     # with this configuration; empty = not checked.
     dialplan_include: str = ""
 
+    @property
+    def tone_zone(self) -> str:
+        """Asterisk's tone zone (indications.conf) of the language's country: the ringback
+        callguard plays (zh_CN rings as "cn"); "" for a language without a country."""
+        return tone_zone(self.language)
+
+
+def tone_zone(language: str) -> str:
+    return language.partition("_")[2].lower()
+
 
 class RecordsSettings(Strict):
     """LOG-2: `callguard db prune` deletes whole local months older than this many months, after

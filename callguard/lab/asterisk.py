@@ -164,9 +164,14 @@ def render_config(
     files[GENERATED_NAME] = render_dialplan(config)
     files["rtp.conf"] = "[general]\nrtpstart = 20000\nrtpend = 29999\n"
     files["pjsip.conf"] = _pjsip_conf(ports, Directory(config.directory))
-    # China's tones: ring 1 s on / 4 s off, the cadence POLICY ANS-1 counts rings by.
-    files["indications.conf"] = _conf("indications.conf")
+    files["indications.conf"] = indications_conf(config.service.tone_zone)
     return files
+
+
+def indications_conf(zone: str) -> str:
+    """China's tones (ring 1 s on / 4 s off, the cadence POLICY ANS-1 counts rings by); the
+    zone Asterisk uses by default is the one of callguard's configured language, as its ringback."""
+    return _conf("indications.conf").replace("country = cn", f"country = {zone or 'cn'}", 1)
 
 
 def _conf(name: str) -> str:

@@ -17,6 +17,7 @@ from callguard.calls.flows import start
 from callguard.calls.flows.dialogue import play
 from callguard.calls.session import CallSession, dispatch
 from callguard.config import AnsweringSettings, CallSettings, OfficeHours, OutboundSettings
+from callguard.lab.asterisk import indications_conf
 from callguard.policy import AnsweringPolicy, CallRequest, OutboundPolicy, PinBook, calling_party, hash_pin
 from callguard.records import CallRecord
 from tests.unit.test_session import DIRECTORY, FakeAri, World, ch
@@ -189,6 +190,7 @@ def test_the_facts_of_a_call_survive_a_snapshot_round_trip() -> None:
 
 
 def test_ringback_and_spoken_digits_follow_the_configured_language() -> None:
+    assert "country = cn" in indications_conf("cn") and "country = de" in indications_conf("de")
     assert ringback_tone("zh_CN") == "tone:ring;tonezone=cn"
     assert ringback_tone("de_DE") == "tone:ring;tonezone=de"
     assert ringback_tone("en") == "tone:ring"
