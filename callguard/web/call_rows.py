@@ -10,7 +10,7 @@ from decimal import Decimal
 from callguard.reports.money import cents
 from callguard.reports.render import excel_safe
 from callguard.store.models import CallRow, LegRow, MessageRow, ViolationRow
-from callguard.web.access import Viewer, mask_record, scope
+from callguard.web.access import Scope, Viewer, mask_record, scope
 from callguard.web.access import mask as mask_number
 from callguard.web.records import Row, StoredCall
 
@@ -57,8 +57,27 @@ def _rings(legs: list[LegRow]) -> int | None:
     return None
 
 
-def _rules(stored: StoredCall) -> str:
-    rules = [v.rule for v in stored.violations]
+def reaches(reach: Scope, person: str | None, extension: str | None) -> bool:
+    """LOG-3 for one row already read (a violation, a message): access.people_where in Python."""
+    if reach.everything:
+        return True
+    return not reach.refused and (person in reach.people or extension in reach.extensions)
+
+
+def readable_violations(stored: StoredCall, viewer: Viewer) -> list[ViolationRow]:
+    """The call's violations this viewer may read: a call's story or its rules column must not
+    show a violation that /violations would not (LOG-3: a colleague's, another department's)."""
+    reach = scope(viewer, "violations")
+    return [v for v in stored.violations if reaches(reach, v.person, v.extension)]
+
+
+def readable_message(stored: StoredCall, viewer: Viewer) -> MessageRow | None:
+    m = stored.message
+    return m if m is not None and reaches(scope(viewer, "messages"), m.for_person, m.for_ext) else None
+
+
+def _rules(stored: StoredCall, viewer: Viewer) -> str:
+    rules = [v.rule for v in readable_violations(stored, viewer)]
     rules += [str(d["rule"]) for d in stored.call.decisions or [] if isinstance(d, dict) and d.get("rule")]
     return " ".join(dict.fromkeys(rules))  # in order, once each
 
@@ -80,7 +99,7 @@ def call_row(stored: StoredCall, viewer: Viewer, tz: tzinfo | None = None) -> Ro
         "talk_s": round(c.talk_s, 1) if c.talk_s is not None else None,
         "cost_yuan": cents(Decimal(c.cost)) if c.cost is not None else None,
         "matter": c.matter,
-        "rules": _rules(stored),
+        "rules": _rules(stored, viewer),
         "node": c.node,
         "call_id": c.call_id,
     }
@@ -150,8 +169,10 @@ def message_row(m: MessageRow, viewer: Viewer, tz: tzinfo | None = None) -> Row:
 
 def call_story(stored: StoredCall, viewer: Viewer, tz: tzinfo | None = None) -> Row:
     """Everything the record says about one call: legs and rings, prompts, decisions with their
-    rule IDs, transfers, cost, matter, violations and the message left."""
+    rule IDs, transfers, cost, matter, violations and the message left: the violations and the
+    message only as far as the viewer's violations and messages scope reach (LOG-3)."""
     c = stored.call
+    message = readable_message(stored, viewer)
     return {
         **call_row(stored, viewer, tz),
         "ringing": local(c.ringing_at, tz),
@@ -170,8 +191,8 @@ def call_story(stored: StoredCall, viewer: Viewer, tz: tzinfo | None = None) -> 
         "prompts": _prompts(c),
         "decisions": mask_record(viewer, list(c.decisions or [])),
         "transfers": mask_record(viewer, list(c.transfers or [])),
-        "violations": [violation_row(v, viewer, tz) for v in stored.violations],
-        "message": message_row(stored.message, viewer, tz) if stored.message else None,
+        "violations": [violation_row(v, viewer, tz) for v in readable_violations(stored, viewer)],
+        "message": message_row(message, viewer, tz) if message else None,
         # LOG-6: a sampled call's supervision recording, for the roles that may play recordings.
         "recording_audio": (
             f"/recordings/{c.id}/audio" if c.recording and not scope(viewer, "recordings").refused else None

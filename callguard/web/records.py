@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, String, and_, cast, false, or_, select, tr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from callguard.store.models import CallRow, LegRow, MessageRow, ViolationRow
-from callguard.web.access import Org, Reach, Scope
+from callguard.web.access import Org, Reach, Scope, people_where
 
 Row = dict[str, Any]
 DIRECTIONS = ("internal", "inbound", "outbound")
@@ -88,7 +88,10 @@ def parse_search(params: Mapping[str, str], tz: tzinfo | None = None) -> CallSea
             "direction", params.get("direction"), DIRECTIONS.__contains__, "|".join(DIRECTIONS)
         ),
         disposition=_choice(
-            "disposition", params.get("disposition"), lambda d: bool(_DISPOSITION.match(d)), "a disposition"
+            "disposition",
+            params.get("disposition"),
+            lambda d: bool(_DISPOSITION.match(d)),
+            "a disposition",
         ),
         rule=_choice("rule", params.get("rule"), lambda r: bool(_RULE.match(r)), "a rule ID like OUT-1"),
         limit=limit,
@@ -131,15 +134,19 @@ def scope_condition(scope: Scope) -> ColumnElement[bool]:
     return false()
 
 
-def _has_rule(rule: str) -> ColumnElement[bool]:
-    """A violation of `rule` on the call, or a decision citing it (decisions are JSON text)."""
+def _has_rule(rule: str, violations: Scope) -> ColumnElement[bool]:
+    """A violation of `rule` on the call that the viewer may read (LOG-3: else the search would
+    tell a colleague's violation), or a decision citing it (decisions are JSON text)."""
     violated = select(ViolationRow.id).where(
-        ViolationRow.rule == rule, ViolationRow.call_id == CallRow.call_id, ViolationRow.node == CallRow.node
+        ViolationRow.rule == rule,
+        ViolationRow.call_id == CallRow.call_id,
+        ViolationRow.node == CallRow.node,
+        people_where(violations, ViolationRow.person, ViolationRow.extension),
     )
     return or_(violated.exists(), cast(CallRow.decisions, String).like(f'%"rule": "{rule}"%'))
 
 
-def search_condition(search: CallSearch, org: Org) -> ColumnElement[bool]:
+def search_condition(search: CallSearch, org: Org, violations: Scope) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     if search.start is not None:
         parts.append(CallRow.started_at >= search.start)
@@ -163,7 +170,7 @@ def search_condition(search: CallSearch, org: Org) -> ColumnElement[bool]:
     if search.disposition:
         parts.append(CallRow.disposition == search.disposition)
     if search.rule:
-        parts.append(_has_rule(search.rule))
+        parts.append(_has_rule(search.rule, violations))
     return and_(true(), *parts)
 
 
@@ -190,11 +197,14 @@ async def _with_violations(session: AsyncSession, calls: list[CallRow]) -> list[
     return list(out.values())
 
 
-async def search_calls(engine: AsyncEngine, search: CallSearch, scope: Scope, org: Org) -> list[StoredCall]:
-    """The viewer's calls matching `search`, newest first, with their violations."""
+async def search_calls(
+    engine: AsyncEngine, search: CallSearch, scope: Scope, org: Org, violations: Scope
+) -> list[StoredCall]:
+    """The viewer's calls matching `search`, newest first, with their violations (`violations`:
+    the viewer's scope for them, which the rule filter respects)."""
     stmt = (
         select(CallRow)
-        .where(scope_condition(scope), search_condition(search, org))
+        .where(scope_condition(scope), search_condition(search, org, violations))
         .order_by(CallRow.started_at.desc(), CallRow.id.desc())
         .limit(search.limit)
         .offset(search.offset)

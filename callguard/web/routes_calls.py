@@ -39,7 +39,10 @@ def _without_costs(access: Access, row: dict[str, Any]) -> dict[str, Any]:
 
 async def _rows(request: Request, access: Access, action: str) -> tuple[CallSearch, list[dict[str, Any]]]:
     search = _search(request, access)
-    found = await search_calls(console(request).engine, search, access.scope, access.viewer.org)
+    viewer = access.viewer
+    found = await search_calls(
+        console(request).engine, search, access.scope, viewer.org, scope(viewer, "violations")
+    )
     rows = [_without_costs(access, call_row(c, access.viewer)) for c in found]
     await record(access.viewer, action, search.filters(), len(rows))
     return search, rows

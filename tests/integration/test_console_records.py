@@ -195,3 +195,29 @@ async def test_every_read_is_audited_with_filters_and_count(cons: Console) -> No
         await client.get("/api/v1/calls")
     (refused,) = await list_entries(cons.engine, account="ma.lin")
     assert refused["action"] == "calls.refused"
+
+
+async def test_a_story_shows_only_the_violations_and_message_the_viewer_may_read(cons: Console) -> None:
+    """LOG-3 (review F2): a call's story and its rules column carry the call's violations and
+    message only as far as the viewer's violations and messages scope reach, as /violations
+    and /messages do; the rule search does not find a violation the viewer may not read."""
+    async with cons.client("zhou.qiang") as client:  # answered inbound-2; the ANS-1 is 刘洋's
+        story = (await client.get("/api/v1/calls/node1/inbound-2")).json()
+    assert story["violations"] == [] and "ANS-1" not in story["rules"].split()
+    assert story["rules"] == "ANS-3"  # the routing decision's rule stays: it is the call's
+    (row,) = [r for r in await _calls(cons, "zhou.qiang") if r["call_id"] == "inbound-2"]
+    assert row["rules"] == "ANS-3"
+    assert ids(await _calls(cons, "zhou.qiang", rule="ANS-1")) == set()
+    assert ids(await _calls(cons, "liu.yang", rule="ANS-1")) == {"inbound-2"}  # his own: he reads it
+    async with cons.client("zhao.min") as client:  # finance: calls and costs; no violations, messages
+        premium = (await client.get("/api/v1/calls/node1/outbound-4")).json()
+        message = (await client.get("/api/v1/calls/node1/message-5")).json()
+    assert premium["violations"] == [] and message["message"] is None
+    assert ids(await _calls(cons, "zhao.min", rule="OUT-1")) == {"outbound-4"}  # the refusal's rule
+    browser, _csrf = await cons.browser("zhao.min")
+    async with browser:
+        page = (await browser.get("/calls/node1/message-5")).text
+    assert 'id="call-message"' not in page
+    async with cons.client("he.gang") as client:  # the auditor reads all of it
+        message = (await client.get("/api/v1/calls/node1/message-5")).json()
+    assert message["message"]["for_person"] == "chen.jie"
