@@ -283,6 +283,28 @@ async def test_each_role_gets_what_the_matrix_says_and_every_read_is_audited(
             assert not leaked, f"{role} {url} shows outside numbers {leaked}"
 
 
+# Records the role may read in general, but not these: answered as absent ones (404), audited.
+OUT_OF_REACH = [
+    ("employee", "/api/v1/calls/node1/inbound-2"),  # a sales call; 陈杰 is in admin
+    ("employee", "/calls/node1/outbound-4"),
+    ("head", "/api/v1/calls/node1/internal-1"),  # an admin call; 刘洋 heads sales
+    ("head", "/api/v1/reports/person/chen.jie"),
+    ("head", "/reports/person/chen.jie"),
+    ("head", "/api/v1/messages/1/audio"),  # 陈杰's message
+]
+
+
+@pytest.mark.parametrize(("role", "url"), OUT_OF_REACH)
+async def test_a_record_out_of_reach_is_absent_and_the_attempt_audited(
+    reading: Served, role: str, url: str
+) -> None:
+    before = await _last_seq(reading)
+    status, body = await _ask(reading, PERSON[role], "GET", url, page=not url.startswith("/api/"))
+    assert status == 404, body[:300]
+    entries = await _audit_since(reading, before)
+    assert [(e["account"], e["count"]) for e in entries] == [(PERSON[role], 0)], entries
+
+
 @pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
 async def test_nobody_signed_in_reads_nothing(reading: Served, method: str, path: str) -> None:
     served = reading
