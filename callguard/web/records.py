@@ -19,8 +19,9 @@ from callguard.web.access import Org, Reach, Scope, people_where
 Row = dict[str, Any]
 DIRECTIONS = ("internal", "inbound", "outbound")
 MAX_LIMIT = 1000
-_RULE = re.compile(r"^[A-Z]{2,5}-[0-9]{1,2}$")
-_DISPOSITION = re.compile(r"^[a-z_]{1,32}$")
+# fullmatch, not match with $: `$` also matches before a trailing newline ("OUT-1\n").
+_RULE = re.compile(r"[A-Z]{2,5}-[0-9]{1,2}")
+_DISPOSITION = re.compile(r"[a-z_]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,10 @@ def parse_search(params: Mapping[str, str], tz: tzinfo | None = None) -> CallSea
         disposition=_choice(
             "disposition",
             params.get("disposition"),
-            lambda d: bool(_DISPOSITION.match(d)),
+            lambda d: bool(_DISPOSITION.fullmatch(d)),
             "a disposition",
         ),
-        rule=_choice("rule", params.get("rule"), lambda r: bool(_RULE.match(r)), "a rule ID like OUT-1"),
+        rule=_choice("rule", params.get("rule"), lambda r: bool(_RULE.fullmatch(r)), "a rule ID like OUT-1"),
         limit=limit,
         offset=offset,
     )

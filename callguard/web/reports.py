@@ -17,8 +17,10 @@ from callguard.web.charts import Bar, column_chart, hbar_chart, stacked_chart
 
 Row = dict[str, Any]
 STEPS = ["verbal_warning", "written_warning", "fine", "referral", "-"]
-_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-_SPAN = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$")
+# fullmatch, not match with $: `$` also matches before a trailing newline, and a period ends up
+# in a Content-Disposition header ("compliance-2026-11\n.csv": the response is dropped).
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_SPAN = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,11 @@ def parse_period(text: str | None, tz: tzinfo | None = None, today: date | None 
     """`2026-11` (a local month) or `2026-11-01..2026-11-15` (local days); default this month."""
     today = today or datetime.now(tz).date()
     label = text or today.strftime("%Y-%m")
-    if _MONTH.match(label):
+    if _MONTH.fullmatch(label):
         first = date(int(label[:4]), int(label[5:]), 1)
         after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         return Period(label, _midnight(first, tz), _midnight(after, tz))
-    span = _SPAN.match(label)
+    span = _SPAN.fullmatch(label)
     try:
         if span is None:
             raise ValueError

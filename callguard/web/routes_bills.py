@@ -24,7 +24,7 @@ from callguard.web.reports import bill_chart
 
 router = APIRouter()
 Bills = Annotated[Access, Depends(require("bills"))]
-_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # fullmatch: `$` allows a trailing newline
 
 
 def _department(request: Request, access: Access) -> str | None:
@@ -41,7 +41,7 @@ def _department(request: Request, access: Access) -> str | None:
 
 
 async def _bill(request: Request, access: Access, month: str, action: str) -> Bill:
-    if not _MONTH.match(month):
+    if not _MONTH.fullmatch(month):
         raise HTTPException(400, f"month: {month!r} is not a month like 2026-11")
     department = _department(request, access)
     state = console(request)

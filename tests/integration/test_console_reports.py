@@ -140,3 +140,26 @@ async def test_report_and_bill_reads_are_audited(cons: Console) -> None:
     assert [(e["action"], e["count"]) for e in entries] == [("reports.compliance", 3), ("bills.export", 0)]
     assert entries[0]["filters"] == {"period": _period(), "department": "sales"}
     assert entries[1]["filters"] == {"month": _month(), "department": "sales"}
+
+
+async def test_a_month_or_period_with_a_trailing_newline_is_refused(cons: Console) -> None:
+    """Review F14: `^...$` let "2026-11\\n" through (`$` matches before a final newline) into the
+    CSV's Content-Disposition header, where uvicorn drops the response: a clear 400 instead."""
+    month, period = _month(), _period()
+    async with cons.client("wang.li") as client:
+        for url, params in (
+            (f"/bills/{month}%0A.csv", {}),
+            (f"/api/v1/bills/{month}%0A", {}),
+            (f"/bills/{month}%0A", {}),
+            ("/reports/compliance.csv", {"period": f"{month}\n"}),
+            ("/api/v1/reports/compliance", {"period": f"{period}\n"}),
+            ("/api/v1/reports/person/chen.jie", {"period": f"{month}\n"}),
+            ("/api/v1/calls", {"rule": "OUT-1\n"}),
+            ("/api/v1/calls", {"disposition": "answered\n"}),
+        ):
+            response = await client.get(url, params=params)
+            assert response.status_code == 400, (url, params, response.status_code)
+            assert "\n" not in response.headers.get("content-disposition", "")
+        good = await client.get(f"/bills/{month}.csv")
+    assert good.status_code == 200
+    assert good.headers["content-disposition"] == f'attachment; filename="bill-{month}.csv"'
