@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import aiomqtt
@@ -22,13 +23,17 @@ from callguard.events.mqtt import client_options
 from callguard.policy import AnsweringPolicy, Directory
 from callguard.reports.inputs import directory_maps
 from callguard.store.archive import read_calls
-from callguard.web.access import Reach, mask_record
+from callguard.web.access import Reach, mask_record, scope
 from callguard.web.audit import record
 from callguard.web.board import Board, Row
-from callguard.web.deps import Access, console, page, require
+from callguard.web.deps import Access, SignInRequired, console, current_viewer, page, require
 
 log = structlog.get_logger("callguard.web.wallboard")
 KEEPALIVE_S = 15.0  # a comment line now and then keeps proxies from closing a quiet stream
+# An open stream checks its viewer's sign-in again before each push and this often when quiet:
+# signing out, a disabled account, a changed password or an expired session ends it within this
+# (security review F6).
+CHECK_S = 2.0
 
 
 class Hub:
@@ -62,7 +67,7 @@ def make_board(config: Config) -> Board:
 async def load_today(hub: Hub, config: Config, state_engine: Any) -> None:
     """One read at start: today's ended calls, for each department's answering rate."""
     now = datetime.now().astimezone()
-    start = datetime.combine(now.date(), time(), now.tzinfo)
+    start = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
     try:
         async with asyncio.timeout(30):
             calls = await read_calls(state_engine, start, now)
@@ -159,28 +164,71 @@ async def wallboard_json(request: Request, access: Watching) -> Row:
     return view
 
 
+async def _still_watching(request: Request) -> Access | None:
+    """The stream's viewer checked again exactly as each request is (deps.current_viewer: the
+    session not signed out or expired, the token not revoked, the account enabled and in the
+    directory), and their role still allowed the wallboard (LOG-3); None ends the stream."""
+    try:
+        viewer = await current_viewer(request)
+    except SignInRequired:
+        return None
+    scope_ = scope(viewer, "wallboard")
+    return None if scope_.refused else Access(viewer, scope_)
+
+
+def _event(name: str, data: Row) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _woken(flag: asyncio.Event, within_s: float) -> bool:
+    try:
+        await asyncio.wait_for(flag.wait(), within_s)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _follow_board(
+    request: Request, hub: Hub, access: Access, first: Row, life_s: float
+) -> AsyncIterator[str]:
+    """The board at every change, for as long as the viewer may watch it: their sign-in is checked
+    again before each push and every CHECK_S while the board is quiet; the stream ends, with an
+    `ended` event, once it fails or the stream has lived a whole session (session_hours; the
+    session's own expiry ends it earlier: the check no longer finds the session)."""
+    started = sent = time.monotonic()
+    with hub.watch() as flag:
+        yield _event("board", first)
+        while True:
+            woken = await _woken(flag, CHECK_S)
+            still = await _still_watching(request)
+            if still is None or time.monotonic() - started >= life_s:
+                reason = "signed out" if still is None else "the session's time is up"
+                log.info("wallboard.stream_ended", account=access.viewer.account, reason=reason)
+                yield _event("ended", {"reason": reason})
+                return
+            if await request.is_disconnected():
+                return
+            access = still
+            if woken:
+                flag.clear()
+                yield _event("board", board_for(hub, access))
+                sent = time.monotonic()
+            elif time.monotonic() - sent >= KEEPALIVE_S:
+                yield ": keepalive\n\n"
+                sent = time.monotonic()
+
+
 @router.get("/wallboard/events", tags=["wallboard"])
 async def wallboard_events(request: Request, access: Watching) -> StreamingResponse:
     """Server-sent events: `event: board` with the whole board (for this viewer) at once and
-    after every change; the stream is audited once, when it opens."""
+    after every change, until `event: ended` (signed out, disabled, session over). The stream is
+    audited once, when it opens, with the calls of the first board this viewer is sent."""
     hub = _hub(request)
-    await record(access.viewer, "wallboard.stream", {}, len(hub.board.calls))
-
-    async def stream() -> AsyncIterator[str]:
-        with hub.watch() as flag:
-            while not await request.is_disconnected():
-                flag.clear()
-                yield f"event: board\ndata: {json.dumps(board_for(hub, access), ensure_ascii=False)}\n\n"
-                while not flag.is_set():
-                    try:
-                        await asyncio.wait_for(flag.wait(), KEEPALIVE_S)
-                    except TimeoutError:
-                        yield ": keepalive\n\n"
-                        if await request.is_disconnected():
-                            return
-
+    first = board_for(hub, access)
+    await record(access.viewer, "wallboard.stream", {}, len(first["calls"]))
+    life_s = console(request).config.console.session_hours * 3600
     return StreamingResponse(
-        stream(),
+        _follow_board(request, hub, access, first, life_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

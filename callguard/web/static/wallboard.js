@@ -85,6 +85,12 @@
     skewMs = Date.parse(board.now) - Date.now();
     render();
   });
+  source.addEventListener("ended", (message) => {
+    // Signed out, disabled or the session is over: the server ended the stream; sign in again.
+    source.close();
+    $("wallboard-status").textContent = `ended: ${JSON.parse(message.data).reason}`;
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+  });
   source.onerror = () => {
     const status = $("wallboard-status");
     status.textContent = "reconnecting…";
