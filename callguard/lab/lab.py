@@ -63,6 +63,7 @@ class Lab:
         outbound_config: str = "",
         extra_config: str = "",
         budgets_config: str = LAB_BUDGETS,
+        database_url: str | None = None,
     ) -> None:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self.ports = ports or LabPorts()
@@ -72,6 +73,8 @@ class Lab:
         self.outbound_config = outbound_config  # more [outbound] settings (tests: short limits)
         self.extra_config = extra_config  # further sections of callguard.toml
         self.budgets_config = budgets_config  # the [budgets] section (LOG-4)
+        # The store: the lab's own SQLite file unless given (the bench's --store postgres).
+        self.database_url = database_url or f"sqlite+aiosqlite:///{self.state_dir}/calls.db"
         self.state_file = self.state_dir / "state.json"
         self.state: LabState | None = LabState.load(self.state_file) if self.state_file.exists() else None
 
@@ -97,6 +100,7 @@ class Lab:
                 outbound_config=self.outbound_config,
                 budgets_config=self.budgets_config,
                 extra_config=self.extra_config,
+                database_url=self.database_url,
             )
         )
         return path
@@ -171,7 +175,7 @@ class Lab:
             sip_port=self.ports.sip,
             mqtt_host=self.ports.host,
             mqtt_port=self.ports.mqtt,
-            database_url=f"sqlite+aiosqlite:///{self.state_dir}/calls.db",
+            database_url=self.database_url,
             config_path=str(config_path),
             pstn_address=self.ports.pstn_address,
             carrier_port=self.ports.carrier,
