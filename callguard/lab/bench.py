@@ -1,232 +1,186 @@
 """`callguard bench`: the same SIPp load through a plain dialplan Dial() and through callguard,
-in one run, with figures printed side by side (never asserted: this machine's numbers vary)."""
+in one run, with figures printed side by side and written as JSON (never asserted: this
+machine's numbers vary). `--find-limit` first finds the plain path's clean rate, `--soak N`
+watches memory over N calls, `--store postgres` puts the records in PostgreSQL, `--profile`
+samples the controller with py-spy."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import time
+import contextlib
+import resource
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from callguard.lab import bench_soak
+from callguard.lab.bench_paths import MEDIA_TALK_MS, PATHS, TALK_MS, Beside, run_path
+from callguard.lab.bench_profile import print_profile, profiler, require_py_spy, summarize_collapsed
+from callguard.lab.bench_report import print_limit, print_results, write_json
+from callguard.lab.bench_stats import PathResult, Report, find_limit
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
-from callguard.lab.phones import (
-    SippRun,
-    callee_scenario,
-    caller_scenario,
-    free_udp_port,
-    require_sipp,
-    start_sipp,
-)
+from callguard.lab.phones import require_sipp
+from callguard.lab.postgres import throwaway_postgres
 
-BENCH_USER = "benchplain"  # the lab endpoint whose calls take the plain Dial() context
-CALLEE = "1002"
-TALK_MS = 500
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """utime + stime of a process and its reaped children, in seconds."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = sum(int(x) for x in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class PathResult:
-    name: str
-    completed: int
-    failed: int
-    pdd_ms: list[float]
-    asterisk_cpu_ms: float
-    controller_cpu_ms: float
-    channels_left: int
-    bridges_left: int
-    wall_s: float
-    asterisk_rss_mb: float
-    controller_rss_mb: float
-
-
-def _rss_mb(pid: int | None) -> float:
-    """Resident memory of a process after the run, in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return float("nan")
-
-
-def _rtts(work: Path) -> list[float]:
-    out: list[float] = []
-    for f in work.glob("*_rtt.csv"):
-        for line in f.read_text().splitlines()[1:]:
-            parts = line.split(";")
-            if len(parts) >= 2:
-                try:
-                    out.append(float(parts[1]))
-                except ValueError:
-                    continue
-    return out
-
-
-# With --media each caller sends recorded speech (the `~` key of the lab phones) before hanging up.
-MEDIA_TALK_MS = 2000
-
-
-def _caller_args(lab: Lab, rate: float, count: int) -> list[str]:
-    """SIPp places `count` calls at `rate` a second from a free port, each call's PDD traced."""
-    assert lab.state is not None
-    return [
-        f"{lab.state.sip_host}:{lab.state.sip_port}",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(free_udp_port()),
-        "-r",
-        str(rate),
-        "-m",
-        str(count),
-        "-l",
-        str(max(50, int(rate * 4))),
-        "-trace_rtt",
-        "-rtt_freq",
-        "1",
-        "-timeout",
-        str(int(count / rate) + 60) + "s",
-    ]
-
-
-def _caller_xml(from_user: str, media: bool) -> str:
-    if media:
-        return caller_scenario(from_user, CALLEE, talk_ms=MEDIA_TALK_MS - 1500, dtmf=((0, "~"),))
-    return caller_scenario(from_user, CALLEE, talk_ms=TALK_MS)
+PROBE_S = 4.0  # each --find-limit probe places this many seconds' worth of calls
 
 
 @dataclass(frozen=True)
-class _Cpu:
-    """CPU seconds used so far by Asterisk and by callguard."""
+class BenchOptions:
+    rate: float = 50.0
+    count: int = 500
+    max_calls_in_setup: int = 20
+    state_dir: Path | None = None
+    media: bool = False
+    port_offset: int = 200
+    json_file: Path | None = None
+    find_limit: bool = False
+    soak: int = 0
+    store: str = "sqlite"
+    profile: bool = False
+    limit_ceiling: float = 400.0  # --find-limit probes no faster than this
 
-    asterisk: float
-    controller: float
+    @property
+    def directory(self) -> Path:
+        return self.state_dir or default_state_dir().with_name("bench")
 
-    @classmethod
-    def now(cls, lab: Lab) -> _Cpu:
-        assert lab.state is not None
-        pids = lab.state.pids
-        return cls(_cpu_seconds(pids.get("asterisk")), _cpu_seconds(pids.get("callguard")))
+    def settings(self, rate: float) -> dict[str, Any]:
+        return {
+            "rate": rate,
+            "count": self.soak or self.count,
+            "talk_ms": MEDIA_TALK_MS if self.media else TALK_MS,
+            "media": self.media,
+            "max_calls_in_setup": self.max_calls_in_setup,
+            "store": self.store,
+            "port_offset": self.port_offset,
+            "find_limit": self.find_limit,
+            "soak": self.soak,
+        }
 
 
-async def _run_path(
-    lab: Lab, name: str, from_user: str, rate: float, count: int, work: Path, media: bool = False
-) -> PathResult:
-    assert lab.state is not None
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    callee = await start_sipp(
-        work,
-        "callee",
-        callee_scenario("answer", answer_after_ms=0),
-        ["-i", "127.0.0.1", "-p", str(lab.state.phones[CALLEE])],
-    )
-    await asyncio.sleep(0.3)
-    try:
-        cpu0 = _Cpu.now(lab)
-        t0 = time.monotonic()
-        caller = await start_sipp(
-            work, "caller", _caller_xml(from_user, media), _caller_args(lab, rate, count)
+def raise_open_files_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit: Asterisk and SIPp (started from here) inherit it,
+    and a thousand calls take a few thousand sockets (SIP, RTP, RTCP)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+@contextlib.contextmanager
+def bench_lab(options: BenchOptions, node: str, calls: dict[str, Any]) -> Iterator[Lab]:
+    """A lab with no desk phones (SIPp plays them), on the store asked for; down afterwards."""
+    raise_open_files_limit()
+    with contextlib.ExitStack() as stack:
+        url = None
+        if options.store == "postgres":
+            url = stack.enter_context(throwaway_postgres()).url
+        lab = Lab(
+            options.directory, LabPorts(offset=options.port_offset), calls=calls, node=node, database_url=url
         )
+        if lab.state is not None:
+            lab.down()
+        lab.up(phones=False)
         try:
-            await caller.wait(count / rate + 60)
-        except TimeoutError:
-            print(f"  {name}: calls still up after {count / rate + 60:.0f} s were abandoned", flush=True)
-        wall = time.monotonic() - t0
-        await asyncio.sleep(2.0)  # let every BYE and hang-up settle before counting leftovers
-    finally:
-        await callee.stop()
-    return _result(lab, name, caller, count, work, (cpu0, _Cpu.now(lab)), wall)
+            yield lab
+        finally:
+            lab.down()
 
 
-def _result(
-    lab: Lab, name: str, caller: SippRun, count: int, work: Path, cpu: tuple[_Cpu, _Cpu], wall: float
-) -> PathResult:
-    assert lab.state is not None
-    # Completed = the caller's phone was answered (SIPp counts a refused call as "successful").
-    completed = sum(1 for _, e in caller.events() if e == "ANSWERED")
-    per_call = 1000.0 / max(count, 1)
-    before, after = cpu
-    return PathResult(
-        name,
-        completed,
-        count - completed,
-        _rtts(work),
-        (after.asterisk - before.asterisk) * per_call,
-        (after.controller - before.controller) * per_call,
-        len(lab.ari_get("/channels") or []),
-        len(lab.ari_get("/bridges") or []),
-        wall,
-        _rss_mb(lab.state.pids.get("asterisk")),
-        _rss_mb(lab.state.pids.get("callguard")),
-    )
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-def run_bench(
-    rate: float, count: int, max_calls_in_setup: int, state_dir: Path | None = None, media: bool = False
-) -> int:
+def run_bench(options: BenchOptions) -> int:
     require_sipp()
-    state_dir = state_dir or default_state_dir().with_name("bench")
-    lab = Lab(
-        state_dir,
-        LabPorts(offset=200),
-        calls={"no_answer_timeout_s": 10, "max_calls_in_setup": max_calls_in_setup},
-        node="bench",
-    )
-    if lab.state is not None:
-        lab.down()
-    print(
-        f"callguard bench: {count} calls per path at {rate:g} calls/s, "
-        f"{MEDIA_TALK_MS if media else TALK_MS} ms talk each{' with speech' if media else ''}; "
-        f"max_calls_in_setup {max_calls_in_setup}; lab on ports +200 in {state_dir}",
-        flush=True,
-    )
-    lab.up(phones=False)
-    results: list[PathResult] = []
-    try:
-        for name, user in (("plain Dial()", BENCH_USER), ("callguard", "1001")):
-            print(f"running {name} ...", flush=True)
-            work = state_dir / "bench" / user
-            results.append(asyncio.run(_run_path(lab, name, user, rate, count, work, media)))
-    finally:
-        lab.down()
-    _print_results(results)
+    if options.profile:
+        require_py_spy()
+    report = Report(settings=options.settings(options.rate))
+    calls = {"no_answer_timeout_s": 10, "max_calls_in_setup": options.max_calls_in_setup}
+    with bench_lab(options, "bench", calls) as lab:
+        rate = options.rate
+        if options.find_limit:
+            found = _find_limit(lab, options, report)
+            if found is None:
+                return 1
+            rate = found
+            report.settings = options.settings(rate)
+        _print_header(options, rate)
+        if options.soak:
+            _soak(lab, options, rate, report)
+        else:
+            report.paths = [_one_path(lab, options, path, rate, options.count, report) for path in PATHS]
+    print_results(report.paths)
+    write_json(report, options.json_file or options.directory / "bench.json")
     return 0
 
 
-def _print_results(results: list[PathResult]) -> None:
-    print()
+def _print_header(options: BenchOptions, rate: float) -> None:
+    count = options.soak or options.count
+    talk = MEDIA_TALK_MS if options.media else TALK_MS
     print(
-        f"{'path':<14}{'completed':>10}{'failed':>8}{'PDD p50 ms':>12}{'PDD p99 ms':>12}"
-        f"{'Asterisk CPU ms/call':>22}{'callguard CPU ms/call':>23}{'channels left':>15}"
-        f"{'bridges left':>14}{'wall s':>8}{'Asterisk RSS MiB':>18}{'callguard RSS MiB':>19}"
+        f"callguard bench: {count} calls per path at {rate:g} calls/s, {talk} ms talk each"
+        f"{' with speech' if options.media else ''}; max_calls_in_setup {options.max_calls_in_setup}; "
+        f"store {options.store}; lab on ports +{options.port_offset} in {options.directory}",
+        flush=True,
     )
-    for r in results:
+
+
+def _one_path(
+    lab: Lab, options: BenchOptions, path: tuple[str, str], rate: float, count: int, report: Report
+) -> PathResult:
+    name, user = path
+    print(f"running {name} ...", flush=True)
+    work = options.directory / "bench" / user
+    beside: Beside | None = None
+    raw = options.directory / "profile.txt"
+    controller = lab.state.pids.get("callguard") if lab.state else None
+    if options.profile and name == "callguard" and controller is not None:
+        raw.unlink(missing_ok=True)
+        beside = profiler(controller, raw)
+    result = asyncio.run(run_path(lab, path, rate, count, work, options.media, beside))
+    if beside is not None:
+        summary = summarize_collapsed(raw.read_text() if raw.exists() else "")
+        report.extra["profile"] = summary | {"raw": str(raw)}
+        print_profile(summary, raw)
+    return result
+
+
+def _find_limit(lab: Lab, options: BenchOptions, report: Report) -> float | None:
+    """Short plain-path runs, ramping then bisecting, for the highest clean rate."""
+    name, user = PATHS[0]
+
+    def probe(rate: float) -> bool:
+        count = max(50, int(rate * PROBE_S))
+        work = options.directory / "bench" / "find-limit"
+        result = asyncio.run(run_path(lab, PATHS[0], rate, count, work, options.media))
+        verdict = "clean" if result.clean else "not clean"
+        p99 = result.as_dict()["pdd_ms"]["p99"]
         print(
-            f"{r.name:<14}{r.completed:>10}{r.failed:>8}{_pct(r.pdd_ms, 0.5):>12.1f}"
-            f"{_pct(r.pdd_ms, 0.99):>12.1f}{r.asterisk_cpu_ms:>22.2f}{r.controller_cpu_ms:>23.2f}"
-            f"{r.channels_left:>15}{r.bridges_left:>14}{r.wall_s:>8.1f}"
-            f"{r.asterisk_rss_mb:>18.0f}{r.controller_rss_mb:>19.0f}"
+            f"  probe {rate:g}/s: {result.completed}/{count} completed, PDD p99 {p99} ms: {verdict}",
+            flush=True,
         )
-    print("\nPDD = post-dial delay, INVITE sent to 180 Ringing received, per call (SIPp rtd).")
+        return result.clean
+
+    print(f"finding the {name} path's clean rate ({PROBE_S:g} s of calls per probe) ...", flush=True)
+    rate, tried = find_limit(probe, start=min(options.rate, 25.0), ceiling=options.limit_ceiling)
+    print_limit(rate, tried)
+    report.extra["find_limit"] = {"clean_rate": rate, "probes": [{"rate": r, "clean": ok} for r, ok in tried]}
+    return rate
+
+
+def _soak(lab: Lab, options: BenchOptions, rate: float, report: Report) -> None:
+    """Both paths, one after the other, with RSS sampled during each and the live gauges after."""
+    assert lab.state is not None
+    warmup_s = bench_soak.default_warmup_s(options.soak, rate)
+    soaks: dict[str, Any] = {}
+    for name, user in PATHS:
+        samples = bench_soak.RssSamples()
+        print(f"soaking {name} ...", flush=True)
+        work = options.directory / "bench" / user
+        beside = bench_soak.sampler(lab, samples)
+        report.paths.append(
+            asyncio.run(run_path(lab, (name, user), rate, options.soak, work, options.media, beside))
+        )
+        samples.take(lab)  # after the settle: the figure the growth is judged by
+        gauges = bench_soak.read_live_gauges(lab.state.metrics_url)
+        soaks[name] = bench_soak.soak_summary(samples, warmup_s, gauges)
+        bench_soak.print_soak(name, soaks[name])
+    report.extra["soak"] = soaks

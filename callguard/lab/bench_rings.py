@@ -5,6 +5,7 @@ Prints figures; asserts nothing (they depend on the machine and its load)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 from pathlib import Path
 
@@ -62,8 +63,9 @@ async def _one_call(lab: Lab, work: Path, n: int) -> float | None:
     return (ticks["CANCELLED"] - ticks["INVITE_RECEIVED"]) / 1000
 
 
-async def _measure(calls: int, cadence_s: float, state_dir: Path) -> int:
-    lab = Lab(state_dir, LabPorts(offset=200), node="bench-rings", extra_config=_config(cadence_s))
+async def _measure(calls: int, cadence_s: float, state_dir: Path, port_offset: int = 200) -> int:
+    ports = LabPorts(offset=port_offset)
+    lab = Lab(state_dir, ports, node="bench-rings", extra_config=_config(cadence_s))
     if lab.state is not None:
         lab.down()
     for leftover in ("calls.db", "calls.db-wal", "calls.db-shm", "journal.jsonl"):
@@ -97,5 +99,22 @@ async def _measure(calls: int, cadence_s: float, state_dir: Path) -> int:
     return 0
 
 
-def run_bench_rings(calls: int, cadence_s: float, state_dir: Path | None = None) -> int:
-    return asyncio.run(_measure(calls, cadence_s, (state_dir or default_state_dir()).parent / "bench-rings"))
+def run_bench_rings(
+    calls: int,
+    cadence_s: float,
+    state_dir: Path | None = None,
+    port_offset: int = 200,
+    hold: tuple[int, float] | None = None,
+) -> int:
+    """One call at a time (`calls` of them), or `hold` = (N, rate): N calls ringing at once."""
+    directory = (state_dir or default_state_dir()).parent / "bench-rings"
+    if hold is None:
+        return asyncio.run(_measure(calls, cadence_s, directory, port_offset))
+    from callguard.lab.bench_hold import HoldOptions, measure_hold
+
+    options = HoldOptions(hold[0], hold[1], cadence_s, RINGS, directory, port_offset)
+    summary = asyncio.run(measure_hold(options, _config(cadence_s)))
+    out = directory / "bench-rings.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"figures as JSON: {out}")
+    return 0 if summary["measured"] else 1

@@ -83,21 +83,31 @@ def cmd_lab_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from callguard.lab.bench import run_bench
+    from callguard.lab.bench import BenchOptions, run_bench
 
-    return run_bench(
+    options = BenchOptions(
         rate=args.rate,
         count=args.count,
         max_calls_in_setup=args.max_calls_in_setup,
         state_dir=Path(args.state_dir) if args.state_dir else None,
         media=args.media,
+        port_offset=args.port_offset,
+        json_file=Path(args.json) if args.json else None,
+        find_limit=args.find_limit,
+        soak=args.soak,
+        store=args.store,
+        profile=args.profile,
+        limit_ceiling=args.limit_ceiling,
     )
+    return run_bench(options)
 
 
 def cmd_bench_rings(args: argparse.Namespace) -> int:
     from callguard.lab.bench_rings import run_bench_rings
 
-    return run_bench_rings(args.calls, args.cadence, Path(args.state_dir) if args.state_dir else None)
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    hold = (args.hold, args.rate) if args.hold else None
+    return run_bench_rings(args.calls, args.cadence, state_dir, args.port_offset, hold)
 
 
 def add_commands(sub: Any) -> None:
@@ -130,6 +140,26 @@ def add_commands(sub: Any) -> None:
     _add_bench_commands(sub)
 
 
+def _add_bench_modes(s: argparse.ArgumentParser) -> None:
+    """`bench`'s JSON file, --find-limit, --soak, --store, --profile (issue 12)."""
+    s.add_argument("--json", metavar="FILE", help="write the figures here (default: STATE_DIR/bench.json)")
+    s.add_argument(
+        "--find-limit",
+        action="store_true",
+        help="first find the plain path's clean rate (0 failed, PDD p99 <= 20 ms) and compare at it",
+    )
+    s.add_argument("--limit-ceiling", type=float, default=400.0, help="--find-limit tries no higher rate")
+    s.add_argument(
+        "--soak",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N calls per path at --rate, RSS sampled; then the controller's live sessions",
+    )
+    s.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite", help="the records' store")
+    s.add_argument("--profile", action="store_true", help="py-spy samples the controller on its path")
+
+
 def _add_bench_commands(sub: Any) -> None:
     """`bench` and `bench-rings`: figures from the lab."""
     s = sub.add_parser("bench", help="load through plain dialplan and through callguard; print figures")
@@ -146,11 +176,22 @@ def _add_bench_commands(sub: Any) -> None:
         action="store_true",
         help="callers send 1.5 s of recorded speech (RTP) in each call: the bridges' media cost",
     )
+    _add_bench_modes(s)
     s.add_argument("--state-dir")
+    s.add_argument("--port-offset", type=int, default=200, help="shift every lab port by this much")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("bench-rings", help="measure how exactly ANS-1's ring deadline is kept")
     s.add_argument("--calls", type=int, default=20)
     s.add_argument("--cadence", type=float, default=0.3, help="seconds per ring (China: 5)")
+    s.add_argument(
+        "--hold",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N calls ringing at once, all left to reach the limit (give a cadence long enough)",
+    )
+    s.add_argument("--rate", type=float, default=100.0, help="with --hold: calls placed a second")
     s.add_argument("--state-dir")
+    s.add_argument("--port-offset", type=int, default=200, help="shift every lab port by this much")
     s.set_defaults(func=cmd_bench_rings)
