@@ -71,10 +71,10 @@ def department_head(config_path: str, department: str = HEAD_OF) -> str:
 
 def _reset_password(config_path: str, person: str, role: str, password: str) -> None:
     """A new password for an account an earlier run on this lab database made (the demo runs
-    again): set in the store as `user add` would have hashed it."""
+    again), changed as `callguard user password` changes one: the last run's sessions end."""
     # Here, not at the top: every lab command imports this module; only a re-run needs the web's.
     from callguard.store import make_engine
-    from callguard.store.accounts import find_account, set_disabled, set_password_hash
+    from callguard.store.accounts import change_account, find_account, set_disabled
     from callguard.web.auth import hash_password
 
     async def reset() -> None:
@@ -85,7 +85,7 @@ def _reset_password(config_path: str, person: str, role: str, password: str) -> 
                 raise LabError(
                     f"{person}: the lab database has this account with another role; remove calls.db"
                 )
-            await set_password_hash(engine, account.id, hash_password(password))
+            await change_account(engine, person, password_hash=hash_password(password))
             await set_disabled(engine, person, False)
         finally:
             await engine.dispose()

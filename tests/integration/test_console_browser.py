@@ -342,11 +342,16 @@ async def test_wallboard_shows_a_call_ringing_then_drops_it(
 
 async def test_accounts_made_again_get_fresh_passwords(lab: Lab, browser: Browser) -> None:
     """The demo run again on the same lab database: chen.jie's account exists, so the lab gives
-    it a new random password; that one signs in, the last run's no longer does."""
+    it a new random password, changed as `callguard user password` does: the session signed in
+    with the last run's password ends; the new one signs in, the last run's no longer does."""
     assert lab.state is not None
     old = browser.console.passwords["chen.jie"]
+    browser.sign_in("chen.jie")
     account = add_account(lab.state.config_path, "chen.jie", "employee")
     assert account.password != old
+    browser.open("/calls")
+    browser.wait(lambda: "/login" in browser.driver.current_url, "the last run's session ended")
+    browser.screenshot("old-session-ended")
     browser.console.passwords["chen.jie"] = account.password
     browser.sign_in("chen.jie")
     browser.submit_login("chen.jie", old)
