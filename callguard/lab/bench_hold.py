@@ -9,6 +9,7 @@ limit (rings x cadence) must be longer than N / rate for all of them to ring at 
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class HoldOptions:
     rings: int
     state_dir: Path
     port_offset: int
+    max_calls_in_setup: int = 20
 
     @property
     def limit_s(self) -> float:
@@ -105,8 +107,25 @@ async def _phones(lab: Lab, work: Path, calls: int) -> tuple[SippRun, SippRun]:
     return silent, cover
 
 
-async def _hold(lab: Lab, options: HoldOptions, work: Path) -> tuple[list[tuple[int, int]], SippRun]:
+def open_files(pid: int | None) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+async def _watch_open_files(pid: int | None, peak: list[int]) -> None:
+    """Asterisk's most open files during the hold (about 9 a ringing call: SIP, RTP, RTCP, timers)."""
+    while True:
+        peak[0] = max(peak[0], open_files(pid))
+        await asyncio.sleep(0.5)
+
+
+async def _hold(
+    lab: Lab, options: HoldOptions, work: Path, peak: list[int]
+) -> tuple[list[tuple[int, int]], SippRun]:
     assert lab.state is not None
+    watch = asyncio.create_task(_watch_open_files(lab.state.pids.get("asterisk"), peak))
     silent, cover = await _phones(lab, work, options.calls)
     await asyncio.sleep(0.3)
     timeout = options.calls / options.rate + options.limit_s + 60
@@ -123,6 +142,7 @@ async def _hold(lab: Lab, options: HoldOptions, work: Path) -> tuple[list[tuple[
     except TimeoutError:
         print("  calls still up at the end were abandoned", flush=True)
     finally:
+        watch.cancel()
         for run in (caller, silent, cover):
             await run.stop()
     lines = silent.log_file.read_text(errors="replace").splitlines() if silent.log_file.exists() else []
@@ -137,12 +157,17 @@ def _print(summary: dict[str, Any]) -> None:
     )
     print("  " + "  ".join(f"{k} {'-' if v is None else f'{v:.0f}'}" for k, v in late.items()))
     print(f"  callers: {summary['answered']} answered by the cover phone, {summary['shed']} shed (503)")
+    print(
+        f"  Asterisk's open files at most {summary['asterisk_open_files_peak']} "
+        f"(limit {summary['open_files_limit']})"
+    )
 
 
 async def measure_hold(options: HoldOptions, extra_config: str) -> dict[str, Any]:
     nofile = raise_open_files_limit()
     ports = LabPorts(offset=options.port_offset)
-    lab = Lab(options.state_dir, ports, node="bench-rings", extra_config=extra_config)
+    calls = {"max_calls_in_setup": options.max_calls_in_setup}
+    lab = Lab(options.state_dir, ports, calls=calls, node="bench-rings", extra_config=extra_config)
     if lab.state is not None:
         lab.down()
     if options.calls / options.rate >= options.limit_s:
@@ -158,11 +183,13 @@ async def measure_hold(options: HoldOptions, extra_config: str) -> dict[str, Any
     )
     lab.up(phones=False)
     try:
-        spans, caller = await _hold(lab, options, options.state_dir / "hold")
+        peak = [0]
+        spans, caller = await _hold(lab, options, options.state_dir / "hold", peak)
     finally:
         lab.down()
     events = [e for _, e in caller.events()]
     summary = lateness_summary(spans, options.limit_s, options.calls)
     summary |= {"answered": events.count("ANSWERED"), "shed": events.count("FINAL 503")}
+    summary |= {"asterisk_open_files_peak": peak[0], "open_files_limit": nofile}
     _print(summary)
     return summary
