@@ -20,6 +20,7 @@ from callguard.store.archive import read_month
 from callguard.web.access import mask
 from callguard.web.audit import record
 from callguard.web.deps import Access, console, page, require
+from callguard.web.refusals import not_found
 from callguard.web.reports import bill_chart
 
 router = APIRouter()
@@ -27,23 +28,23 @@ Bills = Annotated[Access, Depends(require("bills"))]
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # fullmatch: `$` allows a trailing newline
 
 
-def _department(request: Request, access: Access) -> str | None:
-    """The department asked for; a head without one gets their first (they may head several)."""
+async def _department(request: Request, access: Access, month: str, action: str) -> str | None:
+    """The department asked for; a head without one gets their first (they may head several).
+    Another department answers as an unknown one (404, audited: LOG-3)."""
     asked = request.query_params.get("department") or None
-    if access.scope.everything:
-        return asked
-    mine = sorted(access.scope.departments)
+    known = {d.id for d in console(request).config.directory.departments}
     if asked is None:
-        return mine[0]
-    if asked not in mine:
-        raise HTTPException(404, f"department {asked}: not among the departments whose bills you may read")
+        return None if access.scope.everything else sorted(access.scope.departments)[0]
+    if asked not in known or not (access.scope.everything or asked in access.scope.departments):
+        detail = f"department {asked}: no such department among those whose bills you may read"
+        await not_found(access.viewer, action, {"month": month, "department": asked}, detail)
     return asked
 
 
 async def _bill(request: Request, access: Access, month: str, action: str) -> Bill:
     if not _MONTH.fullmatch(month):
         raise HTTPException(400, f"month: {month!r} is not a month like 2026-11")
-    department = _department(request, access)
+    department = await _department(request, access, month, action)
     state = console(request)
     budgets, who, names = await bill_inputs(state.engine, state.config)
     calls = await read_month(state.engine, month)

@@ -16,8 +16,9 @@ from callguard.store.queries import mark_message_done
 from callguard.web.access import Viewer, people_where, scope
 from callguard.web.audio import RecordingUnavailable, fetch_recording, media_type
 from callguard.web.audit import record
-from callguard.web.call_rows import cells, message_row
+from callguard.web.call_rows import cells, message_row, reaches
 from callguard.web.deps import Access, check_csrf, console, csv_response, page, require
+from callguard.web.refusals import not_found, refused
 
 router = APIRouter()
 Messages = Annotated[Access, Depends(require("messages"))]
@@ -74,19 +75,18 @@ async def messages_page(request: Request, access: Messages) -> Response:
     )
 
 
-async def _message(request: Request, viewer: Viewer, message_id: int) -> MessageRow:
+async def _message(request: Request, viewer: Viewer, message_id: int, action: str) -> MessageRow:
+    """A message the viewer may read; absent and out of reach answer alike (404, audited)."""
     async with AsyncSession(console(request).engine) as session:
         found = await session.get(MessageRow, message_id)
-    reach = scope(viewer, "messages")
-    if found is None or not (
-        reach.everything or found.for_person in reach.people or found.for_ext in reach.extensions
-    ):
-        raise HTTPException(404, f"message {message_id}: no such message among those you may read")
+    if found is None or not reaches(scope(viewer, "messages"), found.for_person, found.for_ext):
+        detail = f"message {message_id}: no such message among those you may read"
+        await not_found(viewer, action, {"id": str(message_id)}, detail)
     return found
 
 
 async def _audio(request: Request, access: Access, message_id: int) -> Response:
-    message = await _message(request, access.viewer, message_id)
+    message = await _message(request, access.viewer, message_id, "messages.play")
     try:
         audio = await fetch_recording(console(request).config, message.recording)
     except RecordingUnavailable as exc:
@@ -115,17 +115,13 @@ Posting = Annotated[Viewer, Depends(check_csrf)]
 
 
 async def _passed_on(request: Request, viewer: Viewer, message_id: int) -> Any:
-    async with AsyncSession(console(request).engine) as session:
-        found = await session.get(MessageRow, message_id)
-    if found is None:
-        raise HTTPException(404, f"message {message_id}: no such message")
+    found = await _message(request, viewer, message_id, "messages.passed_on")
     own = found.for_person == viewer.person_id or found.for_ext in viewer.org.lines_of.get(
         viewer.person_id, ()
     )
     if not (own or viewer.role == "admin"):  # heads and auditors read; the recipient passes it on
-        raise HTTPException(
-            403, "XFER-3: only the person a message is for, or an administrator, passes it on"
-        )
+        detail = "XFER-3: only the person a message is for, or an administrator, passes it on"
+        await refused(request, viewer, "messages", {"id": str(message_id)}, detail)
     done = await mark_message_done(console(request).engine, message_id, viewer.account)
     await record(viewer, "messages.passed_on", {"id": str(message_id)}, 1 if done else 0)
     if request.url.path.startswith("/api/"):

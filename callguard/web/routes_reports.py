@@ -19,6 +19,7 @@ from callguard.store.models import ViolationRow
 from callguard.web.audit import record
 from callguard.web.call_rows import cells, violation_row
 from callguard.web.deps import Access, console, csv_response, page, require
+from callguard.web.refusals import not_found
 from callguard.web.reports import (
     REPORT_COLUMNS,
     Period,
@@ -50,7 +51,9 @@ class Asked:
         return out
 
 
-def _asked(request: Request, access: Access, person: str | None = None) -> Asked:
+async def _asked(request: Request, access: Access, action: str, person: str | None = None) -> Asked:
+    """What the viewer asked for, within their reach; a person out of reach answers as one who
+    is not in the directory (404, audited: LOG-3)."""
     params = request.query_params
     try:
         period = parse_period(params.get("period"))
@@ -63,9 +66,14 @@ def _asked(request: Request, access: Access, person: str | None = None) -> Asked
             frozenset({department}) & departments if departments is not None else frozenset({department})
         )
     person = person or params.get("person") or None
-    if person is not None and not access.scope.everything and person not in access.scope.people:
-        raise HTTPException(404, f"person {person}: no such person among those whose reports you may read")
-    return Asked(period, departments, person)
+    asked = Asked(period, departments, person)
+    reach = access.scope
+    if person is not None and (
+        person not in console(request).org.people or not (reach.everything or person in reach.people)
+    ):
+        detail = f"person {person}: no such person among those whose reports you may read"
+        await not_found(access.viewer, action, asked.filters(), detail)
+    return asked
 
 
 async def _whole_report(request: Request, period: Period) -> Compliance:
@@ -80,7 +88,7 @@ async def _report(request: Request, asked: Asked) -> Compliance:
 
 
 async def _compliance(request: Request, access: Access, action: str) -> tuple[Asked, Compliance, list[Any]]:
-    asked = _asked(request, access)
+    asked = await _asked(request, access, action)
     report = await _report(request, asked)
     rows = report_rows(report)
     await record(access.viewer, action, asked.filters(), len(rows))
@@ -141,10 +149,8 @@ async def _violations(request: Request, access: Access, person: str, period: Per
 
 
 async def _review(request: Request, access: Access, person: str) -> Review:
-    known = console(request).org.people.get(person)
-    if known is None:
-        raise HTTPException(404, f"person {person}: not in the directory")
-    asked = _asked(request, access, person)
+    asked = await _asked(request, access, "reports.person", person)
+    known = console(request).org.people[person]  # _asked answered 404 for anyone else
     whole = await _whole_report(request, asked.period)
     mine = scoped(whole, None, person)
     department = next(

@@ -71,9 +71,11 @@ async def test_playing_a_message_serves_its_recording_and_is_audited(cons: Conso
 async def test_a_message_is_passed_on_once(cons: Console) -> None:
     (message,) = await _messages(cons, "chen.jie")
     ident = message["id"]
-    for reader in ("he.gang", "liu.yang"):  # an auditor, a head: they read; the recipient passes on
+    # The auditor reads it but only the recipient (or an admin) passes it on; the head of sales
+    # may not even read it: for him it does not exist (404, LOG-3).
+    for reader, status in (("he.gang", 403), ("liu.yang", 404)):
         async with cons.client(reader) as client:
-            assert (await client.post(f"/api/v1/messages/{ident}/passed-on")).status_code == 403
+            assert (await client.post(f"/api/v1/messages/{ident}/passed-on")).status_code == status
     browser, csrf = await cons.browser("chen.jie")
     async with browser:
         assert (await browser.post(f"/messages/{ident}/passed-on")).status_code == 403  # no CSRF token
@@ -87,3 +89,32 @@ async def test_a_message_is_passed_on_once(cons: Console) -> None:
     assert again.status_code == 409
     actions = [e["action"] for e in await list_entries(cons.engine, account="chen.jie")]
     assert actions.count("messages.passed_on") == 2
+
+
+async def test_probing_a_message_id_looks_like_an_absent_one_and_is_audited(cons: Console) -> None:
+    """LOG-3 (review F7): 周强 may not read 陈杰's message: playing it or passing it on answers
+    exactly as for a message that does not exist, and each attempt is audited with count 0."""
+    (message,) = await _messages(cons, "chen.jie")
+    ident = message["id"]
+    answers = []
+    async with cons.client("zhou.qiang") as client:
+        for target in (ident, 9999):
+            for method, url in (
+                ("GET", "/api/v1/messages/{}/audio"),
+                ("POST", "/api/v1/messages/{}/passed-on"),
+            ):
+                response = await client.request(method, url.format(target))
+                answers.append((response.status_code, response.json()["detail"].replace(str(target), "N")))
+    assert answers[:2] == answers[2:] and {status for status, _ in answers} == {404}
+    entries = await list_entries(cons.engine, account="zhou.qiang")
+    assert [(e["action"], e["filters"], e["count"]) for e in reversed(entries)] == [
+        ("messages.play", {"id": str(ident)}, 0),
+        ("messages.passed_on", {"id": str(ident)}, 0),
+        ("messages.play", {"id": "9999"}, 0),
+        ("messages.passed_on", {"id": "9999"}, 0),
+    ]
+    async with cons.client("he.gang") as auditor:  # reads it; passing it on is refused, audited
+        assert (await auditor.post(f"/api/v1/messages/{ident}/passed-on")).status_code == 403
+    (refusal,) = await list_entries(cons.engine, account="he.gang", action="messages.refused")
+    assert refusal["filters"] == {"id": str(ident), "path": f"/api/v1/messages/{ident}/passed-on"}
+    assert refusal["count"] == 0

@@ -163,3 +163,31 @@ async def test_a_month_or_period_with_a_trailing_newline_is_refused(cons: Consol
         good = await client.get(f"/bills/{month}.csv")
     assert good.status_code == 200
     assert good.headers["content-disposition"] == f'attachment; filename="bill-{month}.csv"'
+
+
+async def test_probing_a_person_or_department_looks_like_an_absent_one_and_is_audited(cons: Console) -> None:
+    """LOG-3 (review F7): the head of sales asking for 陈杰 (admin) or the admin department's bill
+    gets the answer someone unknown gets (404, same text), and each attempt is audited (count 0)."""
+    month, period = _month(), _period()
+    answers = []
+    async with cons.client("liu.yang") as client:
+        for hidden, absent in (("chen.jie", "no.one"), ("admin", "nowhere")):
+            for name in (hidden, absent):
+                if hidden == "admin":
+                    response = await client.get(f"/api/v1/bills/{month}", params={"department": name})
+                else:
+                    response = await client.get(f"/api/v1/reports/person/{name}", params={"period": period})
+                answers.append((response.status_code, response.json()["detail"].replace(name, "X")))
+        compliance = await client.get(
+            "/api/v1/reports/compliance", params={"period": period, "person": "chen.jie"}
+        )
+    assert answers[0] == answers[1] and answers[2] == answers[3] and {s for s, _ in answers} == {404}
+    assert compliance.status_code == 404
+    entries = list(reversed(await list_entries(cons.engine, account="liu.yang")))
+    assert [(e["action"], e["filters"], e["count"]) for e in entries] == [
+        ("reports.person", {"period": period, "department": "sales", "person": "chen.jie"}, 0),
+        ("reports.person", {"period": period, "department": "sales", "person": "no.one"}, 0),
+        ("bills.read", {"month": month, "department": "admin"}, 0),
+        ("bills.read", {"month": month, "department": "nowhere"}, 0),
+        ("reports.compliance", {"period": period, "department": "sales", "person": "chen.jie"}, 0),
+    ]
