@@ -49,11 +49,21 @@ def cmd_violations_appeal(args: argparse.Namespace) -> int:
 
 
 def cmd_violations_decide(args: argparse.Namespace) -> int:
-    """LOG-5: an administrator upholds or overturns, with a reason."""
-    from callguard.store.ladder import decide
+    """LOG-5: an administrator upholds or overturns, with a reason; never their own violation."""
+    from callguard.policy.ladder import AppealError
+    from callguard.store.ladder import decide, violation_history
 
     now = datetime.now(UTC)
-    work = lambda engine: decide(engine, args.id, args.uphold, args.reason, args.by, now)  # noqa: E731
+
+    async def work(engine: Any) -> dict[str, Any]:
+        person = (await violation_history(engine, args.id))["person"]
+        if person and person == args.by.strip():  # the console refuses the same (routes_violations)
+            raise AppealError(
+                f"violation {args.id}: --by: {person} may not decide their own violation; "
+                "another administrator decides it (LOG-5)"
+            )
+        return await decide(engine, args.id, args.uphold, args.reason, args.by, now)
+
     fields = {"by": args.by, "reason": args.reason, "decision": "upheld" if args.uphold else "overturned"}
     return _ladder_change(args, work, "violation.decided", fields)
 

@@ -19,8 +19,9 @@ from callguard.store import ladder
 from callguard.store.models import ViolationEventRow, ViolationRow
 from callguard.web.access import Viewer, people_where, scope
 from callguard.web.audit import record
-from callguard.web.call_rows import cells, violation_row
+from callguard.web.call_rows import cells, reaches, violation_row
 from callguard.web.deps import Access, check_csrf, console, csv_response, page, require
+from callguard.web.refusals import not_found, refused
 
 router = APIRouter()
 Violations = Annotated[Access, Depends(require("violations"))]
@@ -93,7 +94,12 @@ def may_appeal(viewer: Viewer, row: dict[str, Any], today: date) -> bool:
 
 
 def may_decide(viewer: Viewer, row: dict[str, Any]) -> bool:
-    return viewer.role == "admin" and row.get("status") in (OPEN, APPEALED)
+    """An administrator, on someone else's open or appealed violation (LOG-5)."""
+    return (
+        viewer.role == "admin"
+        and row.get("status") in (OPEN, APPEALED)
+        and row.get("person") != viewer.person_id
+    )
 
 
 @router.get("/api/v1/violations", tags=["violations"])
@@ -136,24 +142,23 @@ async def _field(request: Request, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _answer(request: Request, result: dict[str, Any] | None, problem: str | None) -> Any:
+def _answer(request: Request, violation_id: int, result: dict[str, Any] | None, problem: str | None) -> Any:
     """The API gets JSON (409 with the reason when refused); a form goes back to the list."""
     if request.url.path.startswith("/api/"):
         if problem is not None:
             raise HTTPException(409, problem)
         return result
-    query = {"problem": problem} if problem else {"done": str(result["id"] if result else "")}
+    query = {"problem": problem} if problem else {"done": violation_id}
     return RedirectResponse(f"/violations?{urlencode(query)}", status_code=303)
 
 
-async def _own_row(request: Request, viewer: Viewer, violation_id: int) -> ViolationRow:
+async def _readable_row(request: Request, viewer: Viewer, violation_id: int, action: str) -> ViolationRow:
+    """A violation the viewer may read; absent and out of reach answer alike (404, audited)."""
     async with AsyncSession(console(request).engine) as session:
         row = await session.get(ViolationRow, violation_id)
-    reach = scope(viewer, "violations")
-    if row is None or not (
-        reach.everything or row.person in reach.people or row.extension in reach.extensions
-    ):
-        raise HTTPException(404, f"violation {violation_id}: no such violation among those you may read")
+    if row is None or not reaches(scope(viewer, "violations"), row.person, row.extension):
+        detail = f"violation {violation_id}: no such violation among those you may read"
+        await not_found(viewer, action, {"id": str(violation_id)}, detail)
     return row
 
 
@@ -162,9 +167,10 @@ Posting = Annotated[Viewer, Depends(check_csrf)]
 
 
 async def _appeal(request: Request, viewer: Viewer, violation_id: int) -> Any:
-    row = await _own_row(request, viewer, violation_id)
+    row = await _readable_row(request, viewer, violation_id, "violations.appeal")
     if row.person != viewer.person_id:
-        raise HTTPException(403, "LOG-5: only the person a violation names may appeal it")
+        detail = "LOG-5: only the person a violation names may appeal it"
+        await refused(request, viewer, "violations", {"id": str(violation_id)}, detail)
     reason = await _field(request, "reason")
     try:
         result = await ladder.appeal(
@@ -172,15 +178,19 @@ async def _appeal(request: Request, viewer: Viewer, violation_id: int) -> Any:
         )
     except AppealError as exc:
         await record(viewer, "violations.appeal_refused", {"id": str(violation_id)}, 0)
-        return _answer(request, None, str(exc).replace("--reason: ", "reason: "))
+        return _answer(request, violation_id, None, str(exc).replace("--reason: ", "reason: "))
     await record(viewer, "violations.appeal", {"id": str(violation_id)}, 1)
-    return _answer(request, _jsonable(result), None)
+    return _answer(request, violation_id, _jsonable(result), None)
 
 
 async def _decide(request: Request, viewer: Viewer, violation_id: int) -> Any:
+    filters = {"id": str(violation_id)}
     if viewer.role != "admin":
-        raise HTTPException(403, "LOG-5: only an administrator decides appeals")
-    await _own_row(request, viewer, violation_id)
+        await refused(request, viewer, "violations", filters, "LOG-5: only an administrator decides appeals")
+    row = await _readable_row(request, viewer, violation_id, "violations.decision")
+    if row.person == viewer.person_id:  # LOG-5: no one judges their own case
+        detail = "LOG-5: an administrator may not decide their own violation; another administrator decides"
+        await refused(request, viewer, "violations", filters, detail)
     decision, reason = await _field(request, "decision"), await _field(request, "reason")
     if decision not in ("uphold", "overturn"):
         raise HTTPException(400, "decision: uphold or overturn")
@@ -188,9 +198,10 @@ async def _decide(request: Request, viewer: Viewer, violation_id: int) -> Any:
     try:
         result = await ladder.decide(engine, violation_id, decision == "uphold", reason, viewer.account, now)
     except AppealError as exc:
-        return _answer(request, None, str(exc).replace("--reason and --by: ", "reason: "))
-    await record(viewer, f"violations.{decision}", {"id": str(violation_id)}, 1)
-    return _answer(request, _jsonable(result), None)
+        await record(viewer, "violations.decision_refused", filters, 0)
+        return _answer(request, violation_id, None, str(exc).replace("--reason and --by: ", "reason: "))
+    await record(viewer, f"violations.{decision}", filters, 1)
+    return _answer(request, violation_id, _jsonable(result), None)
 
 
 def _jsonable(result: dict[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,19 @@ def records() -> list[CallRecord]:
     return [internal, inbound, outbound, premium, message]
 
 
+def admins_own_violation() -> CallRecord:
+    """own-6: 王丽, the administrator, dials a 168 number herself: an OUT-1 in her own name
+    (LOG-5: she may appeal it like anyone; another administrator decides it)."""
+    rec = _call("own-6", 5, "outbound", "16800000000", WANG, disposition="premium_number")
+    rec.number_class = "premium"
+    rec.ended_at = rec.started_at
+    rec.violations = [
+        {"rule": "OUT-1", "extension": "1001", "person": "wang.li", "reason": "premium-rate number",
+         "fine_yuan": "50", "severity": "serious", "at": _at(rec)}
+    ]  # fmt: skip
+    return rec
+
+
 def _silence(path: Path, seconds: float = 1.0) -> None:
     """A playable message: 8 kHz mono 16-bit, as Asterisk records one (a browser can play it)."""
     with wave.open(str(path), "wb") as out:

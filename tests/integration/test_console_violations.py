@@ -4,6 +4,8 @@ decides with a reason; forms need the session's CSRF token; every read and chang
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,9 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from callguard.policy.ladder import Ladder
+from callguard.store import write_records
 from callguard.store.audit import list_entries
 from callguard.store.models import ViolationRow
-from tests.integration.console_records import Console, console
+from tests.integration.console_records import REPO, Console, admins_own_violation, console
 
 
 @pytest.fixture
@@ -145,3 +149,106 @@ async def test_violation_reads_are_audited_with_filters(cons: Console) -> None:
         ("violations.list", {"rule": "ANS-1"}, 1),
         ("violations.export", {}, 2),
     ]
+
+
+async def _audited(cons: Console, account: str) -> list[tuple[str, dict[str, Any], int]]:
+    return [
+        (e["action"], e["filters"], e["count"])
+        for e in reversed(await list_entries(cons.engine, account=account))
+    ]
+
+
+async def test_probes_and_refused_changes_are_audited_and_absent_looks_like_hidden(cons: Console) -> None:
+    """LOG-3 (review F7): a violation the viewer may not read answers exactly as one that does not
+    exist (404, same text), and every refused change leaves an audit entry with count 0."""
+    hidden = next(v["id"] for v in await _violations(cons, "wang.li", rule="ANS-1"))  # 刘洋's
+    async with cons.client("zhou.qiang") as client:
+        probe = await client.post(f"/api/v1/violations/{hidden}/appeal", json={"reason": "x"})
+        absent = await client.post("/api/v1/violations/9999/appeal", json={"reason": "x"})
+    assert probe.status_code == absent.status_code == 404
+    assert probe.json()["detail"].replace(str(hidden), "N") == absent.json()["detail"].replace("9999", "N")
+    assert await _audited(cons, "zhou.qiang") == [
+        ("violations.appeal", {"id": str(hidden)}, 0),
+        ("violations.appeal", {"id": "9999"}, 0),
+    ]
+    premium = await _premium(cons)
+    async with cons.client("liu.yang") as head:  # reads 周强's violation; may not appeal or decide it
+        assert (
+            await head.post(f"/api/v1/violations/{premium}/appeal", json={"reason": "x"})
+        ).status_code == 403
+        decided = await head.post(
+            f"/api/v1/violations/{premium}/decision", json={"decision": "overturn", "reason": "x"}
+        )
+        assert decided.status_code == 403
+    path = f"/api/v1/violations/{premium}"
+    assert await _audited(cons, "liu.yang") == [
+        ("violations.refused", {"id": str(premium), "path": f"{path}/appeal"}, 0),
+        ("violations.refused", {"id": str(premium), "path": f"{path}/decision"}, 0),
+    ]
+    async with cons.client("wang.li") as admin:
+        gone = await admin.post(
+            "/api/v1/violations/9999/decision", json={"decision": "uphold", "reason": "x"}
+        )
+    assert gone.status_code == 404
+    assert await _audited(cons, "wang.li") == [
+        ("violations.list", {"rule": "ANS-1"}, 1),
+        ("violations.list", {"rule": "OUT-1"}, 1),
+        ("violations.decision", {"id": "9999"}, 0),
+    ]
+
+
+async def _own_violation(cons: Console) -> int:
+    await write_records(cons.engine, [admins_own_violation()], Ladder.from_config(cons.config))
+    (own,) = await _violations(cons, "wang.li", person="wang.li")
+    return int(own["id"])
+
+
+async def test_an_administrator_may_not_decide_their_own_violation(cons: Console) -> None:
+    """LOG-5 (review F9): 王丽 may appeal her own violation like anyone, but deciding it is
+    refused (403, audited), in the console as on the command line."""
+    ident = await _own_violation(cons)
+    async with cons.client("wang.li") as admin:
+        appealed = await admin.post(f"/api/v1/violations/{ident}/appeal", json={"reason": "a misdial"})
+        assert appealed.status_code == 200 and appealed.json()["status"] == "appealed"
+        own = await admin.post(
+            f"/api/v1/violations/{ident}/decision", json={"decision": "overturn", "reason": "agreed"}
+        )
+    assert own.status_code == 403 and "own violation" in own.json()["detail"]
+    (own_row,) = await _violations(cons, "wang.li", person="wang.li")
+    assert own_row["status"] == "appealed"
+    (refusal,) = await list_entries(cons.engine, account="wang.li", action="violations.refused")
+    assert refusal["filters"] == {"id": str(ident), "path": f"/api/v1/violations/{ident}/decision"}
+    assert refusal["count"] == 0
+    browser, csrf = await cons.browser("wang.li")
+    async with browser:  # the page offers her no decision form on her own violation
+        page = (await browser.get("/violations")).text
+        assert f'action="/violations/{ident}/decision"' not in page
+        posted = await browser.post(
+            f"/violations/{ident}/decision", data={"decision": "overturn", "reason": "x", "csrf": csrf}
+        )
+    assert posted.status_code == 403
+    db = str(cons.config.database.url)
+    refused = await _cli(
+        "violations", "decide", str(ident), "--overturn", "--reason", "agreed", "--by", "wang.li", "--db", db
+    )
+    assert refused[0] == 1 and refused[1] == ""
+    assert refused[2].count("\n") == 1 and "own violation" in refused[2] and "LOG-5" in refused[2]
+    (own_row,) = await _violations(cons, "wang.li", person="wang.li")
+    assert own_row["status"] == "appealed"
+    other = await _cli(
+        "violations", "decide", str(ident), "--uphold", "--reason", "premium", "--by", "zhang.wei", "--db", db
+    )
+    assert other[0] == 0, other
+    (own_row,) = await _violations(cons, "wang.li", person="wang.li")
+    assert (own_row["status"], own_row["decided_by"]) == ("upheld", "zhang.wei")
+
+
+async def _cli(*args: str) -> tuple[int, str, str]:
+    """The real `callguard` command line, as an administrator runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callguard", *args,
+        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
