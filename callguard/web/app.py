@@ -18,6 +18,7 @@ from callguard.store import make_engine
 from callguard.web.access import Org
 from callguard.web.auth import login_redirect
 from callguard.web.deps import ConsoleState, SignInRequired, optional_viewer, page
+from callguard.web.guard import AuditGuard
 
 HERE = Path(__file__).parent
 API = "/api/v1"
@@ -90,6 +91,7 @@ def create_app(config: Config, engine: AsyncEngine | None = None) -> FastAPI:
     app.middleware("http")(_headers)
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(AuditGuard)  # outermost: sees every answer's status first (LOG-3)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for name in ROUTER_MODULES:
         module: Any = importlib.import_module(name)

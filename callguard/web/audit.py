@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from callguard.store.audit import AuditEntry, append_entry, list_entries
 from callguard.web.access import mask_record
 from callguard.web.deps import Access, csv_response, page, require
+from callguard.web.guard import read_audited
 
 if TYPE_CHECKING:
     from callguard.web.access import Viewer
@@ -34,6 +35,7 @@ async def record(viewer: Viewer, action: str, filters: dict[str, Any], count: in
         at=datetime.now(UTC),
     )
     values = await append_entry(viewer.engine, entry)
+    read_audited()
     log.info(
         "console.read",
         rule="LOG-3",

@@ -23,6 +23,7 @@ from callguard.config import Config
 from callguard.reports.formats import excel_safe
 from callguard.store.accounts import Account, account_by_id, account_for_token, find_session
 from callguard.web.access import MATRIX, Org, Reach, Scope, Viewer, make_viewer, scope
+from callguard.web.guard import read_started
 
 SESSION_COOKIE = "callguard_session"
 
@@ -107,6 +108,7 @@ def require(what: str) -> Callable[..., Awaitable[Access]]:
             filters = {"path": request.url.path, **dict(request.query_params)}
             await record(viewer, f"{what}.refused", filters, 0)
             raise HTTPException(403, f"LOG-3: refused: the {viewer.role} role may not read {what}")
+        read_started()  # from here on, data goes out only after its audit entry (guard.py)
         return Access(viewer, scope_)
 
     return dependency

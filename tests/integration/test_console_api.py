@@ -118,7 +118,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/audit.csv"): Row("/audit.csv", cells(AUDIT), "audit"),
 }
 # Changes (LOG-5, XFER-3): only the named person appeals (周强's violation: 陈杰 cannot read it),
-# only an administrator decides, only the person a message is for (or an admin) passes it on.
+# only an administrator decides, only the person a message is for (or an admin) passes it on
+# (陈杰's message is outside the sales head's reach: absent to him, 404).
 APPEAL = {"reason": "the caller hung up at once"}
 DECISION = {"decision": "overturn", "reason": "the line was out of order"}
 CHANGES: dict[tuple[str, str], Row] = {
@@ -135,10 +136,10 @@ CHANGES: dict[tuple[str, str], Row] = {
         "/violations/2/decision", cells("admin", ok=303), "violations", DECISION
     ),
     ("POST", "/api/v1/messages/{message_id}/passed-on"): Row(
-        "/api/v1/messages/1/passed-on", cells("admin employee"), "messages"
+        "/api/v1/messages/1/passed-on", cells("admin employee", head=404), "messages"
     ),
     ("POST", "/messages/{message_id}/passed-on"): Row(
-        "/messages/1/passed-on", cells("admin employee", ok=303), "messages"
+        "/messages/1/passed-on", cells("admin employee", ok=303, head=404), "messages"
     ),
 }
 
@@ -276,7 +277,7 @@ async def test_each_role_gets_what_the_matrix_says_and_every_read_is_audited(
         elif status == 403:
             assert actions == [f"{row.what}.refused"], (role, url, actions)
             assert "refused" in body
-        else:  # 404: a record outside the viewer's reach, answered as an absent one; still audited
+        elif status == 404:  # a record outside the viewer's reach, answered as an absent one; audited
             assert len(actions) == 1, (role, url, actions)
         if role not in ("admin", "auditor"):  # SEC-2 in every surface: JSON, CSV, pages, streams
             leaked = [n for n in OUTSIDE_NUMBERS if n in body]

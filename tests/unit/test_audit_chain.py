@@ -9,13 +9,17 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import structlog.testing
+from fastapi import APIRouter, Depends
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.store import make_engine, migrate
 from callguard.store.audit import AuditEntry, AuditRow, append_entry, chain_hash, verify_chain
+from callguard.web import audit
+from callguard.web.deps import Access, require
 from tests.console import ACCOUNTS, PROJECT, running_console, sign_in
 
 
@@ -210,3 +214,28 @@ async def test_numbers_searched_for_are_masked_in_the_audit_for_roles_without_th
             for surface in ("/api/v1/audit", "/audit.csv", "/audit"):
                 shown = (await auditor.get(surface, headers={"accept": "text/html"})).text
                 assert "13800138000" not in shown and "138****8000" in shown, surface
+
+
+async def test_a_read_that_forgets_its_audit_entry_gives_out_no_data(tmp_path: Path) -> None:
+    """The guard, not each route's care: a route that passed require() and answers 200 without
+    an audit entry has its answer replaced by a 500 (a forgetful route added later, here)."""
+    forgetful = APIRouter()
+
+    @forgetful.get("/api/v1/forgetful")
+    async def forgets(access: Annotated[Access, Depends(require("calls"))]) -> dict[str, str]:
+        return {"secret": "13800138000"}
+
+    @forgetful.get("/api/v1/careful")
+    async def remembers(access: Annotated[Access, Depends(require("calls"))]) -> dict[str, str]:
+        await audit.record(access.viewer, "calls.list", {}, 1)
+        return {"ok": "yes"}
+
+    async with running_console(tmp_path, ("auditor",)) as console, console.client() as client:
+        console.app.include_router(forgetful)
+        await sign_in(client, ACCOUNTS["auditor"])
+        with structlog.testing.capture_logs() as logs:
+            withheld = await client.get("/api/v1/forgetful")
+        assert withheld.status_code == 500 and "13800138000" not in withheld.text
+        assert any(line["event"] == "console.unaudited_read" and line["rule"] == "LOG-3" for line in logs)
+        careful = await client.get("/api/v1/careful")
+        assert careful.status_code == 200 and careful.json() == {"ok": "yes"}
