@@ -27,6 +27,9 @@ COLUMNS = (
     "node", "call_id",
 )  # fmt: skip
 STATES = ("open", "passed_on")
+# What a form's redirect may ask the page to say: fixed texts by code, never the query's own text
+# (a link with ?problem=<any text> would put that text on the console's page).
+PROBLEMS = {"already_passed_on": "That message was already passed on."}
 
 
 async def _rows(request: Request, access: Access, action: str) -> list[dict[str, Any]]:
@@ -71,7 +74,7 @@ async def messages_page(request: Request, access: Messages) -> Response:
         rows=rows,
         may_pass_on=lambda m: access.viewer.role == "admin" or m["for_person"] == access.viewer.person_id,
         state=request.query_params.get("state") or "",
-        problem=request.query_params.get("problem"),
+        problem=PROBLEMS.get(request.query_params.get("problem") or ""),
     )
 
 
@@ -128,7 +131,7 @@ async def _passed_on(request: Request, viewer: Viewer, message_id: int) -> Any:
         if not done:
             raise HTTPException(409, f"message {message_id}: already passed on")
         return {"id": message_id, "passed_on_by": viewer.account}
-    return RedirectResponse("/messages" if done else "/messages?problem=already+passed+on", status_code=303)
+    return RedirectResponse("/messages" if done else "/messages?problem=already_passed_on", status_code=303)
 
 
 @router.post("/api/v1/messages/{message_id}/passed-on", tags=["messages"])

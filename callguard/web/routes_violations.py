@@ -30,6 +30,30 @@ COLUMNS = (
     "appeal_by", "appeal_reason", "decided_by", "decision_reason", "node", "call_id",
 )  # fmt: skip
 STATUSES = ("open", "appealed", "upheld", "overturned")
+# What a form's redirect may ask the page to say: fixed texts by code, never the query's own text
+# (a link with ?problem=<any text> would put that text on the console's page). The API's 409
+# carries the whole reason.
+PROBLEMS = {
+    "reason": "say why: a reason is needed.",
+    "deadline": "its appeal deadline has passed.",
+    "no_step": "it has no ladder step: nothing to appeal.",
+    "not_open": "it is no longer open: a violation is appealed once.",
+    "decided": "it is already decided.",
+    "changed": "it changed meanwhile: look again.",
+    "refused": "the change was refused.",
+}
+_MARKERS = (  # AppealError texts (policy.ladder, store.ladder) -> their code
+    ("say why", "reason"),
+    ("deadline", "deadline"),
+    ("no ladder step", "no_step"),
+    ("appealed once", "not_open"),
+    ("already", "decided"),
+    ("changed meanwhile", "changed"),
+)
+
+
+def problem_code(reason: str) -> str:
+    return next((code for marker, code in _MARKERS if marker in reason), "refused")
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -126,10 +150,16 @@ async def violations_page(request: Request, access: Violations) -> Response:
         "violations.html",
         rows=rows,
         params=dict(request.query_params),
-        query=request.url.query,
-        done=request.query_params.get("done"),
-        problem=request.query_params.get("problem"),
+        query=urlencode(_filters(request)),  # the CSV link: the filters, not ?problem= or ?done=
+        done=_number(request.query_params.get("done")),
+        problem=PROBLEMS.get(request.query_params.get("problem") or ""),
+        problem_id=_number(request.query_params.get("id")),
     )
+
+
+def _number(text: str | None) -> str | None:
+    """A violation id to name on the page: digits only, else nothing."""
+    return text if text and text.isdigit() and len(text) < 12 else None
 
 
 async def _field(request: Request, name: str) -> str:
@@ -143,12 +173,13 @@ async def _field(request: Request, name: str) -> str:
 
 
 def _answer(request: Request, violation_id: int, result: dict[str, Any] | None, problem: str | None) -> Any:
-    """The API gets JSON (409 with the reason when refused); a form goes back to the list."""
+    """The API gets JSON (409 with the reason when refused); a form goes back to the list, which
+    says what happened by a fixed code."""
     if request.url.path.startswith("/api/"):
         if problem is not None:
             raise HTTPException(409, problem)
         return result
-    query = {"problem": problem} if problem else {"done": violation_id}
+    query = {"problem": problem_code(problem), "id": violation_id} if problem else {"done": violation_id}
     return RedirectResponse(f"/violations?{urlencode(query)}", status_code=303)
 
 

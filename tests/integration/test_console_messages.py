@@ -118,3 +118,18 @@ async def test_probing_a_message_id_looks_like_an_absent_one_and_is_audited(cons
     (refusal,) = await list_entries(cons.engine, account="he.gang", action="messages.refused")
     assert refusal["filters"] == {"id": str(ident), "path": f"/api/v1/messages/{ident}/passed-on"}
     assert refusal["count"] == 0
+
+
+async def test_the_messages_page_shows_a_fixed_text_never_the_querys(cons: Console) -> None:
+    """?problem= carries a code the page maps to its own text; a link's own words never show."""
+    (message,) = await _messages(cons, "chen.jie")
+    browser, csrf = await cons.browser("chen.jie")
+    async with browser:
+        await browser.post(f"/messages/{message['id']}/passed-on", data={"csrf": csrf})
+        again = await browser.post(f"/messages/{message['id']}/passed-on", data={"csrf": csrf})
+        assert again.status_code == 303 and again.headers["location"] == "/messages?problem=already_passed_on"
+        page = (await browser.get(again.headers["location"])).text
+        assert "That message was already passed on." in page
+        bait = "Your account is locked: call 400-000-0000"
+        forged = (await browser.get("/messages", params={"problem": bait})).text
+    assert "locked" not in forged and 'id="messages-problem"' not in forged

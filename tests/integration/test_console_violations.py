@@ -252,3 +252,27 @@ async def _cli(*args: str) -> tuple[int, str, str]:
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_form_refusal_is_shown_by_a_fixed_code_never_by_the_querys_text(cons: Console) -> None:
+    """The page says what went wrong from a fixed list of texts; a link carrying its own text in
+    ?problem= or ?done= (a phishing line on the console's page) shows nothing of it."""
+    ident = await _premium(cons)
+    async with cons.engine.begin() as conn:
+        await conn.execute(
+            update(ViolationRow)
+            .where(ViolationRow.id == ident)
+            .values(appeal_by=date.today() - timedelta(days=1))
+        )
+    browser, csrf = await cons.browser("zhou.qiang")
+    async with browser:
+        late = await browser.post(f"/violations/{ident}/appeal", data={"reason": "late", "csrf": csrf})
+        assert (
+            late.status_code == 303 and late.headers["location"] == f"/violations?problem=deadline&id={ident}"
+        )
+        page = (await browser.get(late.headers["location"])).text
+        assert f"Violation {ident}: refused: its appeal deadline has passed." in page
+        bait = "Your account is locked: call 400-000-0000"
+        forged = (await browser.get("/violations", params={"problem": bait, "done": bait, "id": bait})).text
+    assert "locked" not in forged and "400-000-0000" not in forged
+    assert 'id="violations-problem"' not in forged and 'id="violations-done"' not in forged
