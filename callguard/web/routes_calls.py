@@ -19,14 +19,16 @@ router = APIRouter()
 Calls = Annotated[Access, Depends(require("calls"))]
 
 
-def _search(request: Request, access: Access) -> CallSearch:
+async def _search(request: Request, access: Access) -> CallSearch:
     try:
         search = parse_search(request.query_params)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     viewer = access.viewer
-    # SEC-2: searching by an outside number would tell whether it called, even masked.
+    # SEC-2: searching by an outside number would tell whether it called, even masked. The probe
+    # is a refusal like any other: audited (LOG-3).
     if search.number and not viewer.sees_numbers and not viewer.org.keep(search.number):
+        await record(viewer, "calls.refused", {**search.filters(), "path": request.url.path}, 0)
         raise HTTPException(400, "number: only roles that see outside numbers may search by one (SEC-2)")
     return search
 
@@ -38,7 +40,7 @@ def _without_costs(access: Access, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _rows(request: Request, access: Access, action: str) -> tuple[CallSearch, list[dict[str, Any]]]:
-    search = _search(request, access)
+    search = await _search(request, access)
     viewer = access.viewer
     found = await search_calls(
         console(request).engine, search, access.scope, viewer.org, scope(viewer, "violations")

@@ -76,6 +76,11 @@ async def test_bad_filters_and_outside_number_searches_are_refused(cons: Console
         response = await client.get("/api/v1/calls", params={"number": OUTSIDE})
         assert response.status_code == 400 and "SEC-2" in response.json()["detail"]
         assert (await client.get("/api/v1/calls", params={"number": "1003"})).status_code == 200
+    probe, allowed = reversed(await list_entries(cons.engine, account="zhao.min"))  # the probe is audited
+    assert (probe["action"], probe["filters"], probe["count"]) == (
+        "calls.refused", {"number": OUTSIDE, "path": "/api/v1/calls"}, 0,
+    )  # fmt: skip
+    assert (allowed["action"], allowed["filters"]) == ("calls.list", {"number": "1003"})
 
 
 async def test_numbers_are_masked_in_json_csv_and_page(cons: Console) -> None:
