@@ -146,6 +146,7 @@ def _one_path(
 def _find_limit(lab: Lab, options: BenchOptions, report: Report) -> float | None:
     """Short plain-path runs, ramping then bisecting, for the highest clean rate."""
     name, user = PATHS[0]
+    probes: list[dict[str, Any]] = []
 
     def probe(rate: float) -> bool:
         count = max(50, int(rate * PROBE_S))
@@ -157,12 +158,13 @@ def _find_limit(lab: Lab, options: BenchOptions, report: Report) -> float | None
             f"  probe {rate:g}/s: {result.completed}/{count} completed, PDD p99 {p99} ms: {verdict}",
             flush=True,
         )
+        probes.append(result.as_dict() | {"clean": result.clean})
         return result.clean
 
     print(f"finding the {name} path's clean rate ({PROBE_S:g} s of calls per probe) ...", flush=True)
     rate, tried = find_limit(probe, start=min(options.rate, 25.0), ceiling=options.limit_ceiling)
     print_limit(rate, tried)
-    report.extra["find_limit"] = {"clean_rate": rate, "probes": [{"rate": r, "clean": ok} for r, ok in tried]}
+    report.extra["find_limit"] = {"clean_rate": rate, "probes": probes}  # each probe's figures, in order
     return rate
 
 
