@@ -1,9 +1,11 @@
 """FastAPI dependencies and rendering helpers every console route uses.
 
-viewer: Viewer = Depends(current_viewer)          # signed in (session cookie or bearer token)
-access: Access = Depends(require("calls"))        # LOG-3: 403 (audited) unless the role may
-Depends(check_csrf)                               # on every POST from a form
-page(request, access.viewer, "calls.html", rows=rows) / csv_response(rows, columns, "calls.csv")
+    viewer: SignedIn                                     # signed in (session cookie or bearer token)
+    access: Annotated[Access, Depends(require("calls"))] # LOG-3: 403 (audited) unless the role may
+    Annotated[Viewer, Depends(check_csrf)]               # on every POST made with a session
+    page(request, access.viewer, "calls.html", rows=rows) / csv_response(rows, columns, "calls.csv")
+
+After require(), a 2xx answer must follow `await audit.record(...)` (guard.py withholds it otherwise).
 """
 
 from __future__ import annotations
