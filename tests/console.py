@@ -78,7 +78,7 @@ async def running_console(
         await engine.dispose()
 
 
-_HIDDEN = re.compile(r'name="(?P<name>csrf|next)" value="(?P<value>[^"]*)"')
+HIDDEN = re.compile(r'name="(?P<name>csrf|next)" value="(?P<value>[^"]*)"')
 _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -87,7 +87,7 @@ async def sign_in(
 ) -> httpx.Response:
     """Fill in and send the sign-in form as a browser would (its CSRF cookie and field)."""
     form = await client.get(form_path)
-    fields = {m["name"]: m["value"] for m in _HIDDEN.finditer(form.text)}
+    fields = {m["name"]: m["value"] for m in HIDDEN.finditer(form.text)}
     return await client.post("/login", data={**fields, "username": username, "password": password})
 
 

@@ -286,14 +286,21 @@ async def failures_since(
     return len(by_user), len(by_address)
 
 
-async def record_failure(engine: AsyncEngine, username: str, address: str, forget_before: datetime) -> None:
-    """Store a failed sign-in; those before `forget_before` no longer count and go."""
+async def record_failure(engine: AsyncEngine, username: str, address: str, forget_before: datetime) -> int:
+    """Store a failed (or not yet checked) sign-in; its id. Those before `forget_before` no
+    longer count and go."""
     async with engine.begin() as conn:
         await conn.execute(delete(LoginFailureRow).where(LoginFailureRow.at < forget_before))
-        await conn.execute(
-            insert(LoginFailureRow),
+        result = await conn.execute(
+            insert(LoginFailureRow).returning(LoginFailureRow.id),
             {"at": datetime.now(UTC), "username": username[:64], "address": address[:64]},
         )
+        return int(result.scalar_one())
+
+
+async def forget_failure(engine: AsyncEngine, failure_id: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(LoginFailureRow).where(LoginFailureRow.id == failure_id))
 
 
 async def clear_failures(engine: AsyncEngine, username: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -19,6 +20,7 @@ from callguard.store.accounts import (
     close_session,
     failure_times,
     find_account,
+    forget_failure,
     open_session,
     record_failure,
     set_password_hash,
@@ -77,18 +79,17 @@ async def login_form(request: Request) -> Response:
 
 
 def _held_back(times: list[datetime], limit: int, window: timedelta) -> datetime | None:
-    """When sign-in opens again: once enough of the failures in the window have aged out."""
-    if len(times) < limit:
+    """When sign-in opens again: `times` include this attempt's own row, so more than `limit`
+    is too many; it opens once enough of them have aged out of the window."""
+    if len(times) <= limit:
         return None
-    return times[len(times) - limit] + window
+    return times[len(times) - limit - 1] + window
 
 
-async def _throttled(request: Request, username: str, address: str) -> str | None:
-    settings = console(request).config.console
+async def _throttled(state: ConsoleState, username: str, address: str) -> str | None:
+    settings = state.config.console
     window = timedelta(minutes=settings.login_window_minutes)
-    by_account, by_address = await failure_times(
-        console(request).engine, username, address, datetime.now(UTC) - window
-    )
+    by_account, by_address = await failure_times(state.engine, username, address, datetime.now(UTC) - window)
     for times, limit, whose in (
         (by_account, settings.login_max_failures_account, "for this account"),
         (by_address, settings.login_max_failures_address, "from this address"),
@@ -101,19 +102,34 @@ async def _throttled(request: Request, username: str, address: str) -> str | Non
     return None
 
 
-async def _account_if_right(
-    state: ConsoleState, username: str, password: str, address: str
-) -> Account | None:
+async def _password_right(state: ConsoleState, username: str, password: str) -> Account | None:
     account = await find_account(state.engine, username)
-    ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
+    # argon2 takes tens of milliseconds of CPU: off the event loop, so other requests go on.
+    stored = account.password_hash if account else _DUMMY_HASH
+    ok = await asyncio.to_thread(password_matches, stored, password)
     if account is None or not ok or account.disabled or username not in state.org.people:
-        window = timedelta(minutes=state.config.console.login_window_minutes)
-        await record_failure(state.engine, username, address, datetime.now(UTC) - window)
-        log.warning("console.login_failed", account=username, address=address)
         return None
-    await clear_failures(state.engine, username)
     if _hasher.check_needs_rehash(account.password_hash):
-        await set_password_hash(state.engine, account.id, hash_password(password))
+        await set_password_hash(state.engine, account.id, await asyncio.to_thread(hash_password, password))
+    return account
+
+
+async def _sign_in(state: ConsoleState, username: str, password: str, address: str) -> Account | str:
+    """The account, or why not. Every attempt is stored as a failure BEFORE the password is
+    checked and counted with the others, so concurrent guesses cannot all slip under the
+    throttle; a right password then removes its row (and the account's earlier ones)."""
+    window = timedelta(minutes=state.config.console.login_window_minutes)
+    attempt = await record_failure(state.engine, username, address, datetime.now(UTC) - window)
+    refusal = await _throttled(state, username, address)
+    if refusal:
+        await forget_failure(state.engine, attempt)  # not tried, so not a failure
+        log.warning("console.login_throttled", account=username, address=address)
+        return refusal
+    account = await _password_right(state, username, password)
+    if account is None:
+        log.warning("console.login_failed", account=username, address=address)
+        return "Wrong account name or password."
+    await clear_failures(state.engine, username)
     return account
 
 
@@ -132,6 +148,11 @@ def _with_session(state: ConsoleState, target: str, session_id: str) -> Response
     return response
 
 
+# Longer fields than any account name or sane password are refused before anything is stored
+# or logged (a megabyte "name" would otherwise land in the log on every try).
+_MAX_NAME, _MAX_PASSWORD = 64, 1024
+
+
 @router.post("/login")
 async def login(
     request: Request,
@@ -143,20 +164,17 @@ async def login(
     state, username = console(request), username.strip()
     if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
         return _login_page(request, "The sign-in form expired; please try again.", 403)
-    address = client_address(request)
-    refusal = await _throttled(request, username, address)
-    if refusal:
-        log.warning("console.login_throttled", account=username, address=address)
-        return _login_page(request, refusal, 429)
-    account = await _account_if_right(state, username, password, address)
-    if account is None:
+    if len(username) > _MAX_NAME or len(password) > _MAX_PASSWORD:
         return _login_page(request, "Wrong account name or password.", 401)
-    session_id, csrf = await open_session(state.engine, account.id, state.config.console.session_hours)
-    log.info("console.login", account=username, role=account.role, address=address)
+    address = client_address(request)
+    outcome = await _sign_in(state, username, password, address)
+    if isinstance(outcome, str):
+        return _login_page(request, outcome, 429 if outcome.startswith("Too many") else 401)
+    session_id, csrf = await open_session(state.engine, outcome.id, state.config.console.session_hours)
+    log.info("console.login", account=username, role=outcome.role, address=address)
     # Auditors see who was signed in when, beside what they read.
-    await record(
-        make_viewer(state.org, username, account.role, address, state.engine, csrf), "session.sign_in", {}, 0
-    )
+    viewer = make_viewer(state.org, username, outcome.role, address, state.engine, csrf)
+    await record(viewer, "session.sign_in", {}, 0)
     return _with_session(state, next, session_id)
 
 

@@ -4,6 +4,7 @@ Real SQLite through the real store; the real app over ASGI."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -11,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog.testing
 from sqlalchemy import func, select, update
 
 from callguard.store.accounts import LoginFailureRow, WebSessionRow, create_token, revoke_token, set_disabled
 from callguard.store.audit import list_entries
 from callguard.web.auth import hash_password, password_matches
 from callguard.web.deps import csv_response
-from tests.console import ACCOUNTS, PASSWORD, csrf_of, running_console, sign_in
+from tests.console import ACCOUNTS, HIDDEN, PASSWORD, csrf_of, running_console, sign_in
 
 EMPLOYEE = ACCOUNTS["employee"]
 
@@ -122,6 +124,33 @@ async def test_failed_sign_ins_are_throttled_per_account_even_after_a_restart(tm
                 (soon - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)
             }
             assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_concurrent_guesses_cannot_slip_under_the_throttle(tmp_path: Path) -> None:
+    """40 wrong guesses sent at once: only as many passwords are checked as the throttle allows."""
+    async with running_console(tmp_path, ("employee",), login_max_failures_account=5) as console:
+        async with console.client() as client:
+            form = await client.get("/login")
+            fields = {m["name"]: m["value"] for m in HIDDEN.finditer(form.text)}
+
+            async def guess(n: int) -> int:
+                data = {**fields, "username": EMPLOYEE, "password": f"guess number {n}"}
+                return (await client.post("/login", data=data)).status_code
+
+            answers = await asyncio.gather(*(guess(n) for n in range(40)))
+        assert answers.count(401) <= 5 and answers.count(429) >= 35, answers
+        async with console.engine.connect() as conn:  # the refused ones are not failures
+            assert (await conn.scalar(select(func.count(LoginFailureRow.id)))) == answers.count(401)
+
+
+async def test_an_oversized_account_name_is_refused_without_being_stored(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ()) as console, console.client() as client:
+        with structlog.testing.capture_logs() as logs:
+            refused = await sign_in(client, "x" * 100_000, "whatever password")
+        assert refused.status_code == 401
+        assert all(len(str(line)) < 2000 for line in logs)
+        async with console.engine.connect() as conn:
+            assert (await conn.scalar(select(func.count(LoginFailureRow.id)))) == 0
 
 
 async def test_failed_sign_ins_are_throttled_per_address(tmp_path: Path) -> None:
