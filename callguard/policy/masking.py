@@ -26,6 +26,18 @@ def mask_number(number: str) -> str:
     return "*" * (digits - 2) + number[-2:]
 
 
+# Free text that may quote a number ("dialled premium-rate number 16812345678").
+TEXT_FIELDS = frozenset({"reason"})
+# In free text, a number is a run of five or more digits (an optional + first): shorter runs
+# are counts, seconds, years or extensions, and every outside number is longer.
+_DIGIT_RUN = re.compile(r"\+?\d{5,}")
+
+
+def mask_text(text: str, keep: Callable[[str], bool]) -> str:
+    """Free text with every number in it masked, except those `keep` accepts."""
+    return _DIGIT_RUN.sub(lambda m: m.group() if keep(m.group()) else mask_number(m.group()), text)
+
+
 def mask_fields(fields: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
     """A copy of `fields` with every outside number masked; numbers `keep` accepts (the
     directory's extensions, emergency numbers) stay as they are."""
@@ -37,7 +49,14 @@ def mask_fields(fields: dict[str, Any], keep: Callable[[str], bool]) -> dict[str
             return [masked(v) for v in value]
         return value
 
-    return {k: masked(v) if k in NUMBER_FIELDS else v for k, v in fields.items()}
+    def field(key: str, value: Any) -> Any:
+        if key in NUMBER_FIELDS:
+            return masked(value)
+        if key in TEXT_FIELDS and isinstance(value, str):
+            return mask_text(value, keep)
+        return value
+
+    return {k: field(k, v) for k, v in fields.items()}
 
 
 def number_keeper(config: Config) -> Callable[[str], bool]:

@@ -5,6 +5,7 @@ Every read path goes route → `scope()` → a query narrowed by `calls_where()`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_, true
 
 from callguard.config import Config
-from callguard.policy.masking import mask_number, number_keeper
+from callguard.policy.masking import TEXT_FIELDS, mask_number, mask_text, number_keeper
 
 
 class Reach(StrEnum):
@@ -159,25 +160,36 @@ def people_where(scope_: Scope, person: Any, extension: Any | None = None) -> Co
 
 def mask(viewer: Viewer, number: str | None) -> str:
     """SEC-2: an outside number as this viewer may see it (138****8000); extensions and
-    emergency numbers stay readable."""
+    emergency numbers stay readable. Fails closed: a number in an unusual form
+    ("+86 138 0013 8000") is masked too, and digits in any other text."""
     if not number:
         return ""
-    if viewer.sees_numbers or viewer.org.keep(number) or not _looks_like_number(number):
+    keep = viewer.org.keep
+    if viewer.sees_numbers or keep(number):
         return number
-    return mask_number(number)
+    compact = _SEPARATORS.sub("", number)
+    if _looks_like_number(compact):
+        return compact if keep(compact) else mask_number(compact)
+    # Anything else under a number's key: no digit of it is shown ("anonymous" has none).
+    return _DIGIT.sub("*", number)
+
+
+_SEPARATORS = re.compile(r"[\s()]")  # "+86 (138) 0013 8000"; a dashed one is starred whole
+_DIGIT = re.compile(r"\d")
 
 
 # Keys of records that may hold an outside party's number (calls, legs, decisions, messages...).
 NUMBER_KEYS = frozenset(
     {
         "number", "dialed", "caller_number", "callee_number", "extension", "ext", "target", "targets",
-        "to", "from", "pattern", "caller", "callee", "for_ext", "transfer_to",
+        "to", "pattern", "caller", "callee", "for_ext", "transfer_to",
     }
 )  # fmt: skip
 
 
 def mask_record(viewer: Viewer, value: Any, key: str | None = None) -> Any:
-    """A copy of a record (dicts, lists) with every outside number under NUMBER_KEYS masked."""
+    """A copy of a record (dicts, lists) with every outside number under NUMBER_KEYS masked,
+    and the numbers quoted in free text (TEXT_KEYS: a violation's reason...)."""
     if viewer.sees_numbers:
         return value
     if isinstance(value, dict):
@@ -186,7 +198,12 @@ def mask_record(viewer: Viewer, value: Any, key: str | None = None) -> Any:
         return [mask_record(viewer, v, key) for v in value]
     if isinstance(value, str) and key in NUMBER_KEYS:
         return mask(viewer, value)
+    if isinstance(value, str) and key in TEXT_KEYS:
+        return mask_text(value, viewer.org.keep)
     return value
+
+
+TEXT_KEYS = TEXT_FIELDS | {"appeal_reason", "decision_reason", "detail"}
 
 
 def _looks_like_number(text: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 
 from callguard.config import ConfigError, load_config
+from callguard.policy.masking import mask_fields, mask_text
 from callguard.store.models import CallRow, ViolationRow
 from callguard.web.access import (
     MATRIX,
@@ -181,3 +182,36 @@ def test_an_unknown_role_in_unmasked_roles_is_a_config_error(tmp_path: Path) -> 
             tmp_path / "callguard.toml", {"CALLGUARD_ARI_PASSWORD": "a", "CALLGUARD_AMI_PASSWORD": "b"}
         )
     assert any("console.unmasked_roles" in p and "boss" in p for p in err.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("shown_as", "masked"),
+    [
+        ("+86 138 0013 8000", "+86*******8000"),  # an unusual form is still a number (review F4)
+        ("(010) 6234 5678", "010****5678"),
+        ("138-0013-8000", "***-****-****"),  # anything else with digits: every digit hidden
+        ("anonymous", "anonymous"),  # no digits, nothing to hide
+        ("1003", "1003"),
+    ],
+)
+def test_sec2_masking_fails_closed_for_numbers_in_unusual_forms(org: Org, shown_as: str, masked: str) -> None:
+    assert mask(viewer(org, "chen.jie", "employee"), shown_as) == masked
+    assert mask(viewer(org, "he.gang", "auditor"), shown_as) == shown_as
+
+
+def test_sec2_numbers_quoted_in_free_text_are_masked(org: Org) -> None:
+    """Review F3: a violation's reason quotes the number dialled."""
+    row = {
+        "reason": "dialled premium-rate number 16812345678 from 1003 after 120 s",
+        "call_id": "1700000000.12",
+    }
+    masked = mask_record(viewer(org, "chen.jie", "employee"), row)
+    assert masked["reason"] == "dialled premium-rate number 168****5678 from 1003 after 120 s"
+    assert masked["call_id"] == "1700000000.12"  # ids are not numbers to hide
+    assert mask_record(viewer(org, "he.gang", "auditor"), row) == row
+
+
+def test_sec2_numbers_in_free_text_are_masked_in_logs_and_mqtt_too(org: Org) -> None:
+    fields = {"event": "call.violation", "rule": "OUT-1", "reason": "dialled premium-rate number 16812345678"}
+    assert mask_fields(fields, org.keep)["reason"] == "dialled premium-rate number 168****5678"
+    assert mask_text("call 95588 or 110, ext 10033", lambda n: n == "10033") == "call ***88 or 110, ext 10033"
