@@ -140,7 +140,7 @@ def violation_row(v: ViolationRow, viewer: Viewer, tz: tzinfo | None = None) -> 
         "rule": v.rule,
         "person": v.person,
         "extension": mask_number(viewer, v.extension),
-        "reason": v.reason,
+        "reason": mask_record(viewer, v.reason, "reason"),  # SEC-2: it may quote the number dialled
         "severity": v.severity,
         "step": v.step,
         "fine_yuan": cents(Decimal(v.fine_yuan)),

@@ -215,3 +215,21 @@ def test_sec2_numbers_in_free_text_are_masked_in_logs_and_mqtt_too(org: Org) -> 
     fields = {"event": "call.violation", "rule": "OUT-1", "reason": "dialled premium-rate number 16812345678"}
     assert mask_fields(fields, org.keep)["reason"] == "dialled premium-rate number 168****5678"
     assert mask_text("call 95588 or 110, ext 10033", lambda n: n == "10033") == "call ***88 or 110, ext 10033"
+
+
+def test_sec2_a_violation_rows_reason_is_masked(org: Org) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from callguard.web.call_rows import violation_row
+
+    row = ViolationRow(
+        id=1, call_id="c", node="n", rule="OUT-1", extension="2003", person="zhou.qiang",
+        reason="dialled premium-rate number 16812345678", fine_yuan=Decimal("50"), severity="serious",
+        at=datetime(2026, 11, 23, tzinfo=UTC), step="fine", status="open", appeal_by=None,
+    )  # fmt: skip
+    assert (
+        violation_row(row, viewer(org, "liu.yang", "head"))["reason"]
+        == "dialled premium-rate number 168****5678"
+    )
+    assert violation_row(row, viewer(org, "wang.li", "admin"))["reason"] == row.reason
