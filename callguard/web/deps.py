@@ -107,7 +107,7 @@ def require(what: str) -> Callable[..., Awaitable[Access]]:
         if scope_.refused:
             from callguard.web.audit import record  # audit's routes use this module
 
-            filters = {"path": request.url.path, **dict(request.query_params)}
+            filters = {**dict(request.query_params), "path": request.url.path}  # ?path= cannot hide it
             await record(viewer, f"{what}.refused", filters, 0)
             raise HTTPException(403, f"LOG-3: refused: the {viewer.role} role may not read {what}")
         read_started()  # from here on, data goes out only after its audit entry (guard.py)

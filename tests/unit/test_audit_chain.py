@@ -5,6 +5,9 @@ reads never fork the chain. Real SQLite through the real store and the real app.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -239,3 +242,21 @@ async def test_a_read_that_forgets_its_audit_entry_gives_out_no_data(tmp_path: P
         assert any(line["event"] == "console.unaudited_read" and line["rule"] == "LOG-3" for line in logs)
         careful = await client.get("/api/v1/careful")
         assert careful.status_code == 200 and careful.json() == {"ok": "yes"}
+
+
+async def test_a_refusal_records_the_real_path_and_the_csv_has_filters_as_json(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("operations", "auditor")) as console:
+        async with console.client() as ops:
+            await sign_in(ops, ACCOUNTS["operations"])
+            assert (
+                await ops.get("/api/v1/audit", params={"path": "/harmless", "account": "x"})
+            ).status_code == 403
+        async with console.client() as auditor:
+            await sign_in(auditor, ACCOUNTS["auditor"])
+            refused = next(
+                e for e in (await auditor.get("/api/v1/audit")).json() if e["action"] == "audit.refused"
+            )
+            assert refused["filters"] == {"path": "/api/v1/audit", "account": "x"}
+            table = list(csv.DictReader(io.StringIO((await auditor.get("/audit.csv")).text.lstrip("\ufeff"))))
+            row = next(r for r in table if r["action"] == "audit.refused")
+            assert json.loads(row["filters"]) == {"path": "/api/v1/audit", "account": "x"}
