@@ -218,9 +218,18 @@ def cmd_web(args: argparse.Namespace) -> int:
     host, port = args.host or config.console.host, args.port or config.console.port
     sock = _listen(host, port)
     _check_database(config.database.url)
-    # Behind a reverse proxy on this host, uvicorn takes the client's address from
-    # X-Forwarded-For (it trusts 127.0.0.1 only): the audit records who read, not the proxy.
-    server = uvicorn.Server(uvicorn.Config(create_app(config), proxy_headers=True, log_level="info"))
+    # X-Forwarded-For is believed from [console] trusted_proxies only (the audit records who
+    # read, not the proxy). No access log: its lines would carry the query strings (numbers
+    # searched for, SEC-2), and the read audit already says who read what.
+    proxies = list(config.console.trusted_proxies)
+    options = uvicorn.Config(
+        create_app(config),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        access_log=False,
+        log_level="info",
+    )
+    server = uvicorn.Server(options)
     print(f"console: http://{host}:{port}/", file=sys.stderr)
     server.run(sockets=[sock])
     return 0

@@ -25,6 +25,9 @@ class ConsoleSettings(BaseModel):
     # SEC-2: roles that see outside numbers unmasked; every other role sees 138****8000.
     unmasked_roles: tuple[str, ...] = Field(default=("admin", "auditor"))
     min_password_length: int = Field(default=10, ge=8)
+    # The reverse proxies whose X-Forwarded-For names the reader (audit address, per-address
+    # throttle). Empty: none is trusted, so no local process can claim another's address.
+    trusted_proxies: tuple[str, ...] = ()
     # Where messages (XFER-3) and recordings are read: Asterisk's recording spool as a directory,
     # or empty to fetch each over ARI (GET /recordings/stored/{name}/file, [ari] credentials).
     recordings_dir: str = ""

@@ -5,10 +5,14 @@ come from stdin, there is no default one, heads come from the org chart, tokens 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,7 +20,7 @@ import pytest
 
 from callguard.store.accounts import change_account
 from callguard.web.auth import hash_password
-from tests.console import PASSWORD, PROJECT, running_console, sign_in
+from tests.console import HIDDEN, PASSWORD, PROJECT, running_console, sign_in
 
 CONFIG = str(PROJECT / "config" / "callguard.toml")
 
@@ -120,26 +124,54 @@ def _listening_on(port: int) -> set[str]:
     return found
 
 
-def test_web_binds_loopback_by_default_and_serves_the_sign_in_page(tmp_path: Path) -> None:
-    port = _free_port()
+def _console_config(tmp_path: Path, extra: str = "") -> str:
+    """The example configuration with `extra` lines in its [console] table."""
+    for name in ("callguard.toml", "directory.toml", "tariffs.toml", "pins.toml"):
+        shutil.copy(PROJECT / "config" / name, tmp_path / name)
+    text = (tmp_path / "callguard.toml").read_text(encoding="utf-8")
+    (tmp_path / "callguard.toml").write_text(text.replace("\n[console]\n", f"\n[console]\n{extra}\n", 1))
+    return str(tmp_path / "callguard.toml")
+
+
+@contextmanager
+def _web(tmp_path: Path, config: str, port: int) -> Iterator[subprocess.Popen[str]]:
     web = subprocess.Popen(
-        [sys.executable, "-m", "callguard", "web", "--config", CONFIG, "--port", str(port)],
-        env=_env(tmp_path),
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, "-m", "callguard", "web", "--config", config, "--port", str(port)],
+        env=_env(tmp_path), cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 30  # a functional deadline: the console must come up at all
         while time.monotonic() < deadline:
             try:
-                page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
             pytest.fail("the console did not answer")
+        yield web
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+
+
+def _failed_sign_in_from(port: int, forwarded_for: str) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        form = client.get("/login")
+        fields = {m["name"]: m["value"] for m in HIDDEN.finditer(form.text)}
+        data = {**fields, "username": "chen.jie", "password": "not the password"}
+        assert client.post("/login", data=data, headers={"X-Forwarded-For": forwarded_for}).status_code == 401
+
+
+def _failure_addresses(tmp_path: Path) -> list[str]:
+    with sqlite3.connect(tmp_path / "console.db") as db:
+        return [row[0] for row in db.execute("SELECT address FROM login_failures")]
+
+
+def test_web_binds_loopback_by_default_and_serves_the_sign_in_page(tmp_path: Path) -> None:
+    port = _free_port()
+    with _web(tmp_path, CONFIG, port) as web:
+        page = httpx.get(f"http://127.0.0.1:{port}/login?number=13800138000", timeout=5)
         assert page.status_code == 200 and 'form id="login"' in page.text
         assert _listening_on(port) == {"0100007F"}  # 127.0.0.1 and nothing else
         # The port is now taken: a second console says so in one line.
@@ -147,9 +179,20 @@ def test_web_binds_loopback_by_default_and_serves_the_sign_in_page(tmp_path: Pat
         assert second.returncode == 1
         taken = f"cannot listen on 127.0.0.1:{port}: Address already in use (choose --port)"
         assert second.stderr == f"callguard: console: {taken}\n"
-    finally:
+        # No proxy is trusted by default: a local process cannot claim another address.
+        _failed_sign_in_from(port, "10.9.9.9")
+        assert _failure_addresses(tmp_path) == ["127.0.0.1"]
         web.terminate()
-        web.wait(timeout=10)
+        out, err = web.communicate(timeout=10)
+    assert "13800138000" not in out + err  # no access log with query strings (SEC-2)
+
+
+def test_web_believes_x_forwarded_for_from_a_trusted_proxy_only(tmp_path: Path) -> None:
+    port = _free_port()
+    config = _console_config(tmp_path, 'trusted_proxies = ["127.0.0.1"]')
+    with _web(tmp_path, config, port):
+        _failed_sign_in_from(port, "10.9.9.9")
+    assert _failure_addresses(tmp_path) == ["10.9.9.9"]
 
 
 def test_web_says_in_one_line_when_the_database_is_unreachable(tmp_path: Path) -> None:
