@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callguard.store.models import Base
@@ -133,9 +133,8 @@ async def set_disabled(engine: AsyncEngine, username: str, disabled: bool = True
         )
         if not found.rowcount:
             raise AccountError(f"{username}: no such account")
-        if disabled:
-            ids = select(AccountRow.id).where(AccountRow.username == username).scalar_subquery()
-            await conn.execute(delete(WebSessionRow).where(WebSessionRow.account_id == ids))
+        if disabled:  # enabling it again later revives neither its sessions nor its tokens
+            await _end_credentials(conn, username, tokens=True)
 
 
 async def change_account(engine: AsyncEngine, username: str, **values: str) -> None:
@@ -144,8 +143,19 @@ async def change_account(engine: AsyncEngine, username: str, **values: str) -> N
         found = await conn.execute(update(AccountRow).where(AccountRow.username == username).values(**values))
         if not found.rowcount:
             raise AccountError(f"{username}: no such account")
-        ids = select(AccountRow.id).where(AccountRow.username == username).scalar_subquery()
-        await conn.execute(delete(WebSessionRow).where(WebSessionRow.account_id == ids))
+        # A new password is for a leaked or forgotten one: the API tokens go with the sessions.
+        await _end_credentials(conn, username, tokens="password_hash" in values)
+
+
+async def _end_credentials(conn: AsyncConnection, username: str, tokens: bool) -> None:
+    ids = select(AccountRow.id).where(AccountRow.username == username).scalar_subquery()
+    await conn.execute(delete(WebSessionRow).where(WebSessionRow.account_id == ids))
+    if tokens:
+        await conn.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.account_id == ids, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
 
 
 async def set_password_hash(engine: AsyncEngine, account_id: int, password_hash: str) -> None:

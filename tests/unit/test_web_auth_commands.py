@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callguard.store.accounts import change_account
+from callguard.store.accounts import change_account, create_token, set_disabled
 from callguard.web.auth import hash_password
 from tests.console import HIDDEN, PASSWORD, PROJECT, running_console, sign_in
 
@@ -235,5 +235,20 @@ async def test_a_changed_password_or_role_ends_the_accounts_sessions(tmp_path: P
         assert (await client.get("/api/v1/me")).status_code == 401
         assert (await sign_in(client, "chen.jie")).status_code == 401  # the old password is gone
         assert (await sign_in(client, "chen.jie", "another long passphrase")).status_code == 303
+        _id, token = await create_token(console.engine, "chen.jie", "script")
         await change_account(console.engine, "chen.jie", role="finance")
         assert (await client.get("/api/v1/me")).status_code == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/me", headers=bearer)).status_code == 200  # a role change keeps it
+        await change_account(console.engine, "chen.jie", password_hash=hash_password("a third passphrase"))
+        assert (await client.get("/api/v1/me", headers=bearer)).status_code == 401  # a new password ends it
+
+
+async def test_disabling_revokes_tokens_so_enabling_does_not_revive_them(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
+        _id, token = await create_token(console.engine, "chen.jie", "script")
+        await set_disabled(console.engine, "chen.jie")
+        await set_disabled(console.engine, "chen.jie", False)
+        assert (
+            await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 401
