@@ -5,6 +5,7 @@ come from stdin, there is no default one, heads come from the org chart, tokens 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -124,12 +125,15 @@ def _listening_on(port: int) -> set[str]:
     return found
 
 
-def _console_config(tmp_path: Path, extra: str = "") -> str:
-    """The example configuration with `extra` lines in its [console] table."""
+def _console_config(tmp_path: Path, **console: str) -> str:
+    """The example configuration with these [console] keys set (TOML values as written)."""
     for name in ("callguard.toml", "directory.toml", "tariffs.toml", "pins.toml"):
         shutil.copy(PROJECT / "config" / name, tmp_path / name)
     text = (tmp_path / "callguard.toml").read_text(encoding="utf-8")
-    (tmp_path / "callguard.toml").write_text(text.replace("\n[console]\n", f"\n[console]\n{extra}\n", 1))
+    for key, value in console.items():
+        text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert found == 1, key
+    (tmp_path / "callguard.toml").write_text(text)
     return str(tmp_path / "callguard.toml")
 
 
@@ -142,6 +146,8 @@ def _web(tmp_path: Path, config: str, port: int) -> Iterator[subprocess.Popen[st
     try:
         deadline = time.monotonic() + 30  # a functional deadline: the console must come up at all
         while time.monotonic() < deadline:
+            if web.poll() is not None:
+                pytest.fail(f"callguard web exited: {web.communicate()[1][-2000:]}")
             try:
                 httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
                 break
@@ -189,7 +195,7 @@ def test_web_binds_loopback_by_default_and_serves_the_sign_in_page(tmp_path: Pat
 
 def test_web_believes_x_forwarded_for_from_a_trusted_proxy_only(tmp_path: Path) -> None:
     port = _free_port()
-    config = _console_config(tmp_path, 'trusted_proxies = ["127.0.0.1"]')
+    config = _console_config(tmp_path, trusted_proxies='["127.0.0.1"]')
     with _web(tmp_path, config, port):
         _failed_sign_in_from(port, "10.9.9.9")
     assert _failure_addresses(tmp_path) == ["10.9.9.9"]
