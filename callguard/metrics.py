@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -144,5 +145,13 @@ async def serve_metrics(settings: MetricsSettings, sources: LiveSources) -> web.
     app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except OSError as exc:
+        # Calls matter more than their figures: a taken port is reported, and callguard runs on.
+        structlog.get_logger("callguard.metrics").error(
+            "metrics.unavailable", host=settings.host, port=settings.port, reason=str(exc)
+        )
+        await runner.cleanup()
+        return None
     return runner

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+
+import pytest
+
 from callguard.config.metrics import MetricsSettings
 from callguard.events.notifier import Emitter
 from callguard.metrics import REGISTRY, LiveSources, serve_metrics
@@ -54,3 +58,18 @@ async def test_live_gauges_are_read_from_the_live_objects_at_scrape_time() -> No
     outbox[0] = 0
     assert count("callguard_calls", state="talking") == 0 and count("callguard_sessions_alive") == 0
     assert count("callguard_mqtt_outbox_depth") == 0
+
+
+async def test_a_taken_metrics_port_is_reported_and_callguard_runs_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        runner = await serve_metrics(MetricsSettings(port=port), LiveSources())
+    finally:
+        taken.close()
+    assert runner is None  # no exception: call control does not stop for its figures
+    assert "metrics.unavailable" in capsys.readouterr().out
