@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callguard.lab.phones import free_udp_port
+from callguard.lab.postgres import PgServer, throwaway_postgres
 from callguard.policy import Party
 from callguard.store import (
     RecordWriter,
@@ -32,62 +27,10 @@ from tests.records import answered_record
 from tests.unit.test_store import upgrade_to
 
 
-def _pg_bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
-    if found is None:
-        raise RuntimeError(f"PostgreSQL's {name} is missing: `apt install postgresql` (scripts/setup does)")
-    return found
-
-
-class PgServer:
-    def __init__(self, data: Path, port: int) -> None:
-        self.data, self.port = data, port
-        self.url = f"postgresql+asyncpg://callguard@127.0.0.1:{port}/postgres"
-
-    def _run(self, *argv: str) -> None:
-        # PostgreSQL refuses to run as root.
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)
-
-    def init(self) -> None:
-        self.data.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(self.data, "postgres", "postgres")
-        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "callguard")
-
-    def start(self) -> None:
-        self._run(
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-w",
-            "-l",
-            str(self.data / "log"),
-            "-o",
-            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
-            "start",
-        )
-
-    def stop(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
-
-
 @pytest.fixture
 def postgres() -> Iterator[PgServer]:
-    # Not under pytest's tmp_path: its folders are private to root, and PostgreSQL runs as postgres.
-    base = Path(tempfile.mkdtemp(prefix="callguard-pg-"))
-    os.chmod(base, 0o755)
-    server = PgServer(base / "data", free_udp_port())
-    server.init()
-    server.start()
-    try:
+    with throwaway_postgres() as server:
         yield server
-    finally:
-        try:
-            server.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def _until(check: object, timeout: float = 20.0) -> None:
