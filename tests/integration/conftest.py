@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from callguard.lab import Lab, LabPorts
 from tests.integration.harness import AriWatch, Harness, MqttWatch, watch_ari, watch_mqtt
+from tests.lab_ports import suite_offset
 
 NO_ANSWER_TIMEOUT_S = 3
 
@@ -90,8 +90,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     state_dir = tmp_path_factory.mktemp("lab")
     lab = Lab(
         state_dir,
-        # Another offset lets a second suite (a colleague's, a helper's) run beside this one.
-        LabPorts(offset=int(os.environ.get("CALLGUARD_TEST_PORT_OFFSET", "100"))),
+        # Another offset lets a second suite (a colleague's, a helper's, another worker) run beside.
+        LabPorts(offset=suite_offset()),
         calls={"no_answer_timeout_s": NO_ANSWER_TIMEOUT_S},
         node="labtest",
         outbound_config=outbound_test_config(),

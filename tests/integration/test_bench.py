@@ -5,7 +5,6 @@ no session left, the JSON's shape), never a timing: issue 12's figures are read,
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.lab_ports import suite_offset
+
 pytestmark = pytest.mark.lab
 
-# Beside the suite's own lab (CALLGUARD_TEST_PORT_OFFSET, default 100): its 11 phones stay below +60.
-OFFSET = str(int(os.environ.get("CALLGUARD_TEST_PORT_OFFSET", "100")) + 60)
+# Beside this worker's own lab (tests/lab_ports.py): its 11 phones stay below +60.
+OFFSET = str(suite_offset() + 60)
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
