@@ -20,6 +20,12 @@ def _when(name: str, nullable: bool = False) -> sa.Column[Any]:
 
 
 def upgrade() -> None:
+    _accounts_and_credentials()
+    _login_failures()
+    _audit_log()
+
+
+def _accounts_and_credentials() -> None:
     op.create_table(
         "accounts",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -55,6 +61,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_sessions_account_id", "web_sessions", ["account_id"])
     op.create_index("ix_web_sessions_expires_at", "web_sessions", ["expires_at"])
+
+
+def _login_failures() -> None:
     # Failed sign-ins are stored so that a restart does not reset the throttle.
     op.create_table(
         "login_failures",
@@ -65,6 +74,9 @@ def upgrade() -> None:
     )
     for column in ("at", "username", "address"):
         op.create_index(f"ix_login_failures_{column}", "login_failures", [column])
+
+
+def _audit_log() -> None:
     # LOG-3: the read audit, hash-chained; `seq` unique so that two writers cannot fork the chain.
     op.create_table(
         "audit_log",
