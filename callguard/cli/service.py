@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from callguard.store import JournalInUse
 
     try:
-        asyncio.run(run_service(config))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run_service(config))
     except JournalInUse as exc:  # LOG-2: two processes never share one journal
         return fail(str(exc), 2)
     return 0
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (issue 12: it roughly halves the event loop's own cost per call
+    event); the standard loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def cmd_pin_set(args: argparse.Namespace) -> int:
