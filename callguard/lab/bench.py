@@ -17,7 +17,7 @@ from typing import Any
 from callguard.lab import bench_soak
 from callguard.lab.bench_paths import MEDIA_TALK_MS, PATHS, TALK_MS, Beside, run_path
 from callguard.lab.bench_profile import print_profile, profiler, require_py_spy, summarize_collapsed
-from callguard.lab.bench_report import print_limit, print_results, write_json
+from callguard.lab.bench_report import print_limit, print_results, print_targets, targets, write_json
 from callguard.lab.bench_stats import PathResult, Report, find_limit
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
 from callguard.lab.phones import require_sipp
@@ -108,6 +108,9 @@ def run_bench(options: BenchOptions) -> int:
         else:
             report.paths = [_one_path(lab, options, path, rate, options.count, report) for path in PATHS]
     print_results(report.paths)
+    if len(report.paths) == 2:
+        report.extra["targets"] = targets(*report.paths)
+        print_targets(report.extra["targets"])
     write_json(report, options.json_file or options.directory / "bench.json")
     return 0
 

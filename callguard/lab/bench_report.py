@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from callguard.lab.bench_stats import PathResult, Report, pct
 
@@ -75,3 +76,30 @@ def write_json(report: Report, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
     print(f"figures as JSON: {path}")
+
+
+def targets(plain: PathResult, guarded: PathResult) -> list[dict[str, Any]]:
+    """Issue 12's targets as ratios to the plain path of the same run, so that they hold on any
+    machine: each with the figure measured, the bound and whether it is met."""
+    placed = guarded.completed + guarded.failed + guarded.shed
+    base_cpu = plain.asterisk_cpu_ms or float("nan")
+    rows = [
+        ("every call completed, none shed or failed", guarded.completed, placed, guarded.completed == placed),
+        ("channels and bridges left", guarded.channels_left + guarded.bridges_left, 0, None),
+        ("PDD p50 added, ms", pct(guarded.pdd_ms, 0.5) - pct(plain.pdd_ms, 0.5), 5.0, None),
+        ("PDD p99 added, ms", pct(guarded.pdd_ms, 0.99) - pct(plain.pdd_ms, 0.99), 20.0, None),
+        ("controller CPU / plain Asterisk CPU per call", guarded.controller_cpu_ms / base_cpu, 0.3, None),
+        ("Asterisk CPU per call, callguard / plain", guarded.asterisk_cpu_ms / base_cpu, 1.3, None),
+    ]
+    out: list[dict[str, Any]] = []
+    for name, value, bound, met in rows:
+        ok = met if met is not None else bool(value <= bound)  # NaN compares False: not met
+        out.append({"target": name, "value": round(float(value), 3), "bound": bound, "met": ok})
+    return out
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    print("\nissue 12's targets (callguard against the plain path of this run):")
+    for row in rows:
+        mark = "met" if row["met"] else "NOT MET"
+        print(f"  {row['target']:<46} {row['value']:>9g}  (bound {row['bound']:g})  {mark}")

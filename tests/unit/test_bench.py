@@ -11,6 +11,7 @@ from typing import Any
 
 from callguard.lab.bench_hold import lateness_summary, most_at_once, numbered, ring_spans
 from callguard.lab.bench_profile import summarize_collapsed, thread_name
+from callguard.lab.bench_report import targets
 from callguard.lab.bench_soak import growth_after_warmup, parse_live_gauges
 from callguard.lab.bench_stats import PathResult, Report, find_limit, is_clean, pct
 
@@ -164,3 +165,24 @@ def test_the_profile_summary_adds_up_threads_leaves_and_stacks() -> None:
     assert ["run (a.py:1)", 80.0] in summary["total"]
     assert summarize_collapsed("")["samples"] == 0
     assert thread_name("thread (0x7f): Thread-9 (worker)") == "worker"
+
+
+def test_issue_12_targets_are_ratios_to_the_plain_path_of_the_same_run() -> None:
+    plain = _result(name="plain Dial()", completed=100, failed=0, shed=0, pdd_ms=[4.0] * 100, bridges_left=0)
+    fast = _result(
+        completed=100, failed=0, shed=0, bridges_left=0,
+        asterisk_cpu_ms=6.0, controller_cpu_ms=1.4, pdd_ms=[6.0] * 99 + [20.0],
+    )  # fmt: skip
+    met = {row["target"]: row for row in targets(plain, fast)}
+    assert all(row["met"] for row in met.values()), met
+    assert met["controller CPU / plain Asterisk CPU per call"]["value"] == 0.28
+    slow = dataclasses.replace(
+        fast, completed=97, shed=3, controller_cpu_ms=9.0, asterisk_cpu_ms=7.5, pdd_ms=[12.0] * 100
+    )
+    missed = {row["target"] for row in targets(plain, slow) if not row["met"]}
+    assert missed == {
+        "every call completed, none shed or failed",
+        "PDD p50 added, ms",
+        "controller CPU / plain Asterisk CPU per call",
+        "Asterisk CPU per call, callguard / plain",
+    }
