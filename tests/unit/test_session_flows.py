@@ -313,3 +313,10 @@ def test_only_a_restorable_snapshot_is_usable() -> None:
     start.start(call, ctx, T0)
     assert usable(json.loads(json.dumps(call.snapshot()))) is None
     assert (usable({"v": 1}) or "").startswith("CG_CALL: unusable snapshot: KeyError")
+
+
+def test_ari_timestamps_parse_with_their_zone_and_anything_else_is_no_time() -> None:
+    assert ev.parse_time("2026-11-22T20:06:36.452+0000") == datetime(2026, 11, 22, 20, 6, 36, 452000, UTC)
+    assert ev.parse_time("2026-11-22T22:06:36.452+0200") == datetime(2026, 11, 22, 20, 6, 36, 452000, UTC)
+    for junk in ("", "yesterday", "2026-11-22T20:06:36", "2026-11-22", None, 17):
+        assert ev.parse_time(junk) is None, junk
