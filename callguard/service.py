@@ -145,6 +145,7 @@ def _build_store(config: Config) -> tuple[AsyncEngine, RecordWriter, MqttPublish
         on_alert=emit,  # alert.record_rejected/records_dropped
         memory_max=config.database.memory_queue_max,
         ladder=Ladder.from_config(config),  # LOG-5: violations are stepped as they are stored
+        write_interval_s=config.database.write_interval_ms / 1000,
     )
     return engine, writer, publisher, emit
 

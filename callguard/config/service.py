@@ -35,6 +35,9 @@ class DatabaseSettings(Strict):
     # LOG-2: records kept in memory while neither the database nor the journal can be written;
     # past this the oldest are dropped (store.dropping, alert.records_dropped).
     memory_queue_max: int = Field(default=100_000, ge=1)
+    # Records gathered this long before each transaction (one per batch instead of one per call
+    # event); LOG-1: also the most a crash (SIGKILL) can lose of records not yet written.
+    write_interval_ms: int = Field(default=100, ge=0, le=5_000)
 
 
 class MqttSettings(Strict):
