@@ -9,6 +9,7 @@ before the next event from Asterisk. Rules live in `policy/`, a call's facts in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -180,10 +181,11 @@ class CallSession:
                     first = start.start(call, self.ctx, now)
                 await self._carry_out(first)
                 while call.phase is not Phase.done:
-                    try:
-                        event: ev.Event = await asyncio.wait_for(self.queue.get(), RESYNC_AFTER_S)
-                    except TimeoutError:
-                        event = ev.Resync()
+                    event: ev.Event = ev.Resync()
+                    with contextlib.suppress(TimeoutError):
+                        # asyncio.timeout, not wait_for: no extra task per event (issue 12)
+                        async with asyncio.timeout(RESYNC_AFTER_S):
+                            event = await self.queue.get()
                     await self._carry_out(dispatch(call, self.ctx, event, datetime.now(UTC)))
             except Exception as exc:  # a bug must not leave a call unattended or unrecorded
                 log.exception("call.session_crashed", error=repr(exc))

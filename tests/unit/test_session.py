@@ -176,8 +176,9 @@ async def test_answered_call_runs_through_every_state() -> None:
     w = World()
     await w.start_call()
     assert w.names() == ["create"]
-    # LOG-1: provisional from the first decision, then again as the ring plan starts.
-    assert [r.disposition for r in w.records] == ["in_progress", "in_progress"]
+    # LOG-1: provisional from the first decision; routed at once, its snapshot as the ring plan
+    # starts is the same step's and supersedes it (one write, not two).
+    assert [r.disposition for r in w.records] == ["in_progress"]
     provisional = w.records[-1]
     assert provisional.callee is not None and provisional.callee.number == "1002"
     assert w.ari.actions[0][2] == "PJSIP/1002"
