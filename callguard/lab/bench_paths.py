@@ -120,6 +120,7 @@ async def run_path(
     callee = await start_sipp(work, "callee", callee_scenario("answer", answer_after_ms=0), callee_args)
     await asyncio.sleep(0.3)
     side = asyncio.create_task(beside()) if beside else None
+    rss_start = rss_mb(lab.state.pids.get("asterisk"))
     try:
         cpu0, t0 = _Cpu.now(lab), time.monotonic()
         caller = await start_sipp(
@@ -137,7 +138,9 @@ async def run_path(
         if side is not None:
             side.cancel()
             await asyncio.gather(side, return_exceptions=True)
-    return _result(lab, name, caller, (count, rate), work, (cpu0, cpu1), wall)
+    result = _result(lab, name, caller, (count, rate), work, (cpu0, cpu1), wall)
+    result.asterisk_rss_start_mb = rss_start
+    return result
 
 
 def _result(

@@ -57,8 +57,12 @@ def print_results(results: list[PathResult]) -> None:
                 for i, (c, (_, w)) in enumerate(zip(cells, _COLUMNS, strict=True))
             )
         )
+    growth = ", ".join(
+        f"{r.name} {r.asterisk_rss_start_mb:.0f} → {r.asterisk_rss_mb:.0f} MiB" for r in results
+    )
+    print(f"\nAsterisk RSS, one process through the paths in turn: {growth}")
     print(
-        "\nPDD = post-dial delay, INVITE sent to 180 Ringing received, per call (SIPp rtd). "
+        "PDD = post-dial delay, INVITE sent to 180 Ringing received, per call (SIPp rtd). "
         "completed + failed + shed = calls placed; shed = refused at once with 503."
     )
 

@@ -38,6 +38,8 @@ class PathResult:
     controller_rss_mb: float
     shed: int = 0  # refused at once with 503 (callguard's load shedding)
     rate: float = 0.0
+    # Asterisk is one process for both paths: its RSS after a path includes the paths before it.
+    asterisk_rss_start_mb: float = float("nan")
 
     @property
     def clean(self) -> bool:
@@ -57,7 +59,11 @@ class PathResult:
                 "asterisk": _num(self.asterisk_cpu_ms),
                 "callguard": _num(self.controller_cpu_ms),
             },
-            "rss_mib": {"asterisk": _num(self.asterisk_rss_mb), "callguard": _num(self.controller_rss_mb)},
+            "rss_mib": {
+                "asterisk": _num(self.asterisk_rss_mb),
+                "asterisk_at_start": _num(self.asterisk_rss_start_mb),
+                "callguard": _num(self.controller_rss_mb),
+            },
             "left": {"channels": self.channels_left, "bridges": self.bridges_left},
             "wall_s": _num(self.wall_s),
         }
