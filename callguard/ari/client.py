@@ -8,13 +8,17 @@ dozen endpoints it needs directly, with a timeout on every request.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import aiohttp
+import orjson
 
+from callguard.ari.errors import AriError, AriGone
+from callguard.ari.wsrest import WsRest
 from callguard.metrics import ARI_REQUEST_SECONDS
+
+__all__ = ["BRIDGE_TYPE", "JSON", "AriActions", "AriClient", "AriError", "AriGone"]
 
 JSON = dict[str, Any]
 
@@ -25,18 +29,6 @@ MAX_CONNECTIONS = 32
 # never reach callguard. With it Asterisk picks its simple bridge (frames pass through the
 # core, no mixing, no transcoding between equal codecs), the cheapest bridge that sees DTMF.
 BRIDGE_TYPE = "mixing,dtmf_events"
-
-
-class AriError(Exception):
-    """Asterisk answered a request with an error, or did not answer in time."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class AriGone(AriError):
-    """404: the channel or bridge no longer exists. An ordinary outcome in telephony."""
 
 
 class AriActions(Protocol):
@@ -68,7 +60,9 @@ class AriActions(Protocol):
 
 
 class AriClient(AriActions):
-    """REST + websocket access to one Asterisk; one instance per connection attempt."""
+    """REST + websocket access to one Asterisk; one instance per connection attempt. Requests
+    go over HTTP until `use_websocket_requests` finds that Asterisk takes them on the event
+    websocket, and over the websocket from then on."""
 
     def __init__(self, base_url: str, user: str, password: str, app: str, timeout_s: float) -> None:
         self.base = base_url.rstrip("/") + "/ari"
@@ -80,9 +74,44 @@ class AriClient(AriActions):
             # sessionlimit; a bounded pool of kept-alive connections stays well below it.
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
+        self._timeout_s = timeout_s
+        self._ws_rest: WsRest | None = None  # receives RESTResponses
+        self._rest_over_ws: WsRest | None = None  # carries requests, once the probe was answered
+
+    @property
+    def transport(self) -> str:
+        return "websocket" if self._rest_over_ws is not None else "http"
 
     async def close(self) -> None:
+        self.websocket_closed("client closed")
         await self._session.close()
+
+    async def use_websocket_requests(
+        self, ws: aiohttp.ClientWebSocketResponse, probe_timeout_s: float
+    ) -> bool:
+        """Probe (GET asterisk/ping) whether Asterisk answers REST requests on the event websocket;
+        if it does, send every later request there. Older Asterisk ignores the probe."""
+        ws_rest = WsRest(ws, self._timeout_s)
+        self._ws_rest = ws_rest
+        try:
+            await ws_rest.request("GET", "/asterisk/ping", timeout_s=probe_timeout_s)
+        except AriError:
+            self._ws_rest = None
+            ws_rest.close("probe not answered")
+            return False
+        self._rest_over_ws = ws_rest
+        return True
+
+    def deliver_response(self, response: JSON) -> None:
+        """A RESTResponse read from the event websocket."""
+        if self._ws_rest is not None:
+            self._ws_rest.deliver(response)
+
+    def websocket_closed(self, reason: str = "websocket closed") -> None:
+        """Requests waiting on the websocket fail now; later ones fail at once (the supervisor
+        connects a new client), they never fall back to HTTP halfway through a connection."""
+        if self._ws_rest is not None:
+            self._ws_rest.close(reason)
 
     async def request(
         self,
@@ -91,9 +120,10 @@ class AriClient(AriActions):
         params: Mapping[str, str | int] | None = None,
         body: JSON | None = None,
     ) -> Any:
-        url = self.base + path
         with ARI_REQUEST_SECONDS.labels(method).time():
-            return await self._request(method, url, path, params, body)
+            if self._rest_over_ws is not None:
+                return await self._rest_over_ws.request(method, path, params, body)
+            return await self._request(method, self.base + path, path, params, body)
 
     async def _request(
         self, method: str, url: str, path: str, params: Mapping[str, str | int] | None, body: JSON | None
@@ -101,14 +131,13 @@ class AriClient(AriActions):
         for attempt in (1, 2):
             try:
                 async with self._session.request(method, url, params=params, json=body) as resp:
-                    text = await resp.text()
+                    data = await resp.read()
                     if resp.status == 404:
                         raise AriGone(f"{method} {path}: not found", 404)
                     if resp.status >= 400:
-                        raise AriError(
-                            f"{method} {path}: HTTP {resp.status} {text.strip()[:200]}", resp.status
-                        )
-                    return json.loads(text) if text else None
+                        text = data.decode(errors="replace").strip()[:200]
+                        raise AriError(f"{method} {path}: HTTP {resp.status} {text}", resp.status)
+                    return orjson.loads(data) if data else None
             except aiohttp.ServerDisconnectedError as exc:
                 # Asterisk closed a kept-alive connection before the request reached it: once more.
                 if attempt == 2:
@@ -140,11 +169,14 @@ class AriClient(AriActions):
         return result
 
     async def filter_events(self, allowed: list[str]) -> None:
-        """Ask Asterisk to send this application only these event types (Asterisk 18+)."""
+        """Ask Asterisk to send this application only these event types (Asterisk 18+).
+        RESTResponse is always allowed: Asterisk filters the answers to websocket requests
+        like events, and the filter outlives the connection (the next one's probe needs it)."""
+        types = [*allowed, "RESTResponse"] if "RESTResponse" not in allowed else allowed
         await self.request(
             "PUT",
             f"/applications/{self.app}/eventFilter",
-            body={"allowed": [{"type": t} for t in allowed]},
+            body={"allowed": [{"type": t} for t in types]},
         )
 
     async def get_channel(self, channel_id: str) -> JSON:

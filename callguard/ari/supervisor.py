@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 
 from callguard.ari.client import AriClient, AriError
@@ -24,6 +24,10 @@ class NotConnected(AriError):
 
 EventHandler = Callable[[dict[str, Any]], None]
 ConnectedHook = Callable[[AriClient], Coroutine[Any, Any, None]]
+
+# An Asterisk that takes REST requests on the websocket answers the probe as fast as an HTTP
+# ping; one that does not never answers, and the connection should not wait long for it.
+PROBE_TIMEOUT_S = 2.0
 
 
 class AriSupervisor:
@@ -74,27 +78,26 @@ class AriSupervisor:
             delay = min(delay * 2, self._settings.reconnect_max_s)
 
     async def _serve(self, client: AriClient, attempt: int) -> None:
-        await client.ping()
+        await client.ping()  # over HTTP: Asterisk is up and takes these credentials
         ws = await client.open_events()
+        reader = asyncio.create_task(self._read_events(client, ws), name="ari-events")
         try:
+            # Calls may act at once (over HTTP while the probe runs).
             self._client = client
             self.connected.set()
+            await self._choose_transport(client, ws)
             ARI_CONNECTS.inc()
-            log.info("ari.connected", url=self._settings.url, app=self._settings.app, attempt=attempt)
+            log.info(
+                "ari.connected",
+                url=self._settings.url,
+                app=self._settings.app,
+                attempt=attempt,
+                transport=client.transport,
+            )
             hook = asyncio.create_task(self._on_connected(client), name="ari-adopt")
             pinger = asyncio.create_task(self._ping_loop(client, ws), name="ari-ping")
             try:
-                async for msg in ws:
-                    if msg.type == aiohttp.WSMsgType.TEXT:
-                        try:
-                            event = json.loads(msg.data)
-                        except ValueError:
-                            log.warning("ari.bad_event", data=str(msg.data)[:200])
-                            continue
-                        # Handlers only enqueue: the read loop never waits on a call.
-                        self._on_event(event)
-                    elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
-                        break
+                await reader
             finally:
                 pinger.cancel()
                 if not hook.done():
@@ -102,9 +105,48 @@ class AriSupervisor:
             log.warning("ari.disconnected", url=self._settings.url, reason="websocket closed")
         finally:
             self.connected.clear()
+            reader.cancel()
+            client.websocket_closed()
             await ws.close()
 
+    async def _choose_transport(self, client: AriClient, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """[ari] transport: auto takes the websocket when Asterisk answers the probe."""
+        wanted = self._settings.transport
+        if wanted == "http":
+            return
+        probe_timeout_s = min(PROBE_TIMEOUT_S, self._settings.request_timeout_s)
+        if await client.use_websocket_requests(ws, probe_timeout_s) or wanted == "auto":
+            return
+        raise AriError(
+            "[ari] transport = websocket, but Asterisk did not answer a REST request on the "
+            "event websocket (it needs Asterisk 20.14, 21.9, 22.4 or later)"
+        )
+
+    async def _read_events(self, client: AriClient, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Answers to requests go to the client, everything else to the event handler."""
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    try:
+                        event = orjson.loads(msg.data)
+                    except orjson.JSONDecodeError:
+                        event = None
+                    if not isinstance(event, dict):
+                        log.warning("ari.bad_event", data=str(msg.data)[:200])
+                    elif event.get("type") == "RESTResponse":
+                        client.deliver_response(event)
+                    else:
+                        # Handlers only enqueue: the read loop never waits on a call.
+                        self._on_event(event)
+                elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                    break
+        finally:
+            # Nothing waits for an answer the closed websocket cannot bring.
+            client.websocket_closed()
+
     async def _ping_loop(self, client: AriClient, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """GET asterisk/ping on the transport the calls use: over the websocket it also proves
+        that Asterisk still reads and answers it (a hung Asterisk keeps the TCP session open)."""
         failures = 0
         while True:
             await asyncio.sleep(self._settings.ping_interval_s)

@@ -3,6 +3,8 @@ records' retention."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from callguard.config.base import Strict
@@ -17,6 +19,9 @@ class AriSettings(Strict):
     ping_interval_s: float = Field(default=10.0, gt=0)
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
+    # How REST requests travel: "auto" on the event websocket when Asterisk takes them there
+    # (20.14, 21.9, 22.4 and later; one HTTP request less per action on both sides), else HTTP.
+    transport: Literal["auto", "websocket", "http"] = "auto"
 
 
 class AmiSettings(Strict):
