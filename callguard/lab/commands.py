@@ -98,6 +98,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         store=args.store,
         profile=args.profile,
         limit_ceiling=args.limit_ceiling,
+        warmup=args.warmup,
     )
     return run_bench(options)
 
@@ -165,6 +166,13 @@ def _add_bench_commands(sub: Any) -> None:
     s = sub.add_parser("bench", help="load through plain dialplan and through callguard; print figures")
     s.add_argument("--rate", type=float, default=50.0, help="call attempts per second")
     s.add_argument("--count", type=int, default=500, help="calls per path")
+    s.add_argument(
+        "--warmup",
+        type=int,
+        help="unmeasured calls through each path first, so that Asterisk's warm-up (its RSS and page "
+        "faults over its first ~2,000 calls) falls on neither (default: min(count, 1000); none with "
+        "--soak or --find-limit)",
+    )
     s.add_argument(
         "--max-calls-in-setup",
         type=int,

@@ -73,6 +73,17 @@ def test_bench_prints_both_paths_side_by_side_and_writes_them_as_json(tmp_path: 
     _answered_all(plain, 20)
     _answered_all(guard, 20)
     assert guard["cpu_ms_per_call"]["callguard"] > plain["cpu_ms_per_call"]["callguard"]  # it saw only these
+    # Asterisk warmed up through both paths before either was measured; its RSS at each start.
+    assert "warming Asterisk up: 20 unmeasured calls through each path" in done.stdout
+    assert report["settings"]["warmup_calls_per_path"] == 20
+    assert guard["rss_mib"]["asterisk_at_start"] > 0
+    # issue 12's targets, each judged against the plain path of this run.
+    assert [t["target"] for t in report["targets"]][:2] == [
+        "every call completed, none shed or failed",
+        "channels and bridges left",
+    ]
+    assert report["targets"][0]["met"] and report["targets"][1]["met"]
+    assert "issue 12's targets" in done.stdout
     # py-spy sampled the controller while it handled the callguard path.
     assert report["profile"]["samples"] > 0
     assert "MainThread" in [name for name, _ in report["profile"]["threads"]]
