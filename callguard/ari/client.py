@@ -94,6 +94,7 @@ class AriClient(AriActions):
         ws_rest = WsRest(ws, self._timeout_s)
         self._ws_rest = ws_rest
         try:
+            await self._let_answers_through()
             await ws_rest.request("GET", "/asterisk/ping", timeout_s=probe_timeout_s)
         except AriError:
             self._ws_rest = None
@@ -101,6 +102,17 @@ class AriClient(AriActions):
             return False
         self._rest_over_ws = ws_rest
         return True
+
+    async def _let_answers_through(self) -> None:
+        """Asterisk filters answers like events, and keeps an application's event filter across
+        connections: one an older callguard left without RESTResponse would hold them back."""
+        allowed = (await self.application()).get("events_allowed") or []
+        if allowed and not any(f.get("type") == "RESTResponse" for f in allowed):
+            await self.request(
+                "PUT",
+                f"/applications/{self.app}/eventFilter",
+                body={"allowed": [*allowed, {"type": "RESTResponse"}]},
+            )
 
     def deliver_response(self, response: JSON) -> None:
         """A RESTResponse read from the event websocket."""

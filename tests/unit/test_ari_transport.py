@@ -39,6 +39,7 @@ class FakeAri:
     http_requests: list[str] = field(default_factory=list)
     held: dict[str, asyncio.Event] = field(default_factory=dict)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    events_allowed: list[JSON] = field(default_factory=list)  # the application's event filter
     url: str = ""
 
     def answer(self, method: str, uri: str, body: JSON | None) -> tuple[int, JSON | None]:
@@ -50,7 +51,14 @@ class FakeAri:
             return 500, {"message": "Unable to create bridge"}
         if method == "POST" and uri == "channels/create":
             return 200, {"id": "c1", "variables": (body or {}).get("variables")}
+        if method == "GET" and uri == "applications/callguard":
+            return 200, {"name": "callguard", "channel_ids": [], "events_allowed": self.events_allowed}
+        if method == "PUT" and uri == "applications/callguard/eventFilter":
+            self.events_allowed = (body or {})["allowed"]
         return 204, None
+
+    def lets_through(self, event_type: str) -> bool:
+        return not self.events_allowed or any(f["type"] == event_type for f in self.events_allowed)
 
     async def events(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -74,6 +82,8 @@ class FakeAri:
             await self.held[uri].wait()
         body = orjson.loads(req["message_body"]) if "message_body" in req else None
         status, answer = self.answer(req["method"], uri, body)
+        if not self.lets_through("RESTResponse"):
+            return  # Asterisk applies the event filter to answers too
         response: JSON = {"type": "RESTResponse", "request_id": req["request_id"], "status_code": status}
         if answer is not None:
             response["message_body"] = orjson.dumps(answer).decode()
@@ -82,7 +92,8 @@ class FakeAri:
     async def http(self, request: web.Request) -> web.Response:
         uri = request.path.removeprefix("/ari/")
         self.http_requests.append(f"{request.method} {uri}")
-        status, answer = self.answer(request.method, uri, None)
+        body = await request.json() if request.can_read_body else None
+        status, answer = self.answer(request.method, uri, body)
         return web.json_response(answer, status=status) if answer is not None else web.Response(status=status)
 
 
@@ -110,7 +121,7 @@ async def _client_over_ws(fake: FakeAri, timeout_s: float = 5.0) -> tuple[AriCli
     async def read() -> None:
         try:
             async for msg in ws:
-                event = orjson.loads(msg.data)
+                event = orjson.loads(msg.data) if msg.type == aiohttp.WSMsgType.TEXT else {}
                 if event.get("type") == "RESTResponse":
                     client.deliver_response(event)
         finally:
@@ -138,7 +149,8 @@ async def test_requests_go_over_the_websocket_with_params_and_body(fake_ari: Fak
     assert request["content_type"] == "application/json"
     await client.dial("c1", "c0", 30)
     assert {"name": "timeout", "value": "30"} in fake_ari.ws_requests[-1]["query_strings"]
-    assert fake_ari.http_requests == []  # nothing went over HTTP
+    # Before the probe the application's event filter is read; nothing went over HTTP after it.
+    assert fake_ari.http_requests == ["GET applications/callguard"]
     after = REGISTRY.get_sample_value("callguard_ari_request_seconds_count", {"method": "POST"})
     assert after == before + 2  # the per-method metric counts websocket requests too
     assert client.transport == "websocket"
@@ -248,8 +260,8 @@ async def _ping(supervisor: AriSupervisor) -> None:
 
 async def test_auto_uses_the_websocket_when_asterisk_answers_there(fake_ari: FakeAri) -> None:
     events, _ = await _supervise(_settings(fake_ari), _logged("ari.connected", transport="websocket"), _ping)
-    # The connect check is the one HTTP request; the probe and the ping went over the websocket.
-    assert fake_ari.http_requests == ["GET asterisk/ping"]
+    # The connect check and the event filter's are over HTTP; the probe and the ping on the websocket.
+    assert fake_ari.http_requests == ["GET asterisk/ping", "GET applications/callguard"]
     assert [r["uri"] for r in fake_ari.ws_requests[:2]] == ["asterisk/ping", "asterisk/ping"]
     assert events and all(e["type"] == "StasisStart" for e in events)  # no RESTResponse
 
@@ -257,7 +269,7 @@ async def test_auto_uses_the_websocket_when_asterisk_answers_there(fake_ari: Fak
 async def test_auto_falls_back_to_http_when_asterisk_ignores_the_probe(fake_ari: FakeAri) -> None:
     fake_ari.takes_ws_requests = False
     await _supervise(_settings(fake_ari), _logged("ari.connected", transport="http"), _ping)
-    assert fake_ari.http_requests == ["GET asterisk/ping", "GET asterisk/ping"]
+    assert fake_ari.http_requests == ["GET asterisk/ping", "GET applications/callguard", "GET asterisk/ping"]
 
 
 async def test_transport_http_sends_no_probe(fake_ari: FakeAri) -> None:
@@ -321,3 +333,9 @@ def test_transport_setting(tmp_path: Path) -> None:
     path = write(tmp_path, '[ari]\ntransport = "ws"\n')
     [problem] = problems(path)
     assert problem.startswith(f"{path}: ari.transport: ") and "'websocket'" in problem
+
+
+async def test_an_event_filter_left_without_answers_is_widened_before_the_probe(fake_ari: FakeAri) -> None:
+    fake_ari.events_allowed = [{"type": "StasisStart"}]  # as an older callguard left it
+    await _supervise(_settings(fake_ari), _logged("ari.connected", transport="websocket"), _ping)
+    assert fake_ari.events_allowed == [{"type": "StasisStart"}, {"type": "RESTResponse"}]
