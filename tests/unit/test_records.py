@@ -49,6 +49,15 @@ def test_provisional_is_a_copy_marked_in_progress() -> None:
     snapshot = rec.provisional()
     snapshot.legs.clear()
     assert snapshot.disposition == IN_PROGRESS and rec.disposition == "answered" and len(rec.legs) == 2
+    # What the call goes on to change after the snapshot does not reach it.
+    again = rec.provisional()
+    rec.legs[0].hangup_cause = 99
+    rec.violations.append({"rule": "ANS-1"})
+    rec.prompts.append("apology")
+    rec.decisions[0]["changed"] = True
+    assert again.legs[0].hangup_cause != 99 and again.violations == [] and again.prompts == []
+    assert "changed" not in again.decisions[0]
+    assert replace(again, disposition=rec.disposition) != rec
 
 
 async def test_the_store_lists_a_call_in_the_codec_form(tmp_path: Path) -> None:
