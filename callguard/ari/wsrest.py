@@ -35,10 +35,6 @@ class WsRest:
         self._ids = itertools.count(1)
         self._closed: str | None = None
 
-    @property
-    def open(self) -> bool:
-        return self._closed is None
-
     async def request(
         self,
         method: str,
