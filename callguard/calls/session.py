@@ -9,7 +9,6 @@ before the next event from Asterisk. Rules live in `policy/`, a call's facts in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -132,6 +131,8 @@ class CallSession:
                 log.warning("call.facts_refused", channel=caller.id, error=repr(exc))
                 adoption = replace(adoption, facts=None)
         self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._last_event = 0.0  # loop time of the last event taken (the idle watch reads it)
+        self._idle_watch: asyncio.TimerHandle | None = None
         self._adoption = adoption
         self._timers = Timers(self.enqueue)
         self._executor = Executor(ctx, caller.id, self._timers.start, self._register)
@@ -164,6 +165,16 @@ class CallSession:
     def enqueue(self, event: ev.Event) -> None:
         self.queue.put_nowait(event)
 
+    def _watch_idle(self) -> None:
+        """One timer for the session's life, not one per event (issue 12): with no event for
+        RESYNC_AFTER_S, a Resync asks Asterisk how the call's channels are."""
+        loop = asyncio.get_running_loop()
+        idle_s = loop.time() - self._last_event
+        if idle_s >= RESYNC_AFTER_S and self.queue.empty():
+            self.enqueue(ev.Resync())
+            idle_s = 0.0
+        self._idle_watch = loop.call_later(max(RESYNC_AFTER_S - idle_s, 0.1), self._watch_idle)
+
     def _register(self, channel_id: str) -> None:
         self.call.channels.add(channel_id)
         self.ctx.register_channel(channel_id, self)
@@ -180,17 +191,19 @@ class CallSession:
                 else:
                     first = start.start(call, self.ctx, now)
                 await self._carry_out(first)
+                loop = asyncio.get_running_loop()
+                self._last_event = loop.time()
+                self._watch_idle()
                 while call.phase is not Phase.done:
-                    event: ev.Event = ev.Resync()
-                    with contextlib.suppress(TimeoutError):
-                        # asyncio.timeout, not wait_for: no extra task per event (issue 12)
-                        async with asyncio.timeout(RESYNC_AFTER_S):
-                            event = await self.queue.get()
+                    event = await self.queue.get()
+                    self._last_event = loop.time()
                     await self._carry_out(dispatch(call, self.ctx, event, datetime.now(UTC)))
             except Exception as exc:  # a bug must not leave a call unattended or unrecorded
                 log.exception("call.session_crashed", error=repr(exc))
                 await self._carry_out(ending.abandon_after_crash(call, repr(exc), datetime.now(UTC)))
             finally:
+                if self._idle_watch is not None:
+                    self._idle_watch.cancel()
                 self._timers.cancel_all()
                 if self.ctx.guard is not None:
                     self.ctx.guard.release(self.call_id)

@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from callguard.ari import AriGone
 from callguard.ari.client import AriActions
 from callguard.calls import CallManager
+from callguard.calls import session as session_module
 from callguard.calls.events import Resync
 from callguard.config import AnsweringSettings, CallSettings, OutboundSettings, load_config
 from callguard.policy import AnsweringPolicy, Directory, OutboundPolicy, PinBook, hash_pin
@@ -284,6 +287,19 @@ async def test_a_missed_leg_stasis_start_is_recovered_by_resync() -> None:
     w.manager._sessions[CALL].enqueue(Resync())  # what adopt() does after a reconnect
     for _ in range(20):
         await asyncio.sleep(0)
+    assert ("get", LEG) in w.ari.actions and ("dial", LEG, 20) in w.ari.actions
+
+
+async def test_a_call_with_no_event_for_a_while_asks_asterisk_how_it_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A missed event must not keep a session open forever: after RESYNC_AFTER_S without one,
+    the session resyncs by itself (one idle watch per session, not a timer per event)."""
+    monkeypatch.setattr(session_module, "RESYNC_AFTER_S", 0.05)
+    w = World()
+    await w.start_call()
+    assert ("get", LEG) not in w.ari.actions
+    await asyncio.sleep(0.2)
     assert ("get", LEG) in w.ari.actions and ("dial", LEG, 20) in w.ari.actions
 
 
