@@ -25,6 +25,15 @@ class WebsocketClosed(Exception):
     """The websocket carrying the request closed before its answer came."""
 
 
+class NoAnswer(Exception):
+    """The request's timeout passed before its answer came."""
+
+
+def _expire(future: asyncio.Future[JSON]) -> None:
+    if not future.done():
+        future.set_exception(NoAnswer())
+
+
 class WsRest:
     """Requests over one event websocket; fails every pending request when it closes."""
 
@@ -47,22 +56,27 @@ class WsRest:
         if self._closed is not None:
             raise AriError(f"{method} {path}: websocket closed ({self._closed})")
         request_id = str(next(self._ids))
-        future: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[JSON] = loop.create_future()
         self._pending[request_id] = future
         timeout = self._timeout_s if timeout_s is None else timeout_s
+        # A plain timer on the answer, not asyncio.timeout: it is set for every request, and the
+        # context manager cost as much as the rest of sending one (issue 12). The send itself only
+        # waits when the socket's buffers are full; the websocket's heartbeat ends that wait.
+        expiry = loop.call_later(timeout, _expire, future)
         try:
-            async with asyncio.timeout(timeout):
-                await self._ws.send_frame(
-                    _message(request_id, method, path, params, body), aiohttp.WSMsgType.TEXT
-                )
-                response = await future
-        except TimeoutError as exc:
+            await self._ws.send_frame(
+                _message(request_id, method, path, params, body), aiohttp.WSMsgType.TEXT
+            )
+            response = await future
+        except NoAnswer as exc:
             raise AriError(f"{method} {path}: no answer on the websocket within {timeout} s") from exc
         except WebsocketClosed as exc:
             raise AriError(f"{method} {path}: websocket closed ({exc})") from exc
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         finally:
+            expiry.cancel()
             self._pending.pop(request_id, None)
         return _result(method, path, response)
 
