@@ -208,6 +208,10 @@ class CallManager:
         callers, legs = await strays(client, [str(c) for c in app.get("channel_ids", [])], self._by_channel)
         for channel, args in callers:
             found = await adoption_of(client, channel, legs.pop(channel.id, []))
+            if channel.id in self._sessions:
+                # A new call whose StasisStart came in while adoption asked about it (the
+                # answer to the application listing can overtake the event): it has its session.
+                continue
             self._spawn(CallSession(self._ctx, channel, _request(channel, args), found))
         await clean_orphans(client, app, legs, self._sessions)
         if callers:

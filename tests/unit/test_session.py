@@ -555,3 +555,40 @@ async def test_caller_leaving_while_a_hop_rings_cancels_every_phone() -> None:
     [rec] = w.finals
     assert rec.disposition == "abandoned" and rec.hangup_by == "caller"
     assert [a[2] for a in w.ari.actions if a[0] == "create"] == ["PJSIP/2002"]
+
+
+class RacingAri(FakeAri):
+    """What adopt() asks after a reconnect. The new call's StasisStart arrives while adoption
+    is still asking about its channel: the listing's answer overtook the event."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+
+    async def filter_events(self, allowed: list[str]) -> None:
+        self._do("filter")
+
+    async def application(self) -> dict[str, Any]:
+        return {"channel_ids": [CALL], "bridge_ids": []}
+
+    async def get_channel(self, channel_id: str) -> dict[str, Any]:
+        self._do("get", channel_id)
+        dialplan = {"app_name": "Stasis", "app_data": "callguard,internal,1002,ok,1001"}
+        return {"id": channel_id, "caller": {"number": "1001"}, "state": "Ring", "dialplan": dialplan}
+
+    async def get_bridge(self, bridge_id: str) -> dict[str, Any]:
+        start = {"type": "StasisStart", "args": ["internal", "1002"], **ch(CALL, caller={"number": "1001"})}
+        await self.world.send(start)
+        raise AriGone("no bridge", 404)
+
+
+async def test_a_call_arriving_while_adoption_asks_about_it_gets_one_session() -> None:
+    w = World()
+    ari = RacingAri(w)
+    w.ari = ari
+    await w.manager.adopt(ari)  # type: ignore[arg-type]  # the calls adopt() makes, no more
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(w.manager._sessions) == 1
+    # 1002 rings once: two sessions would each ring it for the same call.
+    assert [a[:3] for a in ari.actions if a[0] == "create"] == [("create", LEG, "PJSIP/1002")]
