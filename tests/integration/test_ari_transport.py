@@ -92,10 +92,10 @@ CALL_REQUESTS = {
 
 
 async def test_a_call_is_controlled_over_the_event_websocket(harness: Harness, lab: Lab) -> None:
-    assert await transport_after(lab, 0) == "websocket"
-    assert connections(lab)[-1] == "websocket"
-    with ari_debug_log(lab) as debug:
-        await answered_call(harness, "1001", "1002")
+    async with ari_transport(lab, "auto") as transport:
+        assert transport == "websocket"
+        with ari_debug_log(lab) as debug:
+            await answered_call(harness, "1001", "1002")
     on_websocket, over_http = requests_seen(debug[0])
     assert on_websocket >= CALL_REQUESTS
     assert not CALL_REQUESTS & over_http
@@ -120,11 +120,11 @@ async def ari_transport(lab: Lab, transport: str) -> AsyncIterator[str]:
         lab.start_controller()
 
 
-async def test_transport_http_controls_calls_over_http(harness: Harness, lab: Lab) -> None:
-    async with ari_transport(lab, "http") as transport:
-        assert transport == "http"
-        with ari_debug_log(lab) as debug:
-            await answered_call(harness, "1003", "2003")
+async def test_calls_go_over_http_by_default(harness: Harness, lab: Lab) -> None:
+    assert await transport_after(lab, 0) == "http"
+    assert connections(lab)[-1] == "http"
+    with ari_debug_log(lab) as debug:
+        await answered_call(harness, "1003", "2003")
     on_websocket, over_http = requests_seen(debug[0])
     assert over_http >= CALL_REQUESTS
     assert not on_websocket
