@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -334,6 +335,11 @@ async def test_the_largest_snapshot_round_trips_through_asterisk(lab: Lab) -> No
     try:
         params = {"endpoint": "Local/persist@default", "app": "cg-test-persist", "channelId": channel}
         await client.request("POST", "/channels/create", params=params)
+        # Under load the channel's StasisStart comes a moment after the answer (409 before it).
+        async with asyncio.timeout(10):
+            async for message in events:
+                if json.loads(message.data).get("type") == "StasisStart":
+                    break
         facts = _facts_of_size(persist.MAX_VALUE_CHARS)
         for store in (client, GlobalFacts(client)):
             await persist.save(store, channel, facts)
