@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from callguard.ari.errors import AriError, AriGone
+from callguard.ari.errors import AriError, AriGone, raise_for_status
 from callguard.ari.wsrest import WsRest
 from callguard.metrics import ARI_REQUEST_SECONDS
 
@@ -144,11 +144,7 @@ class AriClient(AriActions):
             try:
                 async with self._session.request(method, url, params=params, json=body) as resp:
                     data = await resp.read()
-                    if resp.status == 404:
-                        raise AriGone(f"{method} {path}: not found", 404)
-                    if resp.status >= 400:
-                        text = data.decode(errors="replace").strip()[:200]
-                        raise AriError(f"{method} {path}: HTTP {resp.status} {text}", resp.status)
+                    raise_for_status(method, path, resp.status, data)
                     return orjson.loads(data) if data else None
             except aiohttp.ServerDisconnectedError as exc:
                 # Asterisk closed a kept-alive connection before the request reached it: once more.

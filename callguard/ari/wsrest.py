@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from callguard.ari.errors import AriError, AriGone
+from callguard.ari.errors import AriError, raise_for_status
 
 JSON = dict[str, Any]
 
@@ -117,13 +117,9 @@ def _message(
 
 def _result(method: str, path: str, response: JSON) -> Any:
     """The answer's body, or the same AriGone/AriError as an HTTP answer with that status."""
-    status = int(response.get("status_code") or 0)
     text = response.get("message_body") or ""
-    if status == 404:
-        raise AriGone(f"{method} {path}: not found", 404)
-    if status >= 400 or status < 200:
-        detail = str(text or response.get("reason_phrase") or "").strip()[:200]
-        raise AriError(f"{method} {path}: HTTP {status} {detail}", status)
+    detail = str(text or response.get("reason_phrase") or "")
+    raise_for_status(method, path, int(response.get("status_code") or 0), detail)
     if not text:
         return None
     try:
