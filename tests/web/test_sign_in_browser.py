@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -119,8 +120,10 @@ def test_sign_in_back_to_the_page_asked_for_with_a_cookie_no_script_can_read(
     chromium.get(console_url + "/audit")  # signed out: the sign-in form, then back here
     _wait(chromium, lambda: "/login" in chromium.current_url, "sent to sign in", "redirect")
     _submit(chromium, "he.gang", PASSWORD)
-    _wait(chromium, lambda: chromium.current_url.endswith("/audit"), "back at /audit", "back")
-    assert chromium.find_element(By.ID, "viewer").get_attribute("data-role") == "auditor"
+    # The sign-in page's own address ends in "?next=/audit": wait for the page itself.
+    _wait(chromium, lambda: urlsplit(chromium.current_url).path == "/audit", "back at /audit", "back")
+    viewer = _wait(chromium, lambda: chromium.find_element(By.ID, "viewer"), "the audit page", "back")
+    assert viewer.get_attribute("data-role") == "auditor"
     _shot(chromium, "auditor-signed-in")
     session = next(c for c in chromium.get_cookies() if c["name"] == "callguard_session")
     assert session["httpOnly"] is True and session["sameSite"] == "Strict"
