@@ -4,7 +4,10 @@ sends (at the INVITE) to the CANCEL it receives; the figures are its lateness p5
 
 N = 1000 needs a few thousand sockets in Asterisk: the bench raises RLIMIT_NOFILE to the hard
 limit first (`ulimit -Hn` must allow it), and the calls are placed at `--rate` a second, so the
-limit (rings x cadence) must be longer than N / rate for all of them to ring at once."""
+limit (rings x cadence) must be longer than N / rate for all of them to ring at once.
+
+`--plain` is the baseline: the same calls through the plain dialplan, whose Dial() timeout keeps
+the limit without callguard (extensions_bench.conf), so what Asterisk alone manages is known."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from callguard.lab.bench import raise_open_files_limit
+from callguard.lab.bench_paths import BENCH_USER
 from callguard.lab.bench_stats import pct
 from callguard.lab.lab import Lab, LabPorts
 from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, free_udp_port, start_sipp
@@ -31,6 +35,7 @@ class HoldOptions:
     state_dir: Path
     port_offset: int
     max_calls_in_setup: int = 20
+    plain: bool = False  # the plain dialplan's Dial() timeout instead of callguard's ANS-1
 
     @property
     def limit_s(self) -> float:
@@ -129,14 +134,18 @@ async def _hold(
     silent, cover = await _phones(lab, work, options.calls)
     await asyncio.sleep(0.3)
     timeout = options.calls / options.rate + options.limit_s + 60
-    caller_args = [
-        f"{lab.state.sip_host}:{lab.state.sip_port}",
-        "-i", lab.state.pstn_address, "-p", str(free_udp_port(lab.state.pstn_address)),
-        "-inf", str(_callers_csv(work, options.calls)),
-        "-r", str(options.rate), "-m", str(options.calls), "-l", str(options.calls),
-        "-timeout", f"{int(timeout)}s",
-    ]  # fmt: skip
-    caller = await start_sipp(work, "caller", caller_scenario("[field0]", CALLEE, talk_ms=200), caller_args)
+    placing = ["-r", str(options.rate), "-m", str(options.calls), "-l", str(options.calls)]
+    placing += ["-timeout", f"{int(timeout)}s"]
+    pbx = f"{lab.state.sip_host}:{lab.state.sip_port}"
+    if options.plain:  # the bench user's calls take the plain dialplan (extensions_bench.conf)
+        address, caller_number, dialled = "127.0.0.1", BENCH_USER, f"hold-{options.limit_s:g}-{CALLEE}"
+        caller_args = [pbx, "-i", address, "-p", str(free_udp_port(address)), *placing]
+    else:  # outside callers, each with its own number
+        address, caller_number, dialled = lab.state.pstn_address, "[field0]", CALLEE
+        caller_args = [pbx, "-i", address, "-p", str(free_udp_port(address)), *placing]
+        caller_args += ["-inf", str(_callers_csv(work, options.calls))]
+    scenario = caller_scenario(caller_number, dialled, talk_ms=200)
+    caller = await start_sipp(work, "caller", scenario, caller_args)
     try:
         await caller.wait(timeout + 5)
     except TimeoutError:
@@ -156,7 +165,10 @@ def _print(summary: dict[str, Any]) -> None:
         f"ringing at once): rang longer than the {summary['limit_s']:g} s limit by (ms, SIPp's 1 ms clock)"
     )
     print("  " + "  ".join(f"{k} {'-' if v is None else f'{v:.0f}'}" for k, v in late.items()))
-    print(f"  callers: {summary['answered']} answered by the cover phone, {summary['shed']} shed (503)")
+    print(
+        f"  callers: {summary['answered']} answered by the cover phone, {summary['got_503']} got a 503 "
+        "(shed, or nobody could be rung)"
+    )
     print(
         f"  Asterisk's open files at most {summary['asterisk_open_files_peak']} "
         f"(limit {summary['open_files_limit']})"
@@ -175,8 +187,9 @@ async def measure_hold(options: HoldOptions, extra_config: str) -> dict[str, Any
             f"note: placing {options.calls} calls takes {options.calls / options.rate:g} s, "
             "longer than the limit: not all of them will ring at once"
         )
+    path = "the plain dialplan's Dial() timeout" if options.plain else "callguard's ANS-1"
     print(
-        f"ANS-1 deadline, {options.calls} calls held ringing: {options.rings} rings x "
+        f"{path}, {options.calls} calls held ringing: {options.rings} rings x "
         f"{options.cadence_s:g} s = {options.limit_s:g} s each, placed at {options.rate:g}/s; "
         f"open files limit {nofile}",
         flush=True,
@@ -188,8 +201,9 @@ async def measure_hold(options: HoldOptions, extra_config: str) -> dict[str, Any
     finally:
         lab.down()
     events = [e for _, e in caller.events()]
-    summary = lateness_summary(spans, options.limit_s, options.calls)
-    summary |= {"answered": events.count("ANSWERED"), "shed": events.count("FINAL 503")}
+    summary: dict[str, Any] = {"path": "plain" if options.plain else "callguard"}
+    summary |= lateness_summary(spans, options.limit_s, options.calls)
+    summary |= {"answered": events.count("ANSWERED"), "got_503": events.count("FINAL 503")}
     summary |= {"asterisk_open_files_peak": peak[0], "open_files_limit": nofile}
     _print(summary)
     return summary

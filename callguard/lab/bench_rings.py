@@ -104,16 +104,16 @@ def run_bench_rings(
     cadence_s: float,
     state_dir: Path | None = None,
     port_offset: int = 200,
-    hold: tuple[int, float, int] | None = None,
+    hold: tuple[int, float, int, bool] | None = None,
 ) -> int:
-    """One call at a time (`calls` of them), or `hold` = (N, rate, max calls in setup): N calls
-    ringing at once."""
+    """One call at a time (`calls` of them), or `hold` = (N, rate, max calls in setup, plain): N
+    calls ringing at once, through callguard or (plain) through the dialplan alone."""
     directory = (state_dir or default_state_dir()).parent / "bench-rings"
     if hold is None:
         return asyncio.run(_measure(calls, cadence_s, directory, port_offset))
     from callguard.lab.bench_hold import HoldOptions, measure_hold
 
-    options = HoldOptions(hold[0], hold[1], cadence_s, RINGS, directory, port_offset, hold[2])
+    options = HoldOptions(hold[0], hold[1], cadence_s, RINGS, directory, port_offset, hold[2], hold[3])
     summary = asyncio.run(measure_hold(options, _config(cadence_s)))
     out = directory / "bench-rings.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")

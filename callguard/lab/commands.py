@@ -107,7 +107,7 @@ def cmd_bench_rings(args: argparse.Namespace) -> int:
     from callguard.lab.bench_rings import run_bench_rings
 
     state_dir = Path(args.state_dir) if args.state_dir else None
-    hold = (args.hold, args.rate, args.max_calls_in_setup) if args.hold else None
+    hold = (args.hold, args.rate, args.max_calls_in_setup, args.plain) if args.hold else None
     return run_bench_rings(args.calls, args.cadence, state_dir, args.port_offset, hold)
 
 
@@ -200,6 +200,11 @@ def _add_bench_commands(sub: Any) -> None:
         help="N calls ringing at once, all left to reach the limit (give a cadence long enough)",
     )
     s.add_argument("--rate", type=float, default=100.0, help="with --hold: calls placed a second")
+    s.add_argument(
+        "--plain",
+        action="store_true",
+        help="with --hold: the baseline, the plain dialplan's Dial() timeout instead of callguard",
+    )
     s.add_argument(
         "--max-calls-in-setup",
         type=int,
