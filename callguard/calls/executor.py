@@ -15,6 +15,7 @@ from collections.abc import Callable
 import structlog
 
 from callguard.ari.client import AriActions, AriError, AriGone
+from callguard.calls import dial_bridges
 from callguard.calls import events as ev
 from callguard.calls.context import SessionContext
 from callguard.calls.effects import (
@@ -159,6 +160,7 @@ class Executor:
                 target, effect.leg_id, effect.app_args, effect.originator, dict(effect.variables)
             )
         elif isinstance(effect, Dial):
+            await dial_bridges.join(ari, self.ctx.node, effect.leg_id)
             await ari.dial(effect.leg_id, effect.caller, effect.timeout_s)
         elif isinstance(effect, Ring):
             await ari.ring(effect.channel_id)

@@ -20,6 +20,7 @@ from callguard.calls import events as ev
 from callguard.calls.adoption import Adoption, resume
 from callguard.calls.call import SETTING_UP, SNAPSHOT_ERRORS, Call, LegState, Phase, new_call
 from callguard.calls.context import SessionContext
+from callguard.calls.dial_bridges import dial_bridge_id
 from callguard.calls.executor import Executor
 from callguard.calls.flows import duration, ending, ringing, start, transfer
 from callguard.calls.timers import Timers
@@ -38,11 +39,24 @@ CallState = Phase  # the name the manager, metrics and tests know
 def dispatch(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:
     """The top sub-flow gets the event; what it does not consume drops to the next, then to
     the phase's flows."""
+    return _leave_dial_bridge(call, ctx, event) + _dispatch(call, ctx, event, now)
+
+
+def _dispatch(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:
     for sub_flow in reversed(list(call.stack)):
         effects = sub_flow.on(call, ctx, event, now)
         if effects is not None:
             return effects
     return _route(call, ctx, event, now)
+
+
+def _leave_dial_bridge(call: Call, ctx: SessionContext, event: ev.Event) -> list[fx.Effect]:
+    """A leg that answers leaves its dial bridge (calls/dial_bridges.py) before anything else:
+    prompts then play to it, and the call's bridge takes it, as any answered channel in Stasis
+    (a prompt played to a leg still in its holding bridge hung for 10 s in the lab)."""
+    if not (isinstance(event, ev.Dialled) and event.status == "ANSWER" and event.channel_id in call.legs):
+        return []
+    return [fx.RemoveFromBridge(dial_bridge_id(ctx.node, event.channel_id), (event.channel_id,))]
 
 
 def _route(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:  # noqa: C901

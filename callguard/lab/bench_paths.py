@@ -168,7 +168,7 @@ def _result(
         asterisk_cpu_ms=(after.asterisk - before.asterisk) * per_call,
         controller_cpu_ms=(after.controller - before.controller) * per_call,
         channels_left=len(lab.ari_get("/channels") or []),
-        bridges_left=len(lab.ari_get("/bridges") or []),
+        bridges_left=len(lab.bridges_left() or []),
         wall_s=wall,
         asterisk_rss_mb=rss_mb(lab.state.pids.get("asterisk")),
         controller_rss_mb=rss_mb(lab.state.pids.get("callguard")),

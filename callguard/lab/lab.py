@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from callguard.calls.dial_bridges import is_dial_bridge
 from callguard.config import load_config
 from callguard.lab.asterisk import (
     LAB_CONF_DIR,
@@ -272,14 +273,16 @@ class Lab:
             self.wait_controller_connected(pid)
 
     def wait_controller_connected(self, pid: int | None = None, timeout: float = 30.0) -> None:
-        """The controller is ready when Asterisk lists its Stasis application."""
+        """The controller is ready when this process has connected to ARI (its metrics say so).
+        Asterisk listing the application is not enough: the dial bridges keep an application
+        Asterisk knows, but not active, while callguard restarts."""
         assert self.state is not None
         pid = pid or self.state.pids.get("callguard")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if pid is not None and not _alive(pid):
                 raise LabError(f"callguard exited during start-up; see {self.state_dir}/callguard.out")
-            if self.ari_get("/applications/callguard") is not None:
+            if self._ari_connects() >= 1:
                 return
             time.sleep(0.1)
         raise LabError(f"callguard did not connect to ARI within {timeout:.0f} s")
@@ -325,6 +328,27 @@ class Lab:
                 return json.loads(resp.read() or b"null")
         except (urllib.error.URLError, OSError, ValueError):
             return None
+
+    def _ari_connects(self) -> float:
+        """callguard_ari_connects_total of the running controller (0 before it serves metrics)."""
+        assert self.state is not None
+        try:
+            with urllib.request.urlopen(self.state.metrics_url, timeout=2) as resp:
+                text = resp.read().decode()
+        except (urllib.error.URLError, OSError):
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith("callguard_ari_connects_total "):
+                return float(line.split()[1])
+        return 0.0
+
+    def bridges_left(self) -> list[Any] | None:
+        """The bridges a finished call left behind: every bridge but callguard's empty dial
+        bridges, which it keeps for the next ringing legs (calls/dial_bridges.py)."""
+        bridges = self.ari_get("/bridges")
+        if bridges is None:
+            return None
+        return [b for b in bridges if not (is_dial_bridge(str(b.get("id"))) and not b.get("channels"))]
 
     def _start_phones(self, phone_ports: dict[str, int]) -> None:
         """Every desk phone answers after two seconds and talks until the caller hangs up;

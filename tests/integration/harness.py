@@ -128,13 +128,14 @@ class Harness:
         )
 
     async def wait_clean(self, timeout: float = 10.0) -> None:
-        """Every call must leave Asterisk as it found it: no channel, no bridge."""
+        """Every call must leave Asterisk as it found it: no channel, no bridge (callguard's empty
+        dial bridges stay for the next ringing legs)."""
         deadline = time.monotonic() + timeout
         channels: Any = None
         bridges: Any = None
         while time.monotonic() < deadline:
             channels = self.lab.ari_get("/channels")
-            bridges = self.lab.ari_get("/bridges")
+            bridges = self.lab.bridges_left()
             if channels == [] and bridges == []:
                 return
             await asyncio.sleep(0.2)

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from callguard.ari import AriGone
-from callguard.ari.client import AriActions
+from callguard.ari.client import BRIDGE_TYPE, AriActions
 from callguard.calls import CallManager
 from callguard.calls import session as session_module
+from callguard.calls.dial_bridges import dial_bridge_id, is_dial_bridge
 from callguard.calls.events import Resync
 from callguard.config import AnsweringSettings, CallSettings, OutboundSettings, load_config
 from callguard.policy import AnsweringPolicy, Directory, OutboundPolicy, PinBook, hash_pin
@@ -102,11 +103,13 @@ class FakeAri(AriActions):
     async def record(self, channel_id: str, name: str, max_s: int) -> None:
         self._do("record", channel_id, name, max_s)
 
-    async def create_bridge(self, bridge_id: str) -> None:
+    async def create_bridge(self, bridge_id: str, kind: str = BRIDGE_TYPE) -> None:
         self._do("bridge", bridge_id)
 
     async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
-        self._do("bridge_add", bridge_id, tuple(channel_ids))
+        # A ringing leg's dial bridge is not the call's bridge: nobody talks there.
+        name = "dial_bridge_add" if is_dial_bridge(bridge_id) else "bridge_add"
+        self._do(name, bridge_id, tuple(channel_ids))
 
     async def remove_from_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
         self._do("bridge_remove", bridge_id, tuple(channel_ids))
@@ -186,7 +189,9 @@ async def test_answered_call_runs_through_every_state() -> None:
     assert provisional.callee is not None and provisional.callee.number == "1002"
     assert w.ari.actions[0][2] == "PJSIP/1002"
     await w.send({"type": "StasisStart", "args": ["leg", CALL], **ch(LEG)})
-    assert ("dial", LEG, 20) in w.ari.actions
+    # It rings from a dial bridge of callguard's own, not Asterisk's one shared bridge (issue 12).
+    joined = ("dial_bridge_add", dial_bridge_id("n1", LEG), (LEG,))
+    assert w.ari.actions.index(joined) < w.ari.actions.index(("dial", LEG, 20))
     await w.send(
         {
             "type": "Dial",
@@ -205,7 +210,9 @@ async def test_answered_call_runs_through_every_state() -> None:
         }
     )
     assert ("answer", CALL) in w.ari.actions
-    assert ("bridge_add", f"cg-{CALL}", (CALL, LEG)) in w.ari.actions
+    # Answered, the leg first leaves its dial bridge, then joins the call's.
+    left = ("bridge_remove", dial_bridge_id("n1", LEG), (LEG,))
+    assert w.ari.actions.index(left) < w.ari.actions.index(("bridge_add", f"cg-{CALL}", (CALL, LEG)))
     await w.send({"type": "StasisEnd", **ch(CALL), "timestamp": "2026-11-22T10:00:13.000+0000"})
     assert ("hangup", LEG, 16) in w.ari.actions
     assert w.finals == []  # the leg is still alive
