@@ -6,8 +6,8 @@ With hundreds of legs ringing at once, all in that one bridge, Asterisk's answer
 slowed to seconds (issue 12, 1,000 calls held ringing: CANCELs p50 4.7 s and p99 13 s past the
 ANS-1 limit, while the plain dialplan, which needs no bridge to ring, kept p99 at 20 ms). So
 before it is dialled a leg joins one of DIAL_BRIDGES holding bridges, chosen by its id; Asterisk
-then keeps it there while it rings, as it would in its own, and callguard moves it into the
-call's bridge when it answers, as before.
+then keeps it there while it rings, as it would in its own. When it answers it leaves first
+(session.py), so its prompts and the call's bridge deal with a channel in no bridge.
 
 The bridges are created on first use (and again after Asterisk restarts) and kept: they are
 empty when no call rings, and a restarted callguard finds its ringing legs still in them. Their
@@ -31,7 +31,7 @@ PREFIX = "cgdial-"
 
 def dial_bridge_id(node: str, leg_id: str) -> str:
     """The same bridge for a leg every time (a restart included), the legs spread evenly."""
-    return f"{PREFIX}{node}-{zlib.crc32(leg_id.encode()) % DIAL_BRIDGES:02d}"
+    return f"{PREFIX}{node}-{zlib.crc32(leg_id.encode()) % DIAL_BRIDGES:03d}"
 
 
 def is_dial_bridge(bridge_id: str) -> bool:

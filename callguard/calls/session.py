@@ -51,9 +51,9 @@ def _dispatch(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -
 
 
 def _leave_dial_bridge(call: Call, ctx: SessionContext, event: ev.Event) -> list[fx.Effect]:
-    """A leg that answers leaves its dial bridge (calls/dial_bridges.py) before anything else:
-    prompts then play to it, and the call's bridge takes it, as any answered channel in Stasis
-    (a prompt played to a leg still in its holding bridge hung for 10 s in the lab)."""
+    """A leg that answers leaves its dial bridge (calls/dial_bridges.py) before anything else,
+    so its prompts and the call's bridge deal with a channel in no bridge, not one that shares a
+    holding bridge with other calls' ringing legs."""
     if not (isinstance(event, ev.Dialled) and event.status == "ANSWER" and event.channel_id in call.legs):
         return []
     return [fx.RemoveFromBridge(dial_bridge_id(ctx.node, event.channel_id), (event.channel_id,))]

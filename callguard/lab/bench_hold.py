@@ -139,11 +139,10 @@ async def _hold(
     pbx = f"{lab.state.sip_host}:{lab.state.sip_port}"
     if options.plain:  # the bench user's calls take the plain dialplan (extensions_bench.conf)
         address, caller_number, dialled = "127.0.0.1", BENCH_USER, f"hold-{options.limit_s:g}-{CALLEE}"
-        caller_args = [pbx, "-i", address, "-p", str(free_udp_port(address)), *placing]
     else:  # outside callers, each with its own number
         address, caller_number, dialled = lab.state.pstn_address, "[field0]", CALLEE
-        caller_args = [pbx, "-i", address, "-p", str(free_udp_port(address)), *placing]
-        caller_args += ["-inf", str(_callers_csv(work, options.calls))]
+        placing += ["-inf", str(_callers_csv(work, options.calls))]
+    caller_args = [pbx, "-i", address, "-p", str(free_udp_port(address)), *placing]
     scenario = caller_scenario(caller_number, dialled, talk_ms=200)
     caller = await start_sipp(work, "caller", scenario, caller_args)
     try:
