@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 from callguard.lab.bench_paths import Beside, rss_mb
 from callguard.lab.lab import Lab
+from callguard.lab.metrics_page import parse_metrics, read_metrics
 
 SAMPLE_EVERY_S = 5.0
 LIVE_GAUGES = ("callguard_sessions_alive", "callguard_calls")
@@ -60,32 +59,12 @@ def growth_after_warmup(rows: list[tuple[float, float, float]], warmup_s: float)
 
 def parse_live_gauges(text: str) -> dict[str, float]:
     """The live gauges' values from a Prometheus text page; labelled series are summed."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            declared = line.split()[2]
-            if declared in LIVE_GAUGES:  # a labelled gauge with no series is 0, not unknown
-                out.setdefault(declared, 0.0)
-            continue
-        if line.startswith("#") or not line.strip():
-            continue
-        name_part, _, value = line.rpartition(" ")
-        name = name_part.split("{", 1)[0]
-        if name in LIVE_GAUGES:
-            try:
-                out[name] = out.get(name, 0.0) + float(value)
-            except ValueError:
-                continue
-    return out
+    return parse_metrics(text, LIVE_GAUGES)
 
 
 def read_live_gauges(metrics_url: str) -> dict[str, float] | None:
     """None if the controller's metrics do not answer."""
-    try:
-        with urllib.request.urlopen(metrics_url, timeout=5) as resp:
-            return parse_live_gauges(resp.read().decode())
-    except (urllib.error.URLError, OSError):
-        return None
+    return read_metrics(metrics_url, LIVE_GAUGES)
 
 
 def default_warmup_s(count: int, rate: float) -> float:

@@ -28,6 +28,7 @@ from callguard.lab.asterisk import (
 )
 from callguard.lab.console import wait_console
 from callguard.lab.errors import LabError
+from callguard.lab.metrics_page import read_metrics
 from callguard.lab.mosquitto import mosquitto_command
 from callguard.lab.phones import callee_scenario, require_sipp
 from callguard.lab.processes import alive as _alive
@@ -38,6 +39,8 @@ from callguard.policy import Directory
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_DIRECTORY = PROJECT_DIR / "config" / "directory.toml"
+ARI_CONNECTS = "callguard_ari_connects_total"  # the readiness check: this process reached ARI
+
 # Imported from here by the tests, the demo and the CLI.
 __all__ = [
     "LAB_BUDGETS",
@@ -332,15 +335,8 @@ class Lab:
     def _ari_connects(self) -> float:
         """callguard_ari_connects_total of the running controller (0 before it serves metrics)."""
         assert self.state is not None
-        try:
-            with urllib.request.urlopen(self.state.metrics_url, timeout=2) as resp:
-                text = resp.read().decode()
-        except (urllib.error.URLError, OSError):
-            return 0.0
-        for line in text.splitlines():
-            if line.startswith("callguard_ari_connects_total "):
-                return float(line.split()[1])
-        return 0.0
+        figures = read_metrics(self.state.metrics_url, [ARI_CONNECTS], timeout_s=2) or {}
+        return figures.get(ARI_CONNECTS, 0.0)
 
     def bridges_left(self) -> list[Any] | None:
         """The bridges a finished call left behind: every bridge but callguard's empty dial
