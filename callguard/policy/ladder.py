@@ -22,6 +22,7 @@ from callguard.config._models import (
 
 OPEN, APPEALED, UPHELD, OVERTURNED = "open", "appealed", "upheld", "overturned"
 STATUSES = (OPEN, APPEALED, UPHELD, OVERTURNED)
+COUNTING = (OPEN, APPEALED, UPHELD)  # an overturned violation no longer counts
 
 STEP_LABELS = {
     LadderStep.verbal_warning: "口头警告 verbal warning",
@@ -123,12 +124,18 @@ class Ladder:
         towards the step of one at `at`: a stored one timed after `at` (a late journal replay)
         does not."""
         since = self.window_start(at)
-        return sum(
-            1 for e in earlier if e.step is not None and e.status != OVERTURNED and since <= e.at <= at
-        )
+        return sum(1 for e in earlier if e.step is not None and e.status in COUNTING and since <= e.at <= at)
+
+    def _steps(self, rule: str, severity: str) -> tuple[LadderStep, ...]:
+        return self.settings.serious_ladder if self.is_serious(rule, severity) else self.settings.ladder
+
+    def deciding(self, rule: str, severity: str) -> int:
+        """How many of the person's latest counting violations decide a new one's step: the last
+        step repeats, so more than the ladder's length less one change nothing."""
+        return len(self._steps(rule, severity)) - 1
 
     def step(self, rule: str, severity: str, counted: int) -> LadderStep:
-        ladder = self.settings.serious_ladder if self.is_serious(rule, severity) else self.settings.ladder
+        ladder = self._steps(rule, severity)
         return ladder[min(counted, len(ladder) - 1)]
 
     def fine(self, step: LadderStep | None, rule_fine: Decimal) -> Decimal:

@@ -117,6 +117,26 @@ async def test_three_violations_walk_the_ladder_and_an_overturned_one_stops_coun
     assert assigned["detail"]["counted"] == [rows[0]["id"], rows[2]["id"]]
 
 
+async def test_a_step_names_the_latest_violations_that_decide_it_and_no_more(engine: AsyncEngine) -> None:
+    """An operator line can collect a thousand ANS-1 violations in the window: a new one's step
+    reads and names only the latest that decide it (the last step repeats), not all of them."""
+    await write_records(engine, [broke("old", T0 - timedelta(days=91))], LADDER)  # out of the window
+    for n in range(6):
+        await write_records(engine, [broke(f"v{n}", T0 + timedelta(hours=n))], LADDER)
+    rows = await ledger(engine)
+    assert [r["step"] for r in rows] == ["verbal_warning"] * 2 + [
+        "written_warning",
+        "fine",
+        "referral",
+        "referral",
+        "referral",
+    ]
+    last = await violation_history(engine, rows[-1]["id"])
+    assert last["events"][0]["detail"]["counted"] == [r["id"] for r in rows[-4:-1]]
+    second = await violation_history(engine, rows[2]["id"])
+    assert second["events"][0]["detail"]["counted"] == [rows[1]["id"]]  # not the one 91 days before
+
+
 async def test_appeals_after_the_deadline_or_without_a_step_are_refused(engine: AsyncEngine) -> None:
     friday = datetime(2026, 3, 6, 2, 0, tzinfo=UTC)  # Friday 10:00 in China
     await write_records(engine, [broke("late", friday)], LADDER)

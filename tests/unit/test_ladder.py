@@ -75,6 +75,14 @@ def test_serious_violations_start_at_a_fine() -> None:
     assert custom.assign("OUT-1", "serious", "he.gang", T0, ZERO, []).step == "verbal_warning"
 
 
+def test_no_more_violations_decide_a_step_than_the_ladder_has_steps_after_the_first() -> None:
+    ladder = Ladder(ViolationSettings(serious_ladder=(LadderStep.fine, LadderStep.referral)))
+    assert ladder.deciding("ANS-1", "minor") == 3
+    assert ladder.deciding("OUT-1", "serious") == 1
+    for counted in range(8):  # as many as decide it give the same step as any more
+        assert ladder.step("ANS-1", "minor", counted) == ladder.step("ANS-1", "minor", min(counted, 3))
+
+
 def test_alerts_and_violations_without_a_person_get_no_step() -> None:
     ladder = Ladder()
     alert = ladder.assign("SEC-3", "alert", "wu.fang", T0, ZERO, [])
