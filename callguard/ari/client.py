@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 
 from callguard.ari.errors import AriError, AriGone, raise_for_status
+from callguard.ari.http import HttpError, HttpPool, basic_auth
 from callguard.ari.wsrest import WsRest
 from callguard.metrics import ARI_REQUEST_SECONDS
 
@@ -67,12 +68,13 @@ class AriClient(AriActions):
     def __init__(self, base_url: str, user: str, password: str, app: str, timeout_s: float) -> None:
         self.base = base_url.rstrip("/") + "/ari"
         self.app = app
-        self._session = aiohttp.ClientSession(
-            auth=aiohttp.BasicAuth(user, password),
+        # Requests over connections of callguard's own (ari/http.py): Asterisk serves each HTTP
+        # session on a thread and refuses past http.conf's sessionlimit; a bounded pool of
+        # kept-alive connections stays well below it.
+        self._http = HttpPool(self.base, user, password, MAX_CONNECTIONS, timeout_s)
+        self._session = aiohttp.ClientSession(  # the event websocket only
+            headers={"Authorization": basic_auth(user, password)},
             timeout=aiohttp.ClientTimeout(total=timeout_s),
-            # Asterisk serves each HTTP session on a thread and refuses past http.conf's
-            # sessionlimit; a bounded pool of kept-alive connections stays well below it.
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
         )
         self._timeout_s = timeout_s
         self._ws_rest: WsRest | None = None  # receives RESTResponses
@@ -84,6 +86,7 @@ class AriClient(AriActions):
 
     async def close(self) -> None:
         self.websocket_closed("client closed")
+        await self._http.close()
         await self._session.close()
 
     async def use_websocket_requests(
@@ -135,24 +138,19 @@ class AriClient(AriActions):
         with ARI_REQUEST_SECONDS.labels(method).time():
             if self._rest_over_ws is not None:
                 return await self._rest_over_ws.request(method, path, params, body)
-            return await self._request(method, self.base + path, path, params, body)
+            return await self._request(method, path, params, body)
 
     async def _request(
-        self, method: str, url: str, path: str, params: Mapping[str, str | int] | None, body: JSON | None
+        self, method: str, path: str, params: Mapping[str, str | int] | None, body: JSON | None
     ) -> Any:
-        for attempt in (1, 2):
-            try:
-                async with self._session.request(method, url, params=params, json=body) as resp:
-                    data = await resp.read()
-                    raise_for_status(method, path, resp.status, data)
-                    return orjson.loads(data) if data else None
-            except aiohttp.ServerDisconnectedError as exc:
-                # Asterisk closed a kept-alive connection before the request reached it: once more.
-                if attempt == 2:
-                    raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        raise AssertionError("unreachable")
+        try:
+            status, data = await self._http.request(
+                method, path, params, orjson.dumps(body) if body is not None else None
+            )
+        except (HttpError, TimeoutError) as exc:
+            raise AriError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        raise_for_status(method, path, status, data)
+        return orjson.loads(data) if data else None
 
     async def open_events(self) -> aiohttp.ClientWebSocketResponse:
         """Open the event websocket; the caller iterates it and closes it."""
