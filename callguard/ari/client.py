@@ -1,4 +1,5 @@
-"""A small ARI client over aiohttp: the REST calls callguard uses and the event websocket.
+"""A small ARI client: the REST calls callguard uses (over ari/http.py's connections) and the
+event websocket (over aiohttp).
 
 aioari was tried first and dropped: it does not reconnect, leaks its session on
 a failed connect, puts credentials unencoded on the URL and runs handlers inside
