@@ -297,8 +297,14 @@ class RecordWriter:
                 done(hi)
                 return True
             self.written += hi - lo
-            for r in records[lo:hi]:
-                log.info("store.written", call_id=r.call_id, node=r.node, disposition=r.disposition)
+            # One line a transaction, each call's id with what was stored: two lines a call
+            # (its provisional and final records) were a quarter of the log at 100 calls/s.
+            log.info(
+                "store.written",
+                node=",".join(sorted({r.node for r in records[lo:hi]})),
+                records=hi - lo,
+                calls={r.call_id: r.disposition for r in records[lo:hi]},
+            )
             done(hi)
             return True
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from callguard.records import CallRecord
 from callguard.store import RecordWriter, list_calls
@@ -27,16 +28,20 @@ async def test_a_provisional_and_a_final_record_in_one_window_are_one_write_of_o
     engine = await sqlite(tmp_path)
     writes = CountingWrites(monkeypatch)
     writer = RecordWriter(engine, tmp_path / "j.jsonl", 30, write_interval_s=1.0)
-    async with running(writer):
-        writer.submit(answered_record("c0"))  # at start: written at once (no window yet)
-        await until(lambda: writer.written == 1)
-        writer.submit(provisional("c1"))
-        await asyncio.sleep(0.05)  # the writer is awake: without a window it writes this one alone
-        assert writes.sizes == [1]
-        writer.submit(answered_record("c1"))
-        writer.submit(answered_record("c2"))
-        await until(lambda: writer.written == 4)
+    with capture_logs() as logs:
+        async with running(writer):
+            writer.submit(answered_record("c0"))  # at start: written at once (no window yet)
+            await until(lambda: writer.written == 1)
+            writer.submit(provisional("c1"))
+            await asyncio.sleep(0.05)  # the writer is awake: without a window it writes this one alone
+            assert writes.sizes == [1]
+            writer.submit(answered_record("c1"))
+            writer.submit(answered_record("c2"))
+            await until(lambda: writer.written == 4)
     assert writes.sizes == [1, 3]  # one transaction for the window
+    # One log line a transaction, naming each call with what was stored of it.
+    written = [(e["records"], e["calls"]) for e in logs if e["event"] == "store.written"]
+    assert written == [(1, {"c0": "answered"}), (3, {"c1": "answered", "c2": "answered"})]
     rows = sorted((r["call_id"], r["disposition"]) for r in await list_calls(engine))
     assert rows == [("c0", "answered"), ("c1", "answered"), ("c2", "answered")]
     await engine.dispose()
