@@ -3,15 +3,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 from callguard.policy.masking import mask_fields
+
+_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _dumps(event_dict: Any, **_kw: Any) -> str:
+    # orjson: a few µs a line instead of the json module's tens (issue 12); odd values as str(),
+    # what orjson refuses (non-str keys, ints past 64 bits) through json as before.
+    try:
+        return orjson.dumps(event_dict, default=str, option=_ORJSON).decode()
+    except TypeError:
+        return json.dumps(event_dict, default=str, ensure_ascii=False)
 
 
 def _event_first(_logger: Any, _method: str, event_dict: Any) -> Any:
@@ -35,7 +48,7 @@ def configure_logging(level: str = "info", file: str = "", keep: Callable[[str],
             structlog.processors.format_exc_info,
             *([lambda _l, _m, event_dict: mask_fields(event_dict, keep)] if keep else []),
             _event_first,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream),

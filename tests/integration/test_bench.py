@@ -95,8 +95,9 @@ def test_soak_on_postgresql_ends_with_no_session_alive(tmp_path: Path) -> None:
     report = json.loads((state / "bench.json").read_text())
     assert report["settings"]["store"] == "postgres" and report["settings"]["count"] == 40
     assert 'url = "postgresql+asyncpg://' in (state / "config" / "callguard.toml").read_text()
-    assert (
-        '"event": "store.ready", "database": "postgresql+asyncpg://' in (state / "callguard.log").read_text()
+    logged = [json.loads(line) for line in (state / "callguard.log").read_text().splitlines()]
+    assert any(
+        e["event"] == "store.ready" and e["database"].startswith("postgresql+asyncpg://") for e in logged
     )
     for path in report["paths"]:
         _answered_all(path, 40)
