@@ -96,14 +96,7 @@ class MqttPublisher:
         delay = 0.5
         while True:
             try:
-                async with aiomqtt.Client(
-                    self._settings.host,
-                    self._settings.port,
-                    identifier=f"callguard-{self._node}",
-                    timeout=5,
-                    will=aiomqtt.Will(status_topic, b"offline", qos=1, retain=True),
-                    **client_options(self._settings),
-                ) as client:
+                async with self._client(status_topic) as client:
                     self.connected = True
                     delay = 0.5
                     log.info(
@@ -128,6 +121,20 @@ class MqttPublisher:
             self.connected = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    def _client(self, status_topic: str) -> aiomqtt.Client:
+        client = aiomqtt.Client(
+            self._settings.host,
+            self._settings.port,
+            identifier=f"callguard-{self._node}",
+            timeout=5,
+            will=aiomqtt.Will(status_topic, b"offline", qos=1, retain=True),
+            **client_options(self._settings),
+        )
+        # aiomqtt warns on stderr past 10 publications awaiting their PUBACK; callguard keeps
+        # `in_flight` of them by design, and at 100 calls/s that warning was a line per event.
+        client.pending_calls_threshold = self._in_flight
+        return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         acks: deque[asyncio.Future[None]] = deque()  # one per event in `_sending`, in order
