@@ -163,6 +163,25 @@ async def test_a_silent_server_times_out_and_its_connection_is_not_reused(serve)
     assert server.connections == 2
 
 
+async def test_a_cancelled_request_leaves_its_late_answer_to_nobody(serve) -> None:  # type: ignore[no-untyped-def]
+    async def reply(head: bytes) -> bytes:
+        if b"/slow" in head:
+            await asyncio.sleep(0.2)
+            return ok(b"slow")
+        return ok(b"fast")
+
+    server = await serve(reply)
+    http = pool(server, limit=1)
+    slow = asyncio.create_task(http.request("GET", "/slow"))
+    await asyncio.sleep(0.05)
+    slow.cancel()  # e.g. the call's session ended
+    assert await http.request("GET", "/fast") == (200, b"fast")  # not the slow one's answer
+    await asyncio.sleep(0.3)
+    assert await http.request("GET", "/fast") == (200, b"fast")
+    await http.close()
+    assert slow.cancelled()
+
+
 async def test_no_more_than_the_limit_of_connections_at_once(serve) -> None:  # type: ignore[no-untyped-def]
     async def reply(_head: bytes) -> bytes:
         await asyncio.sleep(0.02)
