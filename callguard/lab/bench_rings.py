@@ -8,6 +8,7 @@ import asyncio
 import json
 import statistics
 from pathlib import Path
+from typing import NamedTuple
 
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
 from callguard.lab.phones import callee_scenario, caller_scenario, one_call_args, start_sipp
@@ -99,21 +100,32 @@ async def _measure(calls: int, cadence_s: float, state_dir: Path, port_offset: i
     return 0
 
 
+class Hold(NamedTuple):
+    """`--hold`: `calls` ringing at once, placed at `rate` a second, through callguard or
+    (`plain`) through the dialplan alone."""
+
+    calls: int
+    rate: float
+    max_calls_in_setup: int
+    plain: bool
+
+
 def run_bench_rings(
     calls: int,
     cadence_s: float,
     state_dir: Path | None = None,
     port_offset: int = 200,
-    hold: tuple[int, float, int, bool] | None = None,
+    hold: Hold | None = None,
 ) -> int:
-    """One call at a time (`calls` of them), or `hold` = (N, rate, max calls in setup, plain): N
-    calls ringing at once, through callguard or (plain) through the dialplan alone."""
+    """One call at a time (`calls` of them), or the calls of `hold` ringing at once."""
     directory = (state_dir or default_state_dir()).parent / "bench-rings"
     if hold is None:
         return asyncio.run(_measure(calls, cadence_s, directory, port_offset))
     from callguard.lab.bench_hold import HoldOptions, measure_hold
 
-    options = HoldOptions(hold[0], hold[1], cadence_s, RINGS, directory, port_offset, hold[2], hold[3])
+    options = HoldOptions(
+        hold.calls, hold.rate, cadence_s, RINGS, directory, port_offset, hold.max_calls_in_setup, hold.plain
+    )
     summary = asyncio.run(measure_hold(options, _config(cadence_s)))
     out = directory / "bench-rings.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")

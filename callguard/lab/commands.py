@@ -104,10 +104,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_rings(args: argparse.Namespace) -> int:
-    from callguard.lab.bench_rings import run_bench_rings
+    from callguard.lab.bench_rings import Hold, run_bench_rings
 
     state_dir = Path(args.state_dir) if args.state_dir else None
-    hold = (args.hold, args.rate, args.max_calls_in_setup, args.plain) if args.hold else None
+    hold = Hold(args.hold, args.rate, args.max_calls_in_setup, args.plain) if args.hold else None
     return run_bench_rings(args.calls, args.cadence, state_dir, args.port_offset, hold)
 
 
