@@ -11,11 +11,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from base64 import b64encode
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from callguard.ari.http import basic_auth
 from callguard.calls.dial_bridges import is_dial_bridge
 from callguard.config import load_config
 from callguard.lab.asterisk import (
@@ -324,8 +324,7 @@ class Lab:
         """A plain GET on ARI (None on 404 or no answer) for status checks and tests."""
         assert self.state is not None
         req = urllib.request.Request(self.state.ari_url + "/ari" + path)
-        token = b64encode(f"{self.state.ari_user}:{self.state.ari_password}".encode()).decode()
-        req.add_header("Authorization", f"Basic {token}")
+        req.add_header("Authorization", basic_auth(self.state.ari_user, self.state.ari_password))
         try:
             with urllib.request.urlopen(req, timeout=3) as resp:
                 return json.loads(resp.read() or b"null")

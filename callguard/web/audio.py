@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 
+from callguard.ari.http import basic_auth
 from callguard.config import Config
 
 # Asterisk names a stored recording without its format; callguard records `<name>.wav`.
@@ -50,8 +50,7 @@ async def _from_ari(config: Config, name: str) -> bytes:
     stem = name.rsplit(".", 1)[0] if "." in name else name
     url = f"{config.ari.url.rstrip('/')}/ari/recordings/stored/{quote(stem, safe='')}/file"
     # Credentials in the Authorization header, never on the URL.
-    credentials = base64.b64encode(f"{config.ari.user}:{config.ari.password}".encode()).decode("ascii")
-    headers = {"Authorization": f"Basic {credentials}"}
+    headers = {"Authorization": basic_auth(config.ari.user, config.ari.password)}
     timeout = aiohttp.ClientTimeout(total=max(config.ari.request_timeout_s, 10.0))
     try:
         async with (
