@@ -3,28 +3,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
 import structlog
 
+from callguard.jsontext import encode
 from callguard.policy.masking import mask_fields
-
-_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def _dumps(event_dict: Any, **_kw: Any) -> str:
-    # orjson: a few µs a line instead of the json module's tens (issue 12); odd values as str(),
-    # what orjson refuses (non-str keys, ints past 64 bits) through json as before.
-    try:
-        return orjson.dumps(event_dict, default=str, option=_ORJSON).decode()
-    except TypeError:
-        return json.dumps(event_dict, default=str, ensure_ascii=False)
+    return encode(event_dict).decode()  # orjson: a few µs a line (issue 12)
 
 
 def _event_first(_logger: Any, _method: str, event_dict: Any) -> Any:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from typing import Any
 
 import aiomqtt
-import orjson
 import structlog
 
 from callguard.config import MqttSettings
+from callguard.jsontext import encode
 from callguard.metrics import MQTT_DROPPED
 
 log = structlog.get_logger("callguard.events")
@@ -19,18 +18,6 @@ log = structlog.get_logger("callguard.events")
 # QoS 1 publications awaiting their PUBACK at once: paho's own in-flight limit. One at a time
 # cost a broker round trip per event and kept the drain task busy at high call rates.
 IN_FLIGHT = 20
-
-# What json.dumps(default=str) does with these is str(); orjson would write them its own way.
-_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def encode_payload(body: dict[str, Any]) -> bytes:
-    """The event as UTF-8 JSON (non-ASCII kept, odd values as str()), with orjson: the same
-    JSON values as json.dumps(default=str, ensure_ascii=False), for a fraction of its cost."""
-    try:
-        return orjson.dumps(body, default=str, option=_ORJSON)
-    except TypeError:  # what orjson refuses and json takes: non-str keys, ints past 64 bits
-        return json.dumps(body, default=str, ensure_ascii=False).encode()
 
 
 def client_options(settings: MqttSettings) -> dict[str, Any]:
@@ -87,7 +74,7 @@ class MqttPublisher:
             self._outbox.popleft()
             self.dropped += 1
             MQTT_DROPPED.inc()
-        payload = encode_payload({"event": event, "node": self._node, **fields})
+        payload = encode({"event": event, "node": self._node, **fields})
         self._outbox.append((topic_for(self._settings.topic_prefix, self._node, event, fields), payload))
         self._wakeup.set()
 

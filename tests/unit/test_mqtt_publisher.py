@@ -15,7 +15,8 @@ import aiomqtt
 import pytest
 
 from callguard.config import MqttSettings
-from callguard.events.mqtt import MqttPublisher, encode_payload
+from callguard.events.mqtt import MqttPublisher
+from callguard.jsontext import encode
 
 
 class Broker:
@@ -127,7 +128,7 @@ class Odd:
     ],
 )
 def test_payloads_are_the_json_values_json_dumps_writes(fields: dict[Any, Any]) -> None:
-    payload = encode_payload({"event": "call.x", "node": "n", **fields})
+    payload = encode({"event": "call.x", "node": "n", **fields})
     expected = json.dumps({"event": "call.x", "node": "n", **fields}, default=str, ensure_ascii=False)
     assert json.loads(payload) == json.loads(expected)
     assert "\\u" not in payload.decode()  # non-ASCII stays as it is
