@@ -76,6 +76,10 @@ def _subject(effect: Effect) -> str:
     return ""
 
 
+def _after_the_call(*_: object) -> None:
+    """A timer or channel an ended call would still ask for: nothing listens any more."""
+
+
 class Executor:
     """Runs a call's effects over ARI and the service's ports; returns the events they caused."""
 
@@ -90,6 +94,11 @@ class Executor:
         self.call_id = call_id
         self._start_timer = start_timer
         self._register = register
+
+    def close(self) -> None:
+        """The call is over: let go of the session's callbacks (see CallSession.run)."""
+        self._start_timer = _after_the_call
+        self._register = _after_the_call
 
     async def run(self, effects: list[Effect]) -> list[ev.Event]:
         results: list[ev.Event] = []

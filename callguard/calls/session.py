@@ -148,7 +148,7 @@ class CallSession:
         self._last_event = 0.0  # loop time of the last event taken (the idle watch reads it)
         self._idle_watch: asyncio.TimerHandle | None = None
         self._adoption = adoption
-        self._timers = Timers(self.enqueue)
+        self._timers = Timers(self.queue.put_nowait)  # the queue's method: no cycle to the session
         self._executor = Executor(ctx, caller.id, self._timers.start, self._register)
 
     @property
@@ -218,7 +218,13 @@ class CallSession:
             finally:
                 if self._idle_watch is not None:
                     self._idle_watch.cancel()
+                    self._idle_watch = None
                 self._timers.cancel_all()
+                # The executor holds a method of this session, the idle watch held another: cycles
+                # that only the garbage collector could free, by when the call's objects had aged
+                # into the generation every full collection walks (issue 12). Broken, the call is
+                # freed the moment it ends.
+                self._executor.close()
                 if self.ctx.guard is not None:
                     self.ctx.guard.release(self.call_id)
                 self.ctx.forget(self)

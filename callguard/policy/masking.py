@@ -41,22 +41,25 @@ def mask_text(text: str, keep: Callable[[str], bool]) -> str:
 def mask_fields(fields: dict[str, Any], keep: Callable[[str], bool]) -> dict[str, Any]:
     """A copy of `fields` with every outside number masked; numbers `keep` accepts (the
     directory's extensions, emergency numbers) stay as they are."""
+    return {k: _masked_field(k, v, keep) for k, v in fields.items()}
 
-    def masked(value: Any) -> Any:
-        if isinstance(value, str) and _NUMBER.match(value) and not keep(value):
-            return mask_number(value)
-        if isinstance(value, list | tuple):
-            return [masked(v) for v in value]
-        return value
 
-    def field(key: str, value: Any) -> Any:
-        if key in NUMBER_FIELDS:
-            return masked(value)
-        if key in TEXT_FIELDS and isinstance(value, str):
-            return mask_text(value, keep)
-        return value
+def _masked_field(key: str, value: Any, keep: Callable[[str], bool]) -> Any:
+    if key in NUMBER_FIELDS:
+        return _masked(value, keep)
+    if key in TEXT_FIELDS and isinstance(value, str):
+        return mask_text(value, keep)
+    return value
 
-    return {k: field(k, v) for k, v in fields.items()}
+
+# Module functions, not closures: a closure that calls itself is a reference cycle, and one
+# per event was garbage only the cycle collector could free (issue 12).
+def _masked(value: Any, keep: Callable[[str], bool]) -> Any:
+    if isinstance(value, str) and _NUMBER.match(value) and not keep(value):
+        return mask_number(value)
+    if isinstance(value, list | tuple):
+        return [_masked(v, keep) for v in value]
+    return value
 
 
 def number_keeper(config: Config) -> Callable[[str], bool]:

@@ -279,36 +279,41 @@ class RecordWriter:
         """Write `records` in order. A data error splits the batch in halves down to the record
         the database refuses, which is set aside. `done(n)`: the first n are handled. False: the
         database is unreachable; the rest waits."""
+        # A method, not a closure calling itself: that was a reference cycle holding each batch's
+        # records until the garbage collector's next full pass (issue 12).
+        return await self._attempt(records, 0, len(records), done)
 
-        async def attempt(lo: int, hi: int) -> bool:
-            if lo >= hi:
-                return True
-            try:
-                await write_records(self._engine, records[lo:hi], ladder=self._ladder)
-            except _UNREACHABLE as exc:
-                log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+    async def _attempt(
+        self, records: list[CallRecord], lo: int, hi: int, done: Callable[[int], None]
+    ) -> bool:
+        if lo >= hi:
+            return True
+        try:
+            await write_records(self._engine, records[lo:hi], ladder=self._ladder)
+        except _UNREACHABLE as exc:
+            log.warning("store.unreachable", database=self._label, error=_first_line(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - the data's fault: find the record
+            if hi - lo > 1:
+                mid = (lo + hi) // 2
+                return await self._attempt(records, lo, mid, done) and await self._attempt(
+                    records, mid, hi, done
+                )
+            if not self._reject(records[lo], exc):
                 return False
-            except Exception as exc:  # noqa: BLE001 - the data's fault: find the record
-                if hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    return await attempt(lo, mid) and await attempt(mid, hi)
-                if not self._reject(records[lo], exc):
-                    return False
-                done(hi)
-                return True
-            self.written += hi - lo
-            # One line a transaction, each call's id with what was stored: two lines a call
-            # (its provisional and final records) were a quarter of the log at 100 calls/s.
-            log.info(
-                "store.written",
-                node=",".join(sorted({r.node for r in records[lo:hi]})),
-                records=hi - lo,
-                calls={r.call_id: r.disposition for r in records[lo:hi]},
-            )
             done(hi)
             return True
-
-        return await attempt(0, len(records))
+        self.written += hi - lo
+        # One line a transaction, each call's id with what was stored: two lines a call
+        # (its provisional and final records) were a quarter of the log at 100 calls/s.
+        log.info(
+            "store.written",
+            node=",".join(sorted({r.node for r in records[lo:hi]})),
+            records=hi - lo,
+            calls={r.call_id: r.disposition for r in records[lo:hi]},
+        )
+        done(hi)
+        return True
 
     def _reject(self, record: CallRecord, exc: Exception) -> bool:
         """Keep a record the database refuses in `<journal>.rejected`, once. False if even that
