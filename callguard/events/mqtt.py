@@ -6,10 +6,10 @@ import asyncio
 from collections import deque
 from typing import Any
 
-import aiomqtt
 import structlog
 
 from callguard.config import MqttSettings
+from callguard.events.mqtt_wire import MqttConnection, MqttError, Will, connect, ssl_context
 from callguard.jsontext import encode
 from callguard.metrics import MQTT_DROPPED
 
@@ -21,19 +21,15 @@ IN_FLIGHT = 20
 
 
 def client_options(settings: MqttSettings) -> dict[str, Any]:
-    """User, password and TLS for aiomqtt.Client: the broker should accept no anonymous client
-    (a dashboard must not be able to publish fake call events, nor read them without a user)."""
+    """User, password and TLS for the console's aiomqtt.Client, as the publisher connects: the
+    broker should accept no anonymous client (a dashboard must not be able to publish fake call
+    events, nor read them without a user)."""
     options: dict[str, Any] = {
         "username": settings.username or None,
         "password": settings.password or None,
     }
     if settings.tls:
-        options["tls_params"] = aiomqtt.TLSParameters(
-            ca_certs=settings.ca_file or None,
-            certfile=settings.cert_file or None,
-            keyfile=settings.key_file or None,
-        )
-        options["tls_insecure"] = settings.tls_insecure
+        options["tls_context"] = ssl_context(settings)
     return options
 
 
@@ -80,10 +76,12 @@ class MqttPublisher:
 
     async def run(self) -> None:
         status_topic = f"{self._settings.topic_prefix}/{self._node}/status"
+        will = Will(status_topic, b"offline")
         delay = 0.5
         while True:
             try:
-                async with self._client(status_topic) as client:
+                connection = await connect(self._settings, f"callguard-{self._node}", will)
+                try:
                     self.connected = True
                     delay = 0.5
                     log.info(
@@ -92,9 +90,13 @@ class MqttPublisher:
                         port=self._settings.port,
                         queued=self.queued,
                     )
-                    await client.publish(status_topic, b"online", qos=1, retain=True)
-                    await self._drain(client)
-            except aiomqtt.MqttError as exc:
+                    await connection.publish(status_topic, b"online", retain=True)
+                    await self._drain(connection)
+                finally:
+                    # Closed without a DISCONNECT, on a stop too: the broker then publishes the
+                    # will, so `status` says "offline" whenever callguard is not publishing.
+                    connection.close()
+            except MqttError as exc:
                 if self.connected:
                     log.warning("mqtt.disconnected", error=str(exc), queued=self.queued)
                 else:
@@ -109,34 +111,21 @@ class MqttPublisher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._settings.reconnect_max_s)
 
-    def _client(self, status_topic: str) -> aiomqtt.Client:
-        client = aiomqtt.Client(
-            self._settings.host,
-            self._settings.port,
-            identifier=f"callguard-{self._node}",
-            timeout=5,
-            will=aiomqtt.Will(status_topic, b"offline", qos=1, retain=True),
-            **client_options(self._settings),
-        )
-        # aiomqtt warns on stderr past 10 publications awaiting their PUBACK; callguard keeps
-        # `in_flight` of them by design, and at 100 calls/s that warning was a line per event.
-        client.pending_calls_threshold = self._in_flight
-        return client
-
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    async def _drain(self, connection: MqttConnection) -> None:
         acks: deque[asyncio.Future[None]] = deque()  # one per event in `_sending`, in order
         try:
             while True:
                 while self._outbox and len(acks) < self._in_flight:
                     topic, payload = message = self._outbox.popleft()
                     self._sending.append(message)
-                    # Tasks start in order, each handing its packet to paho first: the wire order.
-                    acks.append(asyncio.ensure_future(client.publish(topic, payload, qos=1)))
+                    acks.append(connection.publish(topic, payload))  # sent in this order
                 if not acks:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                await acks[0]  # MqttError (an outage): the finally puts everything back
+                # MqttError (an outage, or no PUBACK within the connection's timeout): the
+                # finally puts everything back.
+                await acks[0]
                 acks.popleft()
                 self._sending.popleft()
                 self.published += 1

@@ -119,7 +119,7 @@ async def follow(hub: Hub, config: Config, engine: Any) -> None:
                     loaded = True
                 async for message in client.messages:
                     on_message(hub, prefix, str(message.topic), bytes(message.payload or b""))
-        except aiomqtt.MqttError as exc:
+        except (aiomqtt.MqttError, OSError) as exc:  # OSError: a TLS file that cannot be read
             log.warning("wallboard.mqtt_unavailable", error=str(exc), retry_in_s=delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, settings.reconnect_max_s)

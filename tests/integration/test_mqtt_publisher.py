@@ -28,8 +28,9 @@ BURST, ALL = 600, 900
 
 
 class Broker:
-    def __init__(self, state_dir: Path) -> None:
-        self._argv = mosquitto_command(state_dir, PORT, USER, PASSWORD)
+    def __init__(self, state_dir: Path, port: int = PORT, password: str = PASSWORD) -> None:
+        self._argv = mosquitto_command(state_dir, port, USER, password)
+        self._port = port
         self._log = state_dir / "mosquitto.out"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -37,11 +38,11 @@ class Broker:
         with self._log.open("ab") as out:
             self._proc = subprocess.Popen(self._argv, stdout=out, stderr=subprocess.STDOUT)
         for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", PORT), 0.2):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self._port), 0.2):
                 return
             assert self._proc.poll() is None, self._log.read_text()
             subprocess.run(["sleep", "0.05"], check=True)
-        raise AssertionError(f"mosquitto did not listen on {PORT}")
+        raise AssertionError(f"mosquitto did not listen on {self._port}")
 
     def stop(self) -> None:
         if self._proc is not None:

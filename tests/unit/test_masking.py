@@ -114,14 +114,21 @@ def test_mqtt_user_password_from_the_environment_and_tls_files(tmp_path: Path) -
         'key_file = "k.pem"\n'
     )
     settings = load_config(path, {**ENV, "CALLGUARD_MQTT_PASSWORD": "s3cret"}).mqtt
-    options = client_options(settings)
-    assert options["username"] == "cg" and options["password"] == "s3cret"
-    tls = options["tls_params"]
     # Relative files are relative to the config file, like every other path.
-    assert tls.ca_certs == str(tmp_path / "ca.pem") and tls.certfile == "/etc/c.pem"
-    assert tls.keyfile == str(tmp_path / "k.pem")
-    assert options["tls_insecure"] is False
-    assert tls.cert_reqs in (None, ssl.CERT_REQUIRED)  # aiomqtt's default: verify the broker
+    assert settings.ca_file == str(tmp_path / "ca.pem") and settings.cert_file == "/etc/c.pem"
+    assert settings.key_file == str(tmp_path / "k.pem") and settings.tls_insecure is False
+    options = client_options(settings.model_copy(update={"ca_file": "", "cert_file": "", "key_file": ""}))
+    assert options["username"] == "cg" and options["password"] == "s3cret"
+    tls = options["tls_context"]  # the system's CAs: the broker's chain and name are verified
+    assert tls.verify_mode == ssl.CERT_REQUIRED and tls.check_hostname is True
+    insecure = client_options(
+        settings.model_copy(update={"ca_file": "", "cert_file": "", "tls_insecure": True})
+    )
+    assert insecure["tls_context"].check_hostname is False  # the name only: the chain still is
+    assert insecure["tls_context"].verify_mode == ssl.CERT_REQUIRED
+    # A CA file that cannot be read is an error the publisher reports (mqtt.connect_failed).
+    with pytest.raises(OSError):
+        client_options(settings)
 
 
 def test_anonymous_and_plain_by_default(tmp_path: Path) -> None:

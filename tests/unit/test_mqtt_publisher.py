@@ -11,34 +11,33 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from callguard.config import MqttSettings
 from callguard.events.mqtt import MqttPublisher
+from callguard.events.mqtt_wire import MqttError
 from callguard.jsontext import encode
 
 
 class Broker:
-    """Stands in for aiomqtt.Client: records each publish as it is sent; the test acknowledges
-    them (PUBACK) or makes the connection fail."""
+    """Stands in for the broker's MqttConnection: records each publish as it is sent; the test
+    acknowledges them (PUBACK) or makes the connection fail."""
 
     def __init__(self) -> None:
         self.sent: list[int] = []
         self._acks: dict[int, asyncio.Future[None]] = {}
 
-    async def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
-        assert qos == 1
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> asyncio.Future[None]:
         seq = json.loads(payload)["seq"]
         self.sent.append(seq)
         self._acks[seq] = asyncio.get_running_loop().create_future()
-        await self._acks[seq]
+        return self._acks[seq]
 
     def ack(self, seq: int) -> None:
         self._acks[seq].set_result(None)
 
     def fail(self, seq: int) -> None:
-        self._acks[seq].set_exception(aiomqtt.MqttError("Operation timed out"))
+        self._acks[seq].set_exception(MqttError("no acknowledgement from the broker within 5 s"))
 
 
 async def until(check: Any) -> None:
@@ -83,7 +82,7 @@ async def test_unacknowledged_events_go_back_to_the_outbox_head_in_order_when_th
     await until(lambda: len(broker.sent) == 5)
     broker.ack(2)  # acknowledged, but after 1, which fails: it is sent again (at least once)
     broker.fail(1)
-    with pytest.raises(aiomqtt.MqttError):
+    with pytest.raises(MqttError):
         await drain
     assert (pub.published, pub.queued) == (1, 5)
     again = Broker()  # the next connection
