@@ -62,6 +62,14 @@ ARI_REQUEST_SECONDS = Histogram(
 MQTT_DROPPED = Counter(
     "callguard_mqtt_dropped_events", "MQTT events dropped because the outbox was full", registry=REGISTRY
 )
+MQTT_PUBLISHED = Counter(
+    "callguard_mqtt_published_events", "MQTT events the broker acknowledged", registry=REGISTRY
+)
+RECORDS_WRITTEN = Counter(
+    "callguard_records_written",
+    "Call records written to the database (provisional and final)",
+    registry=REGISTRY,
+)
 
 _UNSET = "none"
 

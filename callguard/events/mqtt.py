@@ -11,7 +11,7 @@ import structlog
 from callguard.config import MqttSettings
 from callguard.events.mqtt_wire import MqttConnection, MqttError, Will, connect, ssl_context
 from callguard.jsontext import encode
-from callguard.metrics import MQTT_DROPPED
+from callguard.metrics import MQTT_DROPPED, MQTT_PUBLISHED
 
 log = structlog.get_logger("callguard.events")
 
@@ -129,6 +129,7 @@ class MqttPublisher:
                 acks.popleft()
                 self._sending.popleft()
                 self.published += 1
+                MQTT_PUBLISHED.inc()
         finally:
             for ack in acks:
                 if ack.done() and not ack.cancelled():

@@ -14,6 +14,7 @@ from typing import Any
 
 from callguard.lab.bench_stats import PathResult
 from callguard.lab.lab import Lab
+from callguard.lab.metrics_page import read_metrics
 from callguard.lab.phones import SippRun, callee_scenario, caller_scenario, free_udp_port, start_sipp
 
 BENCH_USER = "benchplain"  # the lab endpoint whose calls take the plain Dial() context
@@ -122,6 +123,7 @@ async def run_path(
     side = asyncio.create_task(beside()) if beside else None
     rss_start = rss_mb(lab.state.pids.get("asterisk"))
     try:
+        work0 = _work(lab)
         cpu0, t0 = _Cpu.now(lab), time.monotonic()
         caller = await start_sipp(
             work, "caller", _caller_xml(from_user, media), _caller_args(lab, rate, count)
@@ -140,7 +142,32 @@ async def run_path(
             await asyncio.gather(side, return_exceptions=True)
     result = _result(lab, name, caller, (count, rate), work, (cpu0, cpu1), wall)
     result.asterisk_rss_start_mb = rss_start
+    result.work = _work_done(work0, _work(lab))
     return result
+
+
+# The controller's own count of the work it did and still owes: a path whose CPU looks cheap
+# because its events or records never went out must show it (issue 12).
+DONE = ("callguard_mqtt_published_events_total", "callguard_records_written_total")
+OWED = ("callguard_mqtt_outbox_depth", "callguard_memory_backlog", "callguard_journal_backlog")
+
+
+def _work(lab: Lab) -> dict[str, float] | None:
+    assert lab.state is not None
+    return read_metrics(lab.state.metrics_url, DONE + OWED)
+
+
+def _work_done(before: dict[str, float] | None, after: dict[str, float] | None) -> dict[str, int] | None:
+    """MQTT events published and records written during the path, what waits after its settle;
+    None when the controller's metrics did not answer."""
+    if before is None or after is None:
+        return None
+    published, written = (int(after.get(n, 0) - before.get(n, 0)) for n in DONE)
+    return {
+        "mqtt_published": published,
+        "records_written": written,
+        "owed": int(sum(after.get(n, 0) for n in OWED)),
+    }
 
 
 def _result(

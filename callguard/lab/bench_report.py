@@ -61,9 +61,22 @@ def print_results(results: list[PathResult]) -> None:
         f"{r.name} {r.asterisk_rss_start_mb:.0f} → {r.asterisk_rss_mb:.0f} MiB" for r in results
     )
     print(f"\nAsterisk RSS, one process through the paths in turn: {growth}")
+    for r in results:
+        print(f"controller's work on the {r.name} path: {_work(r)}")
     print(
         "PDD = post-dial delay, INVITE sent to 180 Ringing received, per call (SIPp rtd). "
         "completed + failed + shed = calls placed; shed = refused at once with 503."
+    )
+
+
+def _work(r: PathResult) -> str:
+    if r.work is None:
+        return "unknown (its metrics did not answer)"
+    calls = max(r.completed + r.failed + r.shed, 1)
+    published, written = r.work["mqtt_published"], r.work["records_written"]
+    return (
+        f"{published} MQTT events published ({published / calls:.1f} a call), {written} records "
+        f"written ({written / calls:.1f} a call); still owed after the settle: {r.work['owed']}"
     )
 
 
@@ -87,9 +100,11 @@ def targets(plain: PathResult, guarded: PathResult) -> list[dict[str, Any]]:
     machine: each with the figure measured, the bound and whether it is met."""
     placed = guarded.completed + guarded.failed + guarded.shed
     base_cpu = plain.asterisk_cpu_ms or float("nan")
+    owed = float("nan") if guarded.work is None else guarded.work["owed"]
     rows = [
         ("every call completed, none shed or failed", guarded.completed, placed, guarded.completed == placed),
         ("channels and bridges left", guarded.channels_left + guarded.bridges_left, 0, None),
+        ("events and records owed after the run", owed, 0, None),
         ("PDD p50 added, ms", pct(guarded.pdd_ms, 0.5) - pct(plain.pdd_ms, 0.5), 5.0, None),
         ("PDD p99 added, ms", pct(guarded.pdd_ms, 0.99) - pct(plain.pdd_ms, 0.99), 20.0, None),
         ("controller CPU / plain Asterisk CPU per call", guarded.controller_cpu_ms / base_cpu, 0.3, None),

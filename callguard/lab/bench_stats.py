@@ -40,6 +40,9 @@ class PathResult:
     rate: float = 0.0
     # Asterisk is one process for both paths: its RSS after a path includes the paths before it.
     asterisk_rss_start_mb: float = float("nan")
+    # The controller's MQTT events published and records written during the path, and what it
+    # still owed after the settle (events, records); None if its metrics did not answer.
+    work: dict[str, int] | None = None
 
     @property
     def clean(self) -> bool:
@@ -65,6 +68,7 @@ class PathResult:
                 "callguard": _num(self.controller_rss_mb),
             },
             "left": {"channels": self.channels_left, "bridges": self.bridges_left},
+            "controller_work": self.work,
             "wall_s": _num(self.wall_s),
         }
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callguard.metrics import RECORDS_WRITTEN
 from callguard.policy.ladder import Ladder
 from callguard.records import CallRecord
 from callguard.store.db import close_unobserved, migrate, write_records
@@ -304,6 +305,7 @@ class RecordWriter:
             done(hi)
             return True
         self.written += hi - lo
+        RECORDS_WRITTEN.inc(hi - lo)
         # One line a transaction, each call's id with what was stored: two lines a call
         # (its provisional and final records) were a quarter of the log at 100 calls/s.
         log.info(

@@ -72,6 +72,11 @@ def test_bench_prints_both_paths_side_by_side_and_writes_them_as_json(tmp_path: 
     assert (plain["name"], guard["name"]) == ("plain Dial()", "callguard")
     _answered_all(plain, 20)
     _answered_all(guard, 20)
+    # The controller's own work, from its metrics: an answered call publishes six events (each
+    # acknowledged by the real mosquitto) and writes its record; the plain path none of it.
+    assert guard["controller_work"]["mqtt_published"] == 6 * 20, guard["controller_work"]
+    assert guard["controller_work"]["records_written"] >= 20 and guard["controller_work"]["owed"] == 0
+    assert plain["controller_work"] == {"mqtt_published": 0, "records_written": 0, "owed": 0}
     assert guard["cpu_ms_per_call"]["callguard"] > plain["cpu_ms_per_call"]["callguard"]  # it saw only these
     # Asterisk warmed up through both paths before either was measured; its RSS at each start.
     assert "warming Asterisk up: 20 unmeasured calls through each path" in done.stdout

@@ -172,17 +172,22 @@ def test_issue_12_targets_are_ratios_to_the_plain_path_of_the_same_run() -> None
     fast = _result(
         completed=100, failed=0, shed=0, bridges_left=0,
         asterisk_cpu_ms=6.0, controller_cpu_ms=1.4, pdd_ms=[6.0] * 99 + [20.0],
+        work={"mqtt_published": 600, "records_written": 200, "owed": 0},
     )  # fmt: skip
     met = {row["target"]: row for row in targets(plain, fast)}
     assert all(row["met"] for row in met.values()), met
     assert met["controller CPU / plain Asterisk CPU per call"]["value"] == 0.28
     slow = dataclasses.replace(
-        fast, completed=97, shed=3, controller_cpu_ms=9.0, asterisk_cpu_ms=7.5, pdd_ms=[12.0] * 100
-    )
+        fast, completed=97, shed=3, controller_cpu_ms=9.0, asterisk_cpu_ms=7.5, pdd_ms=[12.0] * 100,
+        work={"mqtt_published": 20, "records_written": 200, "owed": 580},
+    )  # fmt: skip
     missed = {row["target"] for row in targets(plain, slow) if not row["met"]}
     assert missed == {
         "every call completed, none shed or failed",
+        "events and records owed after the run",  # a cheap path whose events never went out
         "PDD p50 added, ms",
         "controller CPU / plain Asterisk CPU per call",
         "Asterisk CPU per call, callguard / plain",
     }
+    unknown = {row["target"]: row["met"] for row in targets(plain, dataclasses.replace(fast, work=None))}
+    assert unknown["events and records owed after the run"] is False  # no metrics: not met
