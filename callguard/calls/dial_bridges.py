@@ -6,8 +6,9 @@ With hundreds of legs ringing at once, all in that one bridge, Asterisk's answer
 slowed to seconds (issue 12, 1,000 calls held ringing: CANCELs p50 4.7 s and p99 13 s past the
 ANS-1 limit, while the plain dialplan, which needs no bridge to ring, kept p99 at 20 ms). So
 before it is dialled a leg joins one of DIAL_BRIDGES holding bridges, chosen by its id; Asterisk
-then keeps it there while it rings, as it would in its own. When it answers it leaves first
-(session.py), so its prompts and the call's bridge deal with a channel in no bridge.
+then keeps it there while it rings, as it would in its own. When it answers, the call's bridge
+takes it from there (ARI's addChannel leaves the bridge a channel is in); a leg that hears a
+prompt first leaves its dial bridge before (session.py), so the prompt plays to it alone.
 
 The bridges are created on first use (and again after Asterisk restarts) and kept: they are
 empty when no call rings, and a restarted callguard finds its ringing legs still in them. Their

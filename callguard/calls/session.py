@@ -39,7 +39,8 @@ CallState = Phase  # the name the manager, metrics and tests know
 def dispatch(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:
     """The top sub-flow gets the event; what it does not consume drops to the next, then to
     the phase's flows."""
-    return _leave_dial_bridge(call, ctx, event) + _dispatch(call, ctx, event, now)
+    effects = _dispatch(call, ctx, event, now)
+    return _leave_dial_bridge(call, ctx, event, effects) + effects
 
 
 def _dispatch(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:
@@ -50,13 +51,22 @@ def _dispatch(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -
     return _route(call, ctx, event, now)
 
 
-def _leave_dial_bridge(call: Call, ctx: SessionContext, event: ev.Event) -> list[fx.Effect]:
+def _leave_dial_bridge(
+    call: Call, ctx: SessionContext, event: ev.Event, effects: list[fx.Effect]
+) -> list[fx.Effect]:
     """A leg that answers leaves its dial bridge (calls/dial_bridges.py) before anything else,
-    so its prompts and the call's bridge deal with a channel in no bridge, not one that shares a
-    holding bridge with other calls' ringing legs."""
+    so its prompts deal with a channel in no bridge, not one that shares a holding bridge with
+    other calls' ringing legs. When the call's bridge is the first thing it meets, Asterisk takes
+    it out of the dial bridge as it adds it there: one request less for most calls (issue 12)."""
     if not (isinstance(event, ev.Dialled) and event.status == "ANSWER" and event.channel_id in call.legs):
         return []
-    return [fx.RemoveFromBridge(dial_bridge_id(ctx.node, event.channel_id), (event.channel_id,))]
+    channel_id = event.channel_id
+    for effect in effects:
+        if isinstance(effect, fx.AddToBridge) and channel_id in effect.channel_ids:
+            return []
+        if getattr(effect, "channel_id", None) == channel_id:
+            break  # a prompt, a recording, a hang-up: in no bridge first
+    return [fx.RemoveFromBridge(dial_bridge_id(ctx.node, channel_id), (channel_id,))]
 
 
 def _route(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:  # noqa: C901

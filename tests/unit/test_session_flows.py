@@ -12,6 +12,7 @@ from callguard.calls import events as ev
 from callguard.calls.adoption import Adoption, resume
 from callguard.calls.call import Call, LegState, Phase, new_call, usable
 from callguard.calls.context import SessionContext
+from callguard.calls.dial_bridges import dial_bridge_id
 from callguard.calls.executor import Executor, ringback_tone
 from callguard.calls.flows import start
 from callguard.calls.flows.dialogue import play
@@ -108,6 +109,29 @@ def test_an_outside_call_rings_its_hops_in_turn_as_a_table() -> None:
     assert hangup == fx.Hangup(_leg(2), 16, "cancel_leg")
     [violation] = call.record.violations
     assert (violation["rule"], violation["extension"]) == ("ANS-1", "1003")
+
+
+def _answered(late: bool) -> list[fx.Effect]:
+    ctx = _ctx(answering=ANSWERING)
+    call = _call(ctx, "01088886666", "1003", "inbound")
+    start.start(call, ctx, T0)
+    dispatch(call, ctx, ev.StasisStarted(ev.Channel(_leg(1)), ("leg", CALL)), T0)
+    dispatch(call, ctx, ev.Dialled(_leg(1), "RINGING", T0), T0)
+    call.legs[_leg(1)].late = late  # ANS-2: past its limit, on a hop that keeps ringing
+    return dispatch(call, ctx, ev.Dialled(_leg(1), "ANSWER", T0 + timedelta(seconds=5)), T0)
+
+
+def test_an_answer_leaves_the_dial_bridge_first_only_when_a_prompt_comes_before_the_bridge() -> None:
+    """A leg rings in one of callguard's dial bridges. Answered in time it goes straight to the
+    call's bridge (Asterisk moves it: no request of its own); answered late, it hears ANS-2's
+    whisper first, alone, so it leaves the dial bridge before that."""
+    on_time = _answered(late=False)
+    assert not [e for e in on_time if isinstance(e, fx.RemoveFromBridge)]
+    assert fx.AddToBridge(f"cg-{CALL}", (CALL, _leg(1))) in on_time
+    late = _answered(late=True)
+    left = fx.RemoveFromBridge(dial_bridge_id("n1", _leg(1)), (_leg(1),))
+    whisper = next(e for e in late if isinstance(e, fx.Play) and e.channel_id == _leg(1))
+    assert late[0] == left and whisper.prompt == "caller_waited"
 
 
 def test_a_ring_limit_during_a_prompt_is_handled_at_once() -> None:
