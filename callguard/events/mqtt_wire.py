@@ -7,8 +7,9 @@ socket's next write (those of one loop turn go out together) and a future its PU
 
 It speaks MQTT 3.1.1 (mosquitto, EMQX, HiveMQ, VerneMQ all do), with a clean session, a user
 and password, TLS and a retained last will (published by the broker whenever the connection
-ends, a stop included: callguard never sends DISCONNECT). A broker that stops acknowledging (no PUBACK or
-PINGRESP within `timeout_s`) is a failed connection: the publisher reconnects and sends again.
+ends, a stop included: callguard never sends DISCONNECT). A broker that stops acknowledging (no
+PUBACK or PINGRESP within `timeout_s`) is a failed connection: the publisher reconnects and sends
+again.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ class MqttConnection(asyncio.Protocol):
                 shift += 7
                 if shift > 21:
                     self._fail(MqttError("the broker sent a malformed packet"))
+                    if self._transport is not None:
+                        self._transport.abort()
                     return
             if len(buffer) < at + length:
                 return
@@ -163,7 +166,7 @@ class MqttConnection(asyncio.Protocol):
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> asyncio.Future[None]:
         """Send one event at QoS 1; the future is done when the broker has acknowledged it."""
         if self.error is not None:
-            raise self.error
+            raise MqttError(str(self.error))  # a new one: re-raising one would grow its traceback
         packet_id = self._take_id()
         ack: asyncio.Future[None] = self._loop.create_future()
         self._acks[packet_id] = (ack, self._loop.time())
@@ -211,19 +214,24 @@ class MqttConnection(asyncio.Protocol):
     def _watch(self) -> None:
         """Once a second: a PUBACK or PINGRESP overdue ends the connection; an idle one pings."""
         now = self._loop.time()
+        problem = self._overdue(now)
+        if problem is not None:
+            self._fail(MqttError(problem))
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        if self._ping_sent is None and now - self._last_sent >= KEEPALIVE_S / 2:
+            self._ping_sent = now
+            self._write(bytes([PINGREQ << 4, 0]))
+        self._watchdog = self._loop.call_later(1.0, self._watch)
+
+    def _overdue(self, now: float) -> str | None:
         oldest = next(iter(self._acks.values()), None)
         if oldest is not None and now - oldest[1] > self._timeout_s:
-            self._fail(MqttError(f"no acknowledgement from the broker within {self._timeout_s:g} s"))
-        elif self._ping_sent is not None and now - self._ping_sent > self._timeout_s:
-            self._fail(MqttError(f"no answer to a ping within {self._timeout_s:g} s"))
-        else:
-            if self._ping_sent is None and now - self._last_sent >= KEEPALIVE_S / 2:
-                self._ping_sent = now
-                self._write(bytes([PINGREQ << 4, 0]))
-            self._watchdog = self._loop.call_later(1.0, self._watch)
-            return
-        if self._transport is not None:
-            self._transport.abort()
+            return f"no acknowledgement from the broker within {self._timeout_s:g} s"
+        if self._ping_sent is not None and now - self._ping_sent > self._timeout_s:
+            return f"no answer to a ping within {self._timeout_s:g} s"
+        return None
 
     def _fail(self, error: MqttError) -> None:
         if self.error is not None:

@@ -95,3 +95,21 @@ async def test_packet_ids_wrap_past_65535_and_skip_those_still_waiting() -> None
     connection.publish("t", b"")  # 65535 is waiting, 1 is waiting: 2
     assert list(connection._acks) == [65535, 1, 2]
     connection.close()
+
+
+async def test_an_idle_connection_pings_and_one_whose_ping_goes_unanswered_ends() -> None:
+    connection, transport = MqttConnection(5.0), Transport()
+    connection.connection_made(transport)
+    connection._last_sent -= 31  # nothing sent for half the keep-alive
+    connection._watch()
+    await asyncio.sleep(0)
+    assert transport.written == b"\xc0\x00"  # PINGREQ
+    connection.data_received(b"\xd0\x00")  # PINGRESP
+    connection._watch()
+    assert connection.error is None and not transport.closed
+    connection._last_sent -= 31
+    connection._watch()  # pings again; no answer this time
+    assert connection._ping_sent is not None
+    connection._ping_sent -= 6
+    connection._watch()
+    assert transport.closed and str(connection.error) == "no answer to a ping within 5 s"
