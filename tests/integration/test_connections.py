@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,9 @@ import pytest
 from callguard.ami import AmiWatcher
 from callguard.config import AmiSettings
 from callguard.lab import Lab
-from tests.integration.harness import Harness
+from tests.integration.harness import Harness, eventually
 
 pytestmark = pytest.mark.lab
-
-
-async def _until(check: object, timeout: float = 10.0) -> bool:
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_ami_watcher_follows_a_phone_ringing_and_hanging_up(harness: Harness, lab: Lab) -> None:
@@ -37,12 +26,12 @@ async def test_ami_watcher_follows_a_phone_ringing_and_hanging_up(harness: Harne
     )
     task = asyncio.create_task(watcher.run())
     try:
-        assert await _until(lambda: watcher.connected)
+        assert await eventually(lambda: watcher.connected, 10)
         phone = await harness.phone("2002", "no_answer")
         call = await harness.dial("2001", "2002", cancel_after_ms=1500)
-        assert await _until(lambda: watcher.state_of("2002") == "RINGING", 5)
+        assert await eventually(lambda: watcher.state_of("2002") == "RINGING", 5)
         assert await call.wait() == 0 and await phone.wait() == 0
-        assert await _until(lambda: watcher.state_of("2002") == "NOT_INUSE", 5)
+        assert await eventually(lambda: watcher.state_of("2002") == "NOT_INUSE", 5)
     finally:
         task.cancel()
     await harness.wait_clean()
