@@ -112,7 +112,7 @@ class MqttConnection(asyncio.Protocol):
         # is the oldest: the watchdog looks at it alone.
         self._acks: dict[int, tuple[asyncio.Future[None], float]] = {}
         self._next_id = 0
-        self._last_sent = self._last_received = self._loop.time()
+        self._last_sent = self._loop.time()  # the keep-alive pings after KEEPALIVE_S / 2 idle
         self._ping_sent: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self.error: MqttError | None = None  # set once the connection is over
@@ -124,7 +124,6 @@ class MqttConnection(asyncio.Protocol):
         self._watchdog = self._loop.call_later(1.0, self._watch)
 
     def data_received(self, data: bytes) -> None:
-        self._last_received = self._loop.time()
         buffer = self._received
         buffer += data
         while len(buffer) >= 2:
