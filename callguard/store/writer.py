@@ -203,7 +203,10 @@ class RecordWriter:
         if not await self._replay():
             self._spill()
             return False
-        return await self._write_pending()
+        # Only what waited in this window: records that come while it is written wait for the
+        # next window. Writing them at once, in a transaction of their own, had the writer commit
+        # 30-60 times a second at 100 calls/s, a few records each, instead of ~10 (issue 12).
+        return await self._write_pending(len(self._pending))
 
     async def _ensure_schema(self) -> bool:
         """Migrate once the database answers: it may be down when callguard starts."""
@@ -218,9 +221,11 @@ class RecordWriter:
                 log.info("store.ready", database=self._label)
         return True
 
-    async def _write_pending(self) -> bool:
-        while self._pending:
-            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+    async def _write_pending(self, count: int | None = None) -> bool:
+        """Write the first `count` records waiting in memory (all of them by default)."""
+        left = len(self._pending) if count is None else count
+        while left > 0 and self._pending:
+            batch = [self._pending.popleft() for _ in range(min(BATCH, left, len(self._pending)))]
             handled = 0
 
             def done(n: int) -> None:
@@ -231,6 +236,7 @@ class RecordWriter:
                 ok = await self._store(batch, done)
             finally:  # also when cancelled mid-write: nothing taken out is forgotten
                 self._pending.extendleft(reversed(batch[handled:]))
+            left -= handled
             if not ok:
                 self._spill()
                 return False
