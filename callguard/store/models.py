@@ -19,6 +19,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -30,7 +31,24 @@ class Base(DeclarativeBase):
 class CallRow(Base):
     __tablename__ = "calls"
     # A call id is unique per Asterisk only: records are keyed by (node, call_id) (migration 0005).
-    __table_args__ = (Index("ux_calls_node_call_id", "node", "call_id", unique=True),)
+    __table_args__ = (
+        Index("ux_calls_node_call_id", "node", "call_id", unique=True),
+        # LOG-4 (migration 0014): the month's spend reads the priced (outside) calls only.
+        Index(
+            "ix_calls_priced_department",
+            "caller_department",
+            "started_at",
+            sqlite_where=text("cost IS NOT NULL"),
+            postgresql_where=text("cost IS NOT NULL"),
+        ),
+        Index(
+            "ix_calls_priced_budget",
+            "budget",
+            "started_at",
+            sqlite_where=text("cost IS NOT NULL"),
+            postgresql_where=text("cost IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), index=True)

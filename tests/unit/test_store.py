@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
+from callguard.policy.budgets import Budget
 from callguard.records import CallRecord
 from callguard.store import (
     RecordWriter,
@@ -22,6 +25,7 @@ from callguard.store import (
     migrate,
     write_records,
 )
+from callguard.store.costs import month_spend
 from callguard.store.db import _ALEMBIC_INI, close_unobserved
 from tests.records import answered_record
 
@@ -274,4 +278,36 @@ async def test_the_prompts_a_caller_heard_are_stored_in_order(tmp_path: Path) ->
     await write_records(engine, [rec])
     [row] = await list_calls(engine)
     assert row["prompts"] == ["greeting_admin", "target_unavailable", "message_saved"]
+    await engine.dispose()
+
+
+async def test_the_months_spend_reads_only_the_priced_calls(tmp_path: Path) -> None:
+    """LOG-4: the budget watcher sums the month every few seconds. Internal calls have no cost:
+    the sum must come from migration 0014's partial indexes of priced calls, not from a walk
+    of every call the department made this month (issue 12)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    internal = [record(f"i{n}") for n in range(50)]
+    outside = record("o")
+    outside.direction, outside.cost, outside.budget = "outbound", Decimal("0.3300"), "person:wang.li"
+    await write_records(engine, [*internal, outside])
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    person = Budget("person", "wang.li", Decimal(10))
+    department = Budget("department", "admin", Decimal(10))
+    spend = await month_spend(engine, "2026-11", [person, department])
+    event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert spend == {person.key: Decimal("0.33"), department.key: Decimal("0.33")}
+    assert len(statements) == 2
+    async with engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = " ".join(
+                str(row[-1])
+                for row in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+            assert "USING INDEX ix_calls_priced_" in plan, plan
     await engine.dispose()
