@@ -171,10 +171,11 @@ async def list_entries(
         stmt = stmt.where(AuditRow.account == account)
     if action:
         stmt = stmt.where(AuditRow.action.startswith(action))
+    # Compared in UTC, as stored: SQLite's DateTime drops a bound's zone (see archive.read_calls).
     if since:
-        stmt = stmt.where(AuditRow.at >= since)
+        stmt = stmt.where(AuditRow.at >= since.astimezone(UTC))
     if until:
-        stmt = stmt.where(AuditRow.at < until)
+        stmt = stmt.where(AuditRow.at < until.astimezone(UTC))
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
     out = []
