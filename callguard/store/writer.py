@@ -181,7 +181,8 @@ class RecordWriter:
     async def _gather(self) -> None:
         """A record has come: let the ones that follow within `write_interval_s` join its
         transaction (a call's provisional and final record in one window collapse into one row).
-        LOG-1: a record is in the database at most this long after `submit()`, plus the write;
+        LOG-1: a record is in the database at most this long after `submit()`, plus the write
+        under way when it came and its own;
         a shutdown flushes what waits (`flush`), only a crash (SIGKILL) loses the window."""
         if self._wake.is_set() and self._interval_s > 0:
             await asyncio.sleep(self._interval_s)
