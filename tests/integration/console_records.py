@@ -4,12 +4,9 @@ per role with an API token, and an httpx client talking to the ASGI app."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import time
 import wave
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -205,25 +202,6 @@ class Console:
             headers={"Accept": "text/html"},
         )
         return client, csrf
-
-
-@contextmanager
-def local_noon() -> Iterator[None]:
-    """The process's local time zone set to one where it is about noon now: the records (up to an
-    hour old) are then today's at any hour the suite runs. Under UTC, between midnight and 00:50,
-    the wallboard's day had only some of them. Compute every local date inside it."""
-    offset = (12 - datetime.now(UTC).hour + 12) % 24 - 12  # -12..+11 hours from UTC
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-8 is UTC+8
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
 
 
 async def console(tmp: Path, database_url: str | None = None) -> AsyncIterator[Console]:

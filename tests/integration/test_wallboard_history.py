@@ -9,7 +9,7 @@ from pathlib import Path
 
 from callguard.web.board import Board
 from callguard.web.wallboard import Hub, follow, make_board
-from tests.integration.console_records import console, local_noon
+from tests.integration.console_records import console
 
 
 def departments(board: Board) -> dict[str, tuple[int, int, int]]:
@@ -18,11 +18,6 @@ def departments(board: Board) -> dict[str, tuple[int, int, int]]:
 
 
 async def test_todays_records_give_the_departments_figures_without_mqtt(tmp_path: Path) -> None:
-    with local_noon():  # "today" is the local day: the records of the last hour must all be in it
-        await _todays_figures(tmp_path)
-
-
-async def _todays_figures(tmp_path: Path) -> None:
     async for made in console(tmp_path):
         config = made.config.model_copy(
             update={"mqtt": made.config.mqtt.model_copy(update={"enabled": False})}
