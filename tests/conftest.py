@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,4 +24,21 @@ def _noon_zone() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["TZ"] = os.environ.get("CALLGUARD_TEST_TZ") or _noon_zone()
+    time.tzset()
+
+
+@pytest.fixture
+def set_zone() -> Iterator[Callable[[str], None]]:
+    """`set_zone("UTC")`: the process's local zone for one test; the suite's is back after it."""
+    saved = os.environ.get("TZ")
+
+    def choose(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    yield choose
+    if saved is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = saved
     time.tzset()

@@ -14,7 +14,7 @@ from callguard.dialplan_calls.mapping import (
     EMERGENCY,
     DialplanCall,
     DialplanRecords,
-    epoch,
+    instant,
 )
 from callguard.policy import q850
 from callguard.records import CallRecord
@@ -35,7 +35,7 @@ def call_from_event(message: Mapping[str, Any]) -> DialplanCall | None:
     call_id = _text(message, "CallId")
     if not call_id:
         return None
-    started, ended = epoch(_text(message, "Start")), epoch(_text(message, "End"))
+    started, ended = instant(_text(message, "Start")), instant(_text(message, "End"))
     talk_ms = _text(message, "AnsweredMs")
     answered = (
         ended - timedelta(milliseconds=int(talk_ms))

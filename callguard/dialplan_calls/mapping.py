@@ -63,12 +63,22 @@ class DialplanCall:
     hangup_cause: int | None = None
 
 
-def epoch(value: str) -> datetime | None:
-    """Seconds since the epoch (`${STRFTIME(,,%s.%3q)}`, `${CDR(start,u)}`); 0 or empty: none."""
+def instant(value: str) -> datetime | None:
+    """A time from the dialplan or the CDR: a UTC stamp (`${STRFTIME(,UTC,%Y-%m-%dT%H:%M:%S.%3q)}`,
+    extensions.conf) or seconds since the epoch (`${CDR(start,u)}`, and the `%s.%3q` of older
+    dialplans); 0, empty or anything else: none.
+
+    Not `%s` any more: Asterisk's STRFTIME breaks the time down in /etc/localtime's zone, and the
+    C library's `%s` reads it back in the process's TZ. Where the two differ (TZ=Asia/Shanghai in a
+    container whose /etc/localtime is UTC) every emergency call was stored 8 hours off."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        return None
+        try:
+            stamp = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return None
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
     if not 0 < seconds < 1e11:
         return None
     return datetime.fromtimestamp(seconds, UTC)
@@ -90,7 +100,7 @@ def parse_cdr_row(fields: Sequence[str]) -> DialplanCall | None:
     kind = CDR_MARKS.get(row["userfield"].strip())
     if kind is None:
         return None
-    answered = epoch(row["answer"])
+    answered = instant(row["answer"])
     peer = row["dstchannel"] or None
     # Neither answered nor dialled anyone: the dialplan refused it.
     refused = answered is None and peer is None
@@ -101,9 +111,9 @@ def parse_cdr_row(fields: Sequence[str]) -> DialplanCall | None:
         line=endpoint_of(row["channel"]),
         caller_id=row["src"],
         dialed=row["cg_dialed"] or row["dst"],
-        started_at=epoch(row["start"]),
+        started_at=instant(row["start"]),
         answered_at=answered,
-        ended_at=epoch(row["end"]),
+        ended_at=instant(row["end"]),
         disposition=disposition,
         source="cdr",
         peer_channel=peer,

@@ -16,7 +16,7 @@ import pytest
 from callguard.config import load_config
 from callguard.dialplan_calls import CdrImporter, DialplanRecords, parse_cdr_row
 from callguard.dialplan_calls.live import DialplanCalls, call_from_event
-from callguard.dialplan_calls.mapping import CDR_COLUMNS, merge
+from callguard.dialplan_calls.mapping import CDR_COLUMNS, instant, merge
 from callguard.policy import Directory
 from callguard.store import list_calls, make_engine, migrate, write_records
 from callguard.store.cdr import load_checkpoint
@@ -158,14 +158,17 @@ def test_live_user_events_record_the_call_once_it_ends() -> None:
             "Stage": "end",
             "Kind": "degraded",
             "Number": "1001",
-            "Start": f"{T0:.3f}",
-            "End": f"{T0 + 10:.3f}",
+            "Start": "2027-01-15T08:00:00.250",  # STRFTIME(,UTC,...) in extensions.conf
+            "End": "2027-01-15T08:00:10.250",
             "DialStatus": "ANSWER",
             "AnsweredMs": "8000",
             "Cause": "16",
         }
     )
     [rec] = submitted
+    assert rec.started_at == datetime.fromtimestamp(T0, UTC) and rec.ended_at == datetime.fromtimestamp(
+        T0 + 10, UTC
+    )
     assert rec.handled_by == "dialplan" and rec.direction == "internal" and rec.disposition == "answered"
     assert rec.talk_s == pytest.approx(8.0) and rec.caller.person == "zhou.qiang"
     assert rec.decisions[0]["source"] == "ami"
@@ -255,3 +258,13 @@ def test_a_missing_cdr_file_is_no_error(tmp_path: Path) -> None:
         await engine.dispose()
 
     asyncio.run(go())
+
+
+def test_dialplan_times_are_read_as_utc_stamps_or_epoch_seconds() -> None:
+    """extensions.conf sends UTC stamps; older dialplans sent `%s.%3q`, and the CDR's `u` option
+    gives epoch seconds. None of them depends on the zone of the process reading them."""
+    at = datetime.fromtimestamp(T0, UTC)
+    assert instant("2027-01-15T08:00:00.250") == at
+    assert instant(f"{T0:.3f}") == at
+    assert instant("2027-01-15T16:00:00.250+08:00") == at
+    assert instant("") is None and instant("0") is None and instant("soon") is None
