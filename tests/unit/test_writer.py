@@ -266,17 +266,26 @@ async def test_an_unreadable_journal_line_is_set_aside_once_while_the_database_i
 
 
 class CountingWrites:
-    """Wraps the store's write_records: the size of every transaction, and a failure to inject."""
+    """Wraps the store's write_records: the size of every transaction, and a failure to inject.
+    With `hold_first`, the first write waits for `release` (`started` is set once it waits)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_on: int | None = None) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, fail_on: int | None = None, hold_first: bool = False
+    ) -> None:
         self.sizes: list[int] = []
         self.fail_on = fail_on
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        if not hold_first:
+            self.release.set()
         self._real = writer_module.write_records
         monkeypatch.setattr(writer_module, "write_records", self)
 
     async def __call__(
         self, engine: AsyncEngine, records: list[CallRecord], ladder: Ladder | None = None
     ) -> None:
+        self.started.set()
+        await self.release.wait()
         if len(self.sizes) + 1 == self.fail_on:
             self.fail_on = None
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))

@@ -9,13 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
-from callguard.policy.ladder import Ladder
 from callguard.records import CallRecord
 from callguard.store import RecordWriter, list_calls
-from callguard.store import writer as writer_module
 from tests.records import answered_record
 from tests.unit.test_writer import CountingWrites, database_locked, impatient, running, sqlite, until
 
@@ -104,25 +101,6 @@ async def test_records_whose_window_ends_while_the_database_is_away_are_journale
     await slow.dispose()
 
 
-class HeldWrites:
-    """Wraps the store's write_records: each transaction's size; the first waits for `release`."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.sizes: list[int] = []
-        self.started = asyncio.Event()
-        self.release = asyncio.Event()
-        self._real = writer_module.write_records
-        monkeypatch.setattr(writer_module, "write_records", self)
-
-    async def __call__(
-        self, engine: AsyncEngine, records: list[CallRecord], ladder: Ladder | None = None
-    ) -> None:
-        self.started.set()
-        await self.release.wait()
-        await self._real(engine, records, ladder)
-        self.sizes.append(len(records))
-
-
 async def test_records_that_come_during_a_write_wait_for_the_next_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,7 +108,7 @@ async def test_records_that_come_during_a_write_wait_for_the_next_window(
     window's, not a transaction of their own at once (that was 30-60 commits a second at
     100 calls/s instead of ~10, issue 12)."""
     engine = await sqlite(tmp_path)
-    writes = HeldWrites(monkeypatch)
+    writes = CountingWrites(monkeypatch, hold_first=True)
     writer = RecordWriter(engine, tmp_path / "j.jsonl", 30, write_interval_s=1.0)
     async with running(writer):
         writer.submit(answered_record("first"))
