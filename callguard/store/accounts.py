@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, delete, insert, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callguard.store.models import Base
+from callguard.store.models import Base, UtcDateTime
 
 
 class AccountRow(Base):
@@ -28,7 +28,7 @@ class AccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))  # argon2id
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
 
 
 class ApiTokenRow(Base):
@@ -38,8 +38,8 @@ class ApiTokenRow(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
 
 
 class WebSessionRow(Base):
@@ -48,8 +48,8 @@ class WebSessionRow(Base):
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
 
 
 class LoginFailureRow(Base):
@@ -58,7 +58,7 @@ class LoginFailureRow(Base):
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
 

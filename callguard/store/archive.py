@@ -108,11 +108,9 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
 async def read_calls(engine: AsyncEngine, start: datetime, end: datetime) -> list[Row]:
     """Every call that started in [start, end), oldest first, with its legs, violations and
     message: the one read that bills, reports, exports and prune share. The bounds may be in
-    any zone: they are compared in UTC, as stored (SQLite's DateTime drops the zone of a bound
-    and compares the wall-clock digits: the wallboard's local midnight read 8 hours late in
-    Beijing)."""
+    any zone (models.UtcDateTime compares them in UTC)."""
     async with engine.connect() as conn:
-        calls = await _calls_between(conn, start.astimezone(UTC), end.astimezone(UTC))
+        calls = await _calls_between(conn, start, end)
         await _attach(conn, calls)
     return calls
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, insert, select, text
+from sqlalchemy import JSON, Integer, String, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callguard.store.models import Base
+from callguard.store.models import Base, UtcDateTime
 
 GENESIS = "0" * 64
 
@@ -30,7 +30,7 @@ class AuditRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
     account: Mapped[str] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64), index=True)  # "calls.list", "calls.refused"...
@@ -171,11 +171,10 @@ async def list_entries(
         stmt = stmt.where(AuditRow.account == account)
     if action:
         stmt = stmt.where(AuditRow.action.startswith(action))
-    # Compared in UTC, as stored: SQLite's DateTime drops a bound's zone (see archive.read_calls).
     if since:
-        stmt = stmt.where(AuditRow.at >= since.astimezone(UTC))
+        stmt = stmt.where(AuditRow.at >= since)
     if until:
-        stmt = stmt.where(AuditRow.at < until.astimezone(UTC))
+        stmt = stmt.where(AuditRow.at < until)
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
     out = []

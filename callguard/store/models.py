@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +18,25 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that binds every zoned value in UTC, as the values are stored.
+    SQLite keeps only a value's wall-clock digits: a bound in local time (the wallboard's local
+    midnight, an auditor's "since 08:00") was compared with the stored UTC digits, off by the
+    zone's offset. Values read back are as before."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
 
 
 class Base(DeclarativeBase):
@@ -62,10 +77,10 @@ class CallRow(Base):
     callee_number: Mapped[str | None] = mapped_column(String(64), index=True)
     callee_name: Mapped[str | None] = mapped_column(String(128))
     callee_department: Mapped[str | None] = mapped_column(String(64), index=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), index=True)
+    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
     talk_s: Mapped[float | None] = mapped_column(Float)
     disposition: Mapped[str] = mapped_column(String(32), index=True)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
@@ -100,10 +115,10 @@ class LegRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(160))
     number: Mapped[str] = mapped_column(String(64), index=True)  # 0011: the phones that rang
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     hangup_cause_text: Mapped[str | None] = mapped_column(String(128))
     rings_at_answer: Mapped[int | None] = mapped_column(Integer)
@@ -125,7 +140,7 @@ class ViolationRow(Base):
     reason: Mapped[str] = mapped_column(String(256))
     fine_yuan: Mapped[Decimal] = mapped_column(Numeric(10, 2, asdecimal=True))
     severity: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
     # LOG-5 (migration 0008): the ladder step given when it was stored, the appeal status and
     # the last local day an appeal is accepted; no step = a security alert or no person.
     step: Mapped[str | None] = mapped_column(String(32))
@@ -140,7 +155,7 @@ class ViolationEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
     action: Mapped[str] = mapped_column(String(32))
     by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(512))
@@ -157,8 +172,8 @@ class BlockRow(Base):
     prefix: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(256))
     added_by: Mapped[str] = mapped_column(String(64))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
 
 
 class MessageRow(Base):
@@ -174,10 +189,10 @@ class MessageRow(Base):
     for_person: Mapped[str | None] = mapped_column(String(64), index=True)  # 0011
     caller_number: Mapped[str] = mapped_column(String(64))
     caller_name: Mapped[str | None] = mapped_column(String(128))
-    left_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    left_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
     duration_s: Mapped[float | None] = mapped_column(Float)
     recording: Mapped[str] = mapped_column(String(256))
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
     done_by: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -187,7 +202,7 @@ class PinFailureRow(Base):
     __tablename__ = "pin_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
     line: Mapped[str] = mapped_column(String(64))
     person: Mapped[str | None] = mapped_column(String(64))
     call_id: Mapped[str] = mapped_column(String(128))
@@ -206,7 +221,7 @@ class BudgetRow(Base):
     action: Mapped[str] = mapped_column(String(16))  # alert | downgrade | block
     downgrade_to: Mapped[str | None] = mapped_column(String(16))
     updated_by: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
 
 
 class BudgetAlertRow(Base):
@@ -221,7 +236,7 @@ class BudgetAlertRow(Base):
     month: Mapped[str] = mapped_column(String(7))
     threshold_pct: Mapped[int] = mapped_column(Integer)
     spend: Mapped[Decimal] = mapped_column(Numeric(12, 4, asdecimal=True))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
 
 
 class CdrImportRow(Base):
@@ -234,4 +249,4 @@ class CdrImportRow(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
     rows: Mapped[int] = mapped_column(BigInteger)  # CDR rows read so far
     imported: Mapped[int] = mapped_column(BigInteger)  # records created from them
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
