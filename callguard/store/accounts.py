@@ -28,7 +28,7 @@ class AccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))  # argon2id
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ApiTokenRow(Base):
@@ -38,8 +38,8 @@ class ApiTokenRow(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class WebSessionRow(Base):
@@ -48,8 +48,8 @@ class WebSessionRow(Base):
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class LoginFailureRow(Base):
@@ -58,7 +58,7 @@ class LoginFailureRow(Base):
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
 

@@ -30,7 +30,7 @@ class AuditRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     account: Mapped[str] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64), index=True)  # "calls.list", "calls.refused"...

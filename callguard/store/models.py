@@ -35,6 +35,9 @@ class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
 
@@ -43,25 +46,28 @@ class Base(DeclarativeBase):
     pass
 
 
+# LOG-4 (migration 0014): the month's spend reads the priced (outside) calls only.
+_PRICED = text("cost IS NOT NULL")
+
+
 class CallRow(Base):
     __tablename__ = "calls"
     # A call id is unique per Asterisk only: records are keyed by (node, call_id) (migration 0005).
     __table_args__ = (
         Index("ux_calls_node_call_id", "node", "call_id", unique=True),
-        # LOG-4 (migration 0014): the month's spend reads the priced (outside) calls only.
         Index(
             "ix_calls_priced_department",
             "caller_department",
             "started_at",
-            sqlite_where=text("cost IS NOT NULL"),
-            postgresql_where=text("cost IS NOT NULL"),
+            sqlite_where=_PRICED,
+            postgresql_where=_PRICED,
         ),
         Index(
             "ix_calls_priced_budget",
             "budget",
             "started_at",
-            sqlite_where=text("cost IS NOT NULL"),
-            postgresql_where=text("cost IS NOT NULL"),
+            sqlite_where=_PRICED,
+            postgresql_where=_PRICED,
         ),
     )
 
@@ -77,10 +83,10 @@ class CallRow(Base):
     callee_number: Mapped[str | None] = mapped_column(String(64), index=True)
     callee_name: Mapped[str | None] = mapped_column(String(128))
     callee_department: Mapped[str | None] = mapped_column(String(64), index=True)
-    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True), index=True)
-    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     talk_s: Mapped[float | None] = mapped_column(Float)
     disposition: Mapped[str] = mapped_column(String(32), index=True)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
@@ -115,10 +121,10 @@ class LegRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(160))
     number: Mapped[str] = mapped_column(String(64), index=True)  # 0011: the phones that rang
-    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
-    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     hangup_cause_text: Mapped[str | None] = mapped_column(String(128))
     rings_at_answer: Mapped[int | None] = mapped_column(Integer)
@@ -140,7 +146,7 @@ class ViolationRow(Base):
     reason: Mapped[str] = mapped_column(String(256))
     fine_yuan: Mapped[Decimal] = mapped_column(Numeric(10, 2, asdecimal=True))
     severity: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     # LOG-5 (migration 0008): the ladder step given when it was stored, the appeal status and
     # the last local day an appeal is accepted; no step = a security alert or no person.
     step: Mapped[str | None] = mapped_column(String(32))
@@ -155,7 +161,7 @@ class ViolationEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     action: Mapped[str] = mapped_column(String(32))
     by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(512))
@@ -172,8 +178,8 @@ class BlockRow(Base):
     prefix: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(256))
     added_by: Mapped[str] = mapped_column(String(64))
-    added_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
-    until: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class MessageRow(Base):
@@ -189,10 +195,10 @@ class MessageRow(Base):
     for_person: Mapped[str | None] = mapped_column(String(64), index=True)  # 0011
     caller_number: Mapped[str] = mapped_column(String(64))
     caller_name: Mapped[str | None] = mapped_column(String(128))
-    left_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
+    left_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     duration_s: Mapped[float | None] = mapped_column(Float)
     recording: Mapped[str] = mapped_column(String(256))
-    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     done_by: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -202,7 +208,7 @@ class PinFailureRow(Base):
     __tablename__ = "pin_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     line: Mapped[str] = mapped_column(String(64))
     person: Mapped[str | None] = mapped_column(String(64))
     call_id: Mapped[str] = mapped_column(String(128))
@@ -221,7 +227,7 @@ class BudgetRow(Base):
     action: Mapped[str] = mapped_column(String(16))  # alert | downgrade | block
     downgrade_to: Mapped[str | None] = mapped_column(String(16))
     updated_by: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class BudgetAlertRow(Base):
@@ -236,7 +242,7 @@ class BudgetAlertRow(Base):
     month: Mapped[str] = mapped_column(String(7))
     threshold_pct: Mapped[int] = mapped_column(Integer)
     spend: Mapped[Decimal] = mapped_column(Numeric(12, 4, asdecimal=True))
-    at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CdrImportRow(Base):
@@ -249,4 +255,4 @@ class CdrImportRow(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
     rows: Mapped[int] = mapped_column(BigInteger)  # CDR rows read so far
     imported: Mapped[int] = mapped_column(BigInteger)  # records created from them
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -35,7 +35,7 @@ async def pin_failures_since(engine: AsyncEngine, since: datetime) -> list[PinFa
     """Wrong codes from `since` on, oldest first (the order PinGuard counts them in)."""
     query = (
         select(PinFailureRow.line, PinFailureRow.person, PinFailureRow.at, PinFailureRow.call_id)
-        .where(PinFailureRow.at >= since.astimezone(UTC))
+        .where(PinFailureRow.at >= since)
         .order_by(PinFailureRow.at, PinFailureRow.id)
     )
     async with engine.connect() as conn:

@@ -37,7 +37,7 @@ async def list_calls(
     Violations and messages have their own listings (`list_violations`, `list_messages`)."""
     stmt = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(limit)
     if since is not None:
-        stmt = stmt.where(CallRow.started_at >= utc(since))
+        stmt = stmt.where(CallRow.started_at >= since)
     async with AsyncSession(engine) as session:
         rows = (await session.execute(stmt)).scalars().all()
         calls = [to_json(call_record(r)) for r in rows]
@@ -52,7 +52,7 @@ async def list_violations(
     """The violations ledger, newest first (LOG-5): with id, ladder step, status, appeal_by."""
     stmt = select(ViolationRow).order_by(ViolationRow.at.desc(), ViolationRow.id.desc()).limit(limit)
     if since is not None:
-        stmt = stmt.where(ViolationRow.at >= utc(since))
+        stmt = stmt.where(ViolationRow.at >= since)
     if person is not None:
         stmt = stmt.where(ViolationRow.person == person)
     async with AsyncSession(engine) as session:
