@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from callguard.files import create_private
 from callguard.policy.ladder import Ladder
@@ -31,36 +31,40 @@ from callguard.records import ENDED_UNOBSERVED, IN_PROGRESS, CallRecord
 from callguard.store.ladder import insert_violations
 from callguard.store.models import CallRow, LegRow, MessageRow, ViolationRow
 from callguard.store.rows import call_values, leg_values, message_values, violation_values
+from callguard.store.sqlite_thread import attach, writing_thread
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, busy_timeout_s: float = 15.0) -> AsyncEngine:
+    """`busy_timeout_s`: how long a SQLite statement waits for another process's lock."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if path and path != ":memory:":
             # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
             # A folder that cannot be made now is the writer's to report (it retries).
             with contextlib.suppress(OSError):
                 create_private(Path(path))
-        engine = create_async_engine(url, connect_args={"timeout": 15})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets `calls list` read while the service writes; one writer task does the writing.
-            # synchronous=FULL: each commit is on disk before the writer forgets the records
-            # (LOG-2); NORMAL could lose the last commits to a power cut, and callguard cannot
-            # re-create a finished call. The cost is one fsync per batch of up to 500 records,
-            # and the writer batches per [database] write_interval_ms: a few fsyncs a second
-            # at 100 calls/s, so NORMAL would save little (issue 12).
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
+            attach(engine, busy_timeout_s, _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Every SQLite connection, the asynchronous engine's and the writing thread's."""
+    # WAL lets `calls list` read while the service writes; one writer task does the writing.
+    # synchronous=FULL: each commit is on disk before the writer forgets the records
+    # (LOG-2); NORMAL could lose the last commits to a power cut, and callguard cannot
+    # re-create a finished call. The cost is one fsync per batch of up to 500 records,
+    # and the writer batches per [database] write_interval_ms: a few fsyncs a second
+    # at 100 calls/s, so NORMAL would save little (issue 12).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
 
 
 def _upgrade(connection: Connection) -> None:
@@ -106,12 +110,12 @@ def _latest(records: list[CallRecord]) -> dict[Key, CallRecord]:
     return latest
 
 
-async def _delete_calls(conn: AsyncConnection, keys: list[Key]) -> None:
+def _delete_calls(conn: Connection, keys: list[Key]) -> None:
     calls = _keyed(CallRow.node, CallRow.call_id, keys)
-    await conn.execute(delete(LegRow).where(LegRow.call_pk.in_(select(CallRow.id).where(calls))))
-    await conn.execute(delete(CallRow).where(calls))
-    await conn.execute(delete(ViolationRow).where(_keyed(ViolationRow.node, ViolationRow.call_id, keys)))
-    await conn.execute(delete(MessageRow).where(_keyed(MessageRow.node, MessageRow.call_id, keys)))
+    conn.execute(delete(LegRow).where(LegRow.call_pk.in_(select(CallRow.id).where(calls))))
+    conn.execute(delete(CallRow).where(calls))
+    conn.execute(delete(ViolationRow).where(_keyed(ViolationRow.node, ViolationRow.call_id, keys)))
+    conn.execute(delete(MessageRow).where(_keyed(MessageRow.node, MessageRow.call_id, keys)))
 
 
 async def write_records(engine: AsyncEngine, records: list[CallRecord], ladder: Ladder | None = None) -> None:
@@ -120,42 +124,47 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord], ladder: 
 
     A call's provisional row (written at its first decision) is replaced by a later snapshot
     (once it is authorised, OUT-3's register) and by its final record; a call already stored
-    for good is skipped, so replaying the journal is safe. Calls are keyed by (node, call_id)."""
-    latest = _latest(records)
+    for good is skipped, so replaying the journal is safe. Calls are keyed by (node, call_id).
+    SQLite's transaction runs whole in its writing thread (store/sqlite_thread.py)."""
+    thread = writing_thread(engine)
+    if thread is not None:
+        await thread.transaction(_write, records, ladder or Ladder())
+        return
     async with engine.begin() as conn:
-        found = await conn.execute(
-            select(CallRow.node, CallRow.call_id, CallRow.disposition).where(
-                _keyed(CallRow.node, CallRow.call_id, latest)
-            )
+        await conn.run_sync(_write, records, ladder or Ladder())
+
+
+def _write(conn: Connection, records: list[CallRecord], ladder: Ladder) -> None:
+    latest = _latest(records)
+    found = conn.execute(
+        select(CallRow.node, CallRow.call_id, CallRow.disposition).where(
+            _keyed(CallRow.node, CallRow.call_id, latest)
         )
-        stored: dict[Key, str] = {(node, call_id): disposition for node, call_id, disposition in found}
-        new = {
-            key: r
-            for key, r in latest.items()
-            if key not in stored
-            or stored[key] == OPEN
-            or (stored[key] in PROVISIONAL and r.disposition != OPEN)
-        }
-        replaced = [key for key in new if key in stored]
-        if replaced:
-            await _delete_calls(conn, replaced)
-        if not new:
-            return
-        rows = await conn.execute(
-            insert(CallRow).returning(
-                CallRow.id, CallRow.node, CallRow.call_id, sort_by_parameter_order=True
-            ),
-            [call_values(r) for r in new.values()],
-        )
-        legs = [leg_values(pk, leg) for pk, node, call_id in rows.all() for leg in new[(node, call_id)].legs]
-        if legs:
-            await conn.execute(insert(LegRow), legs)
-        violations = [violation_values(r, v) for r in new.values() for v in r.violations]
-        if violations:
-            await insert_violations(conn, violations, ladder or Ladder())
-        messages = [message_values(r) for r in new.values() if r.message]
-        if messages:
-            await conn.execute(insert(MessageRow), messages)
+    )
+    stored: dict[Key, str] = {(node, call_id): disposition for node, call_id, disposition in found}
+    new = {
+        key: r
+        for key, r in latest.items()
+        if key not in stored or stored[key] == OPEN or (stored[key] in PROVISIONAL and r.disposition != OPEN)
+    }
+    replaced = [key for key in new if key in stored]
+    if replaced:
+        _delete_calls(conn, replaced)
+    if not new:
+        return
+    rows = conn.execute(
+        insert(CallRow).returning(CallRow.id, CallRow.node, CallRow.call_id, sort_by_parameter_order=True),
+        [call_values(r) for r in new.values()],
+    )
+    legs = [leg_values(pk, leg) for pk, node, call_id in rows.all() for leg in new[(node, call_id)].legs]
+    if legs:
+        conn.execute(insert(LegRow), legs)
+    violations = [violation_values(r, v) for r in new.values() for v in r.violations]
+    if violations:
+        insert_violations(conn, violations, ladder)
+    messages = [message_values(r) for r in new.values() if r.message]
+    if messages:
+        conn.execute(insert(MessageRow), messages)
 
 
 async def close_unobserved(engine: AsyncEngine, node: str, still_open: set[str]) -> list[str]:

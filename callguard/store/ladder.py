@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callguard.policy.ladder import (
@@ -32,15 +32,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def _deciding(
-    conn: AsyncConnection, ladder: Ladder, values: dict[str, Any], at: datetime
+def _deciding(
+    conn: Connection, ladder: Ladder, values: dict[str, Any], at: datetime
 ) -> list[tuple[int, Earlier]]:
     """The person's latest stored violations that count for one at `at` (Ladder.counting's terms),
     oldest first, no more than decide its step: a person with a thousand in the window costs
     one indexed query, not a thousand rows read per violation."""
     if not ladder.is_laddered(values["person"], values["severity"]):
         return []
-    rows = await conn.execute(
+    rows = conn.execute(
         select(ViolationRow.id, ViolationRow.at, ViolationRow.step, ViolationRow.status)
         .where(
             ViolationRow.person == values["person"],
@@ -68,14 +68,14 @@ def _event(
     }
 
 
-async def insert_violations(conn: AsyncConnection, batch: list[dict[str, Any]], ladder: Ladder) -> None:
+def insert_violations(conn: Connection, batch: list[dict[str, Any]], ladder: Ladder) -> None:
     """Insert the ledger rows of `batch` (in the writer's transaction), each with the step the
     person's history gives it: earlier violations in the window, those of this batch included,
     not overturned. The step, once stored, is kept."""
     now = datetime.now(UTC)
     for values in sorted(batch, key=lambda v: _aware(v["at"])):
         at = _aware(values["at"])
-        earlier = await _deciding(conn, ladder, values, at)
+        earlier = _deciding(conn, ladder, values, at)
         given = ladder.assign(
             values["rule"],
             values["severity"],
@@ -92,9 +92,7 @@ async def insert_violations(conn: AsyncConnection, batch: list[dict[str, Any]], 
             "appeal_by": given.appeal_by,
             "fine_yuan": given.fine,
         }
-        ident = int(
-            (await conn.execute(insert(ViolationRow).values(row).returning(ViolationRow.id))).scalar_one()
-        )
+        ident = int(conn.execute(insert(ViolationRow).values(row).returning(ViolationRow.id)).scalar_one())
         if step is None:
             continue
         detail = {
@@ -104,9 +102,7 @@ async def insert_violations(conn: AsyncConnection, batch: list[dict[str, Any]], 
             "fine_yuan": str(given.fine),
             "appeal_by": given.appeal_by.isoformat() if given.appeal_by else None,
         }
-        await conn.execute(
-            insert(ViolationEventRow), [_event(ident, now, "step_assigned", SYSTEM, "", **detail)]
-        )
+        conn.execute(insert(ViolationEventRow), [_event(ident, now, "step_assigned", SYSTEM, "", **detail)])
 
 
 def _iso(value: datetime | date | None) -> str | None:

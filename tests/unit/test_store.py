@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Engine, event, text
 
 from callguard.policy.budgets import Budget
 from callguard.records import CallRecord
@@ -310,4 +311,35 @@ async def test_the_months_spend_reads_only_the_priced_calls(tmp_path: Path) -> N
                 for row in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             )
             assert "USING INDEX ix_calls_priced_" in plan, plan
+    await engine.dispose()
+
+
+async def test_a_batch_is_written_whole_in_the_stores_sqlite_thread(tmp_path: Path) -> None:
+    """Issue 12: a batch's transaction runs as one call in the store's SQLite thread, not as a hop
+    to aiosqlite's thread and back for each statement. Every statement of the batches runs in
+    that one thread; disposing the engine ends it, and a later write starts another."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    seen: list[tuple[str, str]] = []
+
+    def executing(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append((threading.current_thread().name, statement.split()[0]))
+
+    event.listen(Engine, "before_cursor_execute", executing)
+    try:
+        await write_records(engine, [record("a").provisional()])
+        await write_records(engine, [record("a"), record("b")])  # a replaces its provisional row
+    finally:
+        event.remove(Engine, "before_cursor_execute", executing)
+    threads = {name for name, _ in seen}
+    assert len(threads) == 1 and threads.pop().startswith("callguard-sqlite"), seen
+    assert {"SELECT", "DELETE", "INSERT"} <= {verb for _, verb in seen}
+    assert {r["call_id"]: r["disposition"] for r in await list_calls(engine)} == {
+        "a": "answered",
+        "b": "answered",
+    }
+    await engine.dispose()
+    assert not [t for t in threading.enumerate() if t.name.startswith("callguard-sqlite")]
+    await write_records(engine, [record("c")])
+    assert sorted(r["call_id"] for r in await list_calls(engine)) == ["a", "b", "c"]
     await engine.dispose()

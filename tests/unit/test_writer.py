@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from callguard.config import ConfigError, load_config
@@ -217,7 +217,7 @@ async def database_locked(engine: AsyncEngine, db: Path) -> AsyncIterator[None]:
 
 
 def impatient(db: Path) -> AsyncEngine:
-    return create_async_engine(f"sqlite+aiosqlite:///{db}", connect_args={"timeout": 0.05})
+    return make_engine(f"sqlite+aiosqlite:///{db}", busy_timeout_s=0.05)
 
 
 def journal_of(path: Path, records: list[CallRecord]) -> None:
