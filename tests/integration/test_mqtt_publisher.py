@@ -8,7 +8,7 @@ import contextlib
 import logging
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from callguard.events.mqtt import MqttPublisher
 from callguard.lab.mosquitto import mosquitto_command
 from tests.integration.harness import MqttWatch, watch_mqtt
 from tests.lab_ports import suite_offset
+from tests.waiting import until
 
 USER, PASSWORD = "callguard", "mqtt-test-password"
 # Beside the suite's own lab broker (1883 + offset): this test's broker is its own.
@@ -72,14 +73,6 @@ async def running(*coros: object) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 def seqs(watch: MqttWatch) -> list[int]:
     return [int(data["seq"]) for topic, data in watch.messages if topic.endswith("/calls/c1/tick")]
 
@@ -104,7 +97,7 @@ async def test_a_broker_restart_mid_burst_loses_no_event_and_keeps_their_order(
     subscriber = watch_mqtt("127.0.0.1", PORT, "t/#", watch, ready, (USER, PASSWORD))
     async with running(subscriber, publisher.run()):
         await asyncio.wait_for(ready.wait(), 10)
-        await until(lambda: publisher.connected)
+        await until(lambda: publisher.connected, timeout=30)
         for seq in range(BURST):
             publisher.publish("call.tick", {"call_id": "c1", "seq": seq, "caller": "陈杰"})
         while publisher.published < 50:  # the burst is on its way, most of it not yet sent
@@ -113,9 +106,9 @@ async def test_a_broker_restart_mid_burst_loses_no_event_and_keeps_their_order(
         assert publisher.queued > 0
         for seq in range(BURST, ALL):  # while the broker is down: they wait in the outbox
             publisher.publish("call.tick", {"call_id": "c1", "seq": seq, "caller": "陈杰"})
-        await until(lambda: not publisher.connected)
+        await until(lambda: not publisher.connected, timeout=30)
         broker.start()
-        await until(lambda: publisher.queued == 0 and set(seqs(watch)) >= set(range(ALL)))
+        await until(lambda: publisher.queued == 0 and set(seqs(watch)) >= set(range(ALL)), timeout=30)
     assert first_seen(seqs(watch)) == list(range(ALL))
     assert publisher.published >= ALL and publisher.dropped == 0
     assert all(data["caller"] == "陈杰" for _, data in watch.messages if "seq" in data)

@@ -25,21 +25,13 @@ from callguard.store import (
 )
 from tests.records import answered_record
 from tests.unit.test_store import upgrade_to
+from tests.waiting import until
 
 
 @pytest.fixture
 def postgres() -> Iterator[PgServer]:
     with throwaway_postgres() as server:
         yield server
-
-
-async def _until(check: object, timeout: float = 20.0) -> None:
-    assert callable(check)
-    for _ in range(int(timeout / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 @contextlib.asynccontextmanager
@@ -60,18 +52,18 @@ async def test_records_survive_a_postgres_outage(postgres: PgServer, tmp_path: P
     journal = tmp_path / "journal.jsonl"
     async with running_writer(postgres.url, journal) as (writer, engine):
         writer.submit(answered_record("before").provisional())
-        await _until(lambda: writer.written == 1)
+        await until(lambda: writer.written == 1, timeout=20)
         writer.submit(answered_record("before"))  # the final record replaces the provisional one
-        await _until(lambda: writer.written == 2)
+        await until(lambda: writer.written == 2, timeout=20)
 
         postgres.stop()
         writer.submit(answered_record("during-1").provisional())
         writer.submit(answered_record("during-1"))
         writer.submit(answered_record("during-2"))
-        await _until(lambda: writer.journal_size() == 3)
+        await until(lambda: writer.journal_size() == 3, timeout=20)
 
         postgres.start()
-        await _until(lambda: not journal.exists())
+        await until(lambda: not journal.exists(), timeout=20)
         rows = await list_calls(engine)
     assert sorted((r["call_id"], r["disposition"]) for r in rows) == [
         ("before", "answered"),
@@ -91,9 +83,9 @@ async def test_database_down_at_start_is_migrated_when_it_appears(postgres: PgSe
     journal = tmp_path / "journal.jsonl"
     async with running_writer(postgres.url, journal) as (writer, engine):
         writer.submit(answered_record("early"))
-        await _until(lambda: writer.journal_size() == 1)
+        await until(lambda: writer.journal_size() == 1, timeout=20)
         postgres.start()
-        await _until(lambda: not journal.exists())
+        await until(lambda: not journal.exists(), timeout=20)
         rows = await list_calls(engine)
     assert [r["call_id"] for r in rows] == ["early"]
 
@@ -145,9 +137,9 @@ async def test_long_strings_are_clipped_and_a_refused_record_is_set_aside(
     try:
         for rec in (answered_record("before"), long, bad, answered_record("after")):
             writer.submit(rec)
-        await _until(lambda: writer.written == 3 and writer.rejected == 1)
+        await until(lambda: writer.written == 3 and writer.rejected == 1, timeout=20)
         writer.submit(answered_record("later"))
-        await _until(lambda: writer.written == 4)
+        await until(lambda: writer.written == 4, timeout=20)
         assert not task.done()
         rows = {r["call_id"]: r for r in await list_calls(engine)}
         messages = await list_messages(engine)

@@ -17,6 +17,7 @@ from callguard.config import MqttSettings
 from callguard.events.mqtt import MqttPublisher
 from callguard.events.mqtt_wire import MqttError
 from callguard.jsontext import encode
+from tests.waiting import until
 
 
 class Broker:
@@ -38,14 +39,6 @@ class Broker:
 
     def fail(self, seq: int) -> None:
         self._acks[seq].set_exception(MqttError("no acknowledgement from the broker within 5 s"))
-
-
-async def until(check: Any) -> None:
-    for _ in range(500):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
 
 
 def publisher(in_flight: int, outbox_size: int = 100) -> MqttPublisher:

@@ -9,7 +9,7 @@ import os
 import shutil
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,7 @@ from callguard.records import CallRecord
 from callguard.store import JournalInUse, RecordWriter, list_calls, make_engine, migrate
 from callguard.store import writer as writer_module
 from tests.records import answered_record
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
+from tests.waiting import until
 
 
 def undeliverable(call_id: str) -> CallRecord:
