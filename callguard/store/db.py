@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +102,34 @@ def _keyed(node: Any, call_id: Any, keys: Iterable[Key]) -> ColumnElement[bool]:
     return or_(false(), *(and_(node == n, call_id.in_(ids)) for n, ids in by_node.items()))
 
 
-def _latest(records: list[CallRecord]) -> dict[Key, CallRecord]:
+@dataclass(frozen=True)
+class _Rows:
+    """A record's rows, built on the event loop: the writing thread reads these, never a record
+    that its call might still change."""
+
+    disposition: str
+    call: dict[str, Any]
+    legs: list[dict[str, Any]]
+    violations: list[dict[str, Any]]
+    message: dict[str, Any] | None
+
+
+def _latest(records: list[CallRecord]) -> dict[Key, _Rows]:
     latest: dict[Key, CallRecord] = {}
     for r in records:  # within a batch the last word on a call wins; "open" never beats final
         key = (r.node, r.call_id)
         if r.disposition != OPEN or key not in latest or latest[key].disposition == OPEN:
             latest[key] = r
-    return latest
+    return {
+        key: _Rows(
+            r.disposition,
+            call_values(r),
+            [leg_values(leg) for leg in r.legs],
+            [violation_values(r, v) for v in r.violations],
+            message_values(r) if r.message else None,
+        )
+        for key, r in latest.items()
+    }
 
 
 def _delete_calls(conn: Connection, keys: list[Key]) -> None:
@@ -126,16 +148,16 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord], ladder: 
     (once it is authorised, OUT-3's register) and by its final record; a call already stored
     for good is skipped, so replaying the journal is safe. Calls are keyed by (node, call_id).
     SQLite's transaction runs whole in its writing thread (store/sqlite_thread.py)."""
+    latest = _latest(records)
     thread = writing_thread(engine)
     if thread is not None:
-        await thread.transaction(_write, records, ladder or Ladder())
+        await thread.transaction(_write, latest, ladder or Ladder())
         return
     async with engine.begin() as conn:
-        await conn.run_sync(_write, records, ladder or Ladder())
+        await conn.run_sync(_write, latest, ladder or Ladder())
 
 
-def _write(conn: Connection, records: list[CallRecord], ladder: Ladder) -> None:
-    latest = _latest(records)
+def _write(conn: Connection, latest: dict[Key, _Rows], ladder: Ladder) -> None:
     found = conn.execute(
         select(CallRow.node, CallRow.call_id, CallRow.disposition).where(
             _keyed(CallRow.node, CallRow.call_id, latest)
@@ -154,15 +176,15 @@ def _write(conn: Connection, records: list[CallRecord], ladder: Ladder) -> None:
         return
     rows = conn.execute(
         insert(CallRow).returning(CallRow.id, CallRow.node, CallRow.call_id, sort_by_parameter_order=True),
-        [call_values(r) for r in new.values()],
+        [r.call for r in new.values()],
     )
-    legs = [leg_values(pk, leg) for pk, node, call_id in rows.all() for leg in new[(node, call_id)].legs]
+    legs = [{**leg, "call_pk": pk} for pk, node, call_id in rows.all() for leg in new[(node, call_id)].legs]
     if legs:
         conn.execute(insert(LegRow), legs)
-    violations = [violation_values(r, v) for r in new.values() for v in r.violations]
+    violations = [v for r in new.values() for v in r.violations]
     if violations:
         insert_violations(conn, violations, ladder)
-    messages = [message_values(r) for r in new.values() if r.message]
+    messages = [r.message for r in new.values() if r.message is not None]
     if messages:
         conn.execute(insert(MessageRow), messages)
 

@@ -89,11 +89,11 @@ def call_values(record: CallRecord) -> dict[str, Any]:
     )
 
 
-def leg_values(call_pk: int, leg: LegRecord) -> dict[str, Any]:
+def leg_values(leg: LegRecord) -> dict[str, Any]:
+    """Without `call_pk`: the call's row id is known once its row is inserted."""
     return fit(
         LegRow,
         {
-            "call_pk": call_pk,
             "role": leg.role,
             "channel_id": leg.channel_id,
             "number": leg.number,

@@ -28,6 +28,7 @@ from callguard.store import (
 )
 from callguard.store.costs import month_spend
 from callguard.store.db import _ALEMBIC_INI, close_unobserved
+from callguard.store.sqlite_thread import writing_thread
 from tests.records import answered_record
 
 
@@ -342,4 +343,25 @@ async def test_a_batch_is_written_whole_in_the_stores_sqlite_thread(tmp_path: Pa
     assert not [t for t in threading.enumerate() if t.name.startswith("callguard-sqlite")]
     await write_records(engine, [record("c")])
     assert sorted(r["call_id"] for r in await list_calls(engine)) == ["a", "b", "c"]
+    await engine.dispose()
+
+
+async def test_the_writing_thread_stores_a_record_as_it_was_handed_over(tmp_path: Path) -> None:
+    """The thread writes rows built when write_records was called: a call that changes its record
+    while the batch waits for the thread does not tear the row (the record is the call's own)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    await migrate(engine)
+    thread = writing_thread(engine)
+    assert thread is not None
+    gate = threading.Event()
+    busy = asyncio.ensure_future(thread.transaction(lambda _conn: gate.wait(10)))
+    rec = record("a")
+    writing = asyncio.ensure_future(write_records(engine, [rec]))
+    await asyncio.sleep(0.1)  # its batch now waits behind the busy transaction
+    rec.disposition, rec.legs[1].number = "busy", "9999"
+    gate.set()
+    await asyncio.gather(busy, writing)
+    [stored] = await list_calls(engine)
+    assert stored["disposition"] == "answered"
+    assert [leg["number"] for leg in stored["legs"]] == ["1001", "1002"]
     await engine.dispose()
