@@ -55,7 +55,7 @@ def make_engine(url: str, busy_timeout_s: float = 15.0) -> AsyncEngine:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """Every SQLite connection, the asynchronous engine's and the writing thread's."""
-    # WAL lets `calls list` read while the service writes; one writer task does the writing.
+    # WAL lets `calls list` read while the service writes (in its one writing thread).
     # synchronous=FULL: each commit is on disk before the writer forgets the records
     # (LOG-2); NORMAL could lose the last commits to a power cut, and callguard cannot
     # re-create a finished call. The cost is one fsync per batch of up to 500 records,
