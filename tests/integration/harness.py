@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,17 +228,6 @@ class MqttWatch:
         while "ended" not in self.topics_for(call_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         return self.topics_for(call_id)
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """True once `check()` is, False if `timeout` passes first: for what one phone logs a moment
-    after another phone of the same call."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 # What an answered internal call publishes, in order.

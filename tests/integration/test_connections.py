@@ -14,7 +14,8 @@ import pytest
 from callguard.ami import AmiWatcher
 from callguard.config import AmiSettings
 from callguard.lab import Lab
-from tests.integration.harness import Harness, eventually
+from tests.integration.harness import Harness
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.lab
 

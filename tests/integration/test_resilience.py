@@ -12,7 +12,8 @@ import pytest
 from callguard.lab import Lab
 from callguard.lab.phones import SippRun
 from tests.integration.conftest import DURATION_LIMIT_S
-from tests.integration.harness import ANSWERED_CALL_TOPICS, Harness, MqttWatch, eventually, now
+from tests.integration.harness import ANSWERED_CALL_TOPICS, Harness, MqttWatch, now
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.lab
 
