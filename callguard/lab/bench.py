@@ -2,7 +2,8 @@
 in one run, with figures printed side by side and written as JSON (never asserted: this
 machine's numbers vary). `--find-limit` first finds the plain path's clean rate, `--soak N`
 watches memory over N calls, `--store postgres` puts the records in PostgreSQL, `--profile`
-samples the controller with py-spy."""
+samples the controller with py-spy, `--rounds N` alternates the paths N times and judges the
+targets on the rounds' medians."""
 
 from __future__ import annotations
 
@@ -17,8 +18,15 @@ from typing import Any
 from callguard.lab import bench_soak
 from callguard.lab.bench_paths import MEDIA_TALK_MS, PATHS, TALK_MS, Beside, run_path
 from callguard.lab.bench_profile import print_profile, profiler, require_py_spy, summarize_collapsed
-from callguard.lab.bench_report import print_limit, print_results, print_targets, targets, write_json
-from callguard.lab.bench_stats import PathResult, Report, find_limit
+from callguard.lab.bench_report import (
+    combined_targets,
+    print_limit,
+    print_results,
+    print_targets,
+    targets,
+    write_json,
+)
+from callguard.lab.bench_stats import PathResult, Report, find_limit, round_order
 from callguard.lab.lab import Lab, LabPorts, default_state_dir
 from callguard.lab.phones import require_sipp
 from callguard.lab.postgres import throwaway_postgres
@@ -45,6 +53,10 @@ class BenchOptions:
     # a warm-up the first path measured would carry that cost alone. None: min(count, 1000), and
     # none for --soak (it leaves its own warm-up out) or --find-limit (its probes warm Asterisk up).
     warmup: int | None = None
+    # Rounds of both paths, alternating their order: one pair of runs is at the mercy of the
+    # machine's drift (on the two-core lab the plain path's Asterisk CPU a call varied 4.9-7.0 ms
+    # between runs of the same code), the median of several is not.
+    rounds: int = 1
 
     @property
     def warmup_calls(self) -> int:
@@ -68,7 +80,12 @@ class BenchOptions:
             "find_limit": self.find_limit,
             "soak": self.soak,
             "warmup_calls_per_path": self.warmup_calls,
+            "rounds": self.rounds_run,
         }
+
+    @property
+    def rounds_run(self) -> int:
+        return 1 if self.soak else self.rounds
 
 
 def raise_open_files_limit() -> int:
@@ -119,14 +136,30 @@ def run_bench(options: BenchOptions) -> int:
         if options.soak:
             _soak(lab, options, rate, report)
         else:
-            report.paths = [_one_path(lab, options, path, rate, options.count, report) for path in PATHS]
+            for number in range(1, options.rounds_run + 1):
+                for path in round_order(PATHS, number):
+                    result = _one_path(lab, options, path, rate, options.count, report, number)
+                    report.paths.append(result)
     print_results(report.paths)
-    by_name = {r.name: r for r in report.paths}
-    if len(by_name) == len(PATHS):
-        report.extra["targets"] = targets(by_name[PATHS[0][0]], by_name[PATHS[1][0]])
-        print_targets(report.extra["targets"])
+    _judge(report, options.rounds_run)
     write_json(report, options.json_file or options.directory / "bench.json")
     return 0
+
+
+def _judge(report: Report, rounds: int) -> None:
+    """Issue 12's targets: each round's callguard path against the plain path of the same round."""
+    per_round: list[list[dict[str, Any]]] = []
+    for number in range(1, rounds + 1):
+        by_name = {r.name: r for r in report.paths if r.round_number == number}
+        if len(by_name) != len(PATHS):
+            return  # a path did not run: nothing to compare
+        per_round.append(targets(by_name[PATHS[0][0]], by_name[PATHS[1][0]]))
+    if rounds == 1:
+        report.extra["targets"] = per_round[0]
+    else:
+        report.extra["targets"] = combined_targets(per_round)
+        report.extra["rounds"] = [{"round": n, "targets": rows} for n, rows in enumerate(per_round, 1)]
+    print_targets(report.extra["targets"], rounds)
 
 
 def _print_header(options: BenchOptions, rate: float) -> None:
@@ -150,18 +183,26 @@ def _warm_up(lab: Lab, options: BenchOptions, rate: float) -> None:
 
 
 def _one_path(
-    lab: Lab, options: BenchOptions, path: tuple[str, str], rate: float, count: int, report: Report
+    lab: Lab,
+    options: BenchOptions,
+    path: tuple[str, str],
+    rate: float,
+    count: int,
+    report: Report,
+    round_number: int = 1,
 ) -> PathResult:
     name, user = path
-    print(f"running {name} ...", flush=True)
+    print(f"running {name}{f' (round {round_number})' if options.rounds_run > 1 else ''} ...", flush=True)
     work = options.directory / "bench" / user
     beside: Beside | None = None
     raw = options.directory / "profile.txt"
     controller = lab.state.pids.get("callguard") if lab.state else None
-    if options.profile and name == "callguard" and controller is not None:
+    # py-spy samples the first round only: one profile, its file not overwritten.
+    if options.profile and name == "callguard" and controller is not None and round_number == 1:
         raw.unlink(missing_ok=True)
         beside = profiler(controller, raw)
     result = asyncio.run(run_path(lab, path, rate, count, work, options.media, beside))
+    result.round_number = round_number
     if beside is not None:
         summary = summarize_collapsed(raw.read_text() if raw.exists() else "")
         report.extra["profile"] = summary | {"raw": str(raw)}

@@ -43,6 +43,12 @@ class PathResult:
     # The controller's MQTT events published and records written during the path, and what it
     # still owed after the settle (events, records); None if its metrics did not answer.
     work: dict[str, int] | None = None
+    round_number: int = 1  # with --rounds, which round of the alternating paths this was
+
+    @property
+    def label(self) -> str:
+        """The path's name in a table of several rounds: "callguard 2"."""
+        return self.name if self.round_number == 1 else f"{self.name} {self.round_number}"
 
     @property
     def clean(self) -> bool:
@@ -52,6 +58,7 @@ class PathResult:
         """What `--json` writes for a path (NaN becomes null: JSON has no NaN)."""
         return {
             "name": self.name,
+            "round": self.round_number,
             "rate": self.rate,
             "calls": self.completed + self.failed + self.shed,
             "completed": self.completed,
@@ -75,6 +82,12 @@ class PathResult:
 
 def _num(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 3)
+
+
+def round_order(paths: tuple[tuple[str, str], ...], round_number: int) -> tuple[tuple[str, str], ...]:
+    """Round 1 runs the paths in order, round 2 in reverse, and so on (ABBA): Asterisk's cost drifts
+    over a run (its RSS, the machine's other load), and alternating spreads the drift over both."""
+    return paths if round_number % 2 == 1 else tuple(reversed(paths))
 
 
 def is_clean(failed: int, pdd_p99_ms: float, limit_ms: float = CLEAN_PDD_P99_MS) -> bool:

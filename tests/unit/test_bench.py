@@ -11,9 +11,9 @@ from typing import Any
 
 from callguard.lab.bench_hold import lateness_summary, most_at_once, numbered, ring_spans
 from callguard.lab.bench_profile import summarize_collapsed, thread_name
-from callguard.lab.bench_report import targets
+from callguard.lab.bench_report import combined_targets, targets
 from callguard.lab.bench_soak import growth_after_warmup, parse_live_gauges
-from callguard.lab.bench_stats import PathResult, Report, find_limit, is_clean, pct
+from callguard.lab.bench_stats import PathResult, Report, find_limit, is_clean, pct, round_order
 
 
 def _machine(limit: float) -> tuple[list[float], Callable[[float], bool]]:
@@ -191,3 +191,41 @@ def test_issue_12_targets_are_ratios_to_the_plain_path_of_the_same_run() -> None
     }
     unknown = {row["target"]: row["met"] for row in targets(plain, dataclasses.replace(fast, work=None))}
     assert unknown["events and records owed after the run"] is False  # no metrics: not met
+
+
+def test_rounds_alternate_the_paths_order_so_that_drift_falls_on_both() -> None:
+    paths = (("plain Dial()", "benchplain"), ("callguard", "1001"))
+    orders = [[name for name, _ in round_order(paths, n)] for n in (1, 2, 3, 4)]
+    assert orders == [
+        ["plain Dial()", "callguard"],
+        ["callguard", "plain Dial()"],
+        ["plain Dial()", "callguard"],
+        ["callguard", "plain Dial()"],
+    ]
+
+
+def test_the_rounds_verdict_is_their_median_and_any_lost_call_misses() -> None:
+    plain = _result(name="plain Dial()", completed=100, failed=0, shed=0, pdd_ms=[4.0] * 100, bridges_left=0)
+    work = {"mqtt_published": 600, "records_written": 200, "owed": 0}
+    rounds = [
+        targets(plain, _result(completed=100, failed=0, shed=0, bridges_left=0, pdd_ms=[6.0] * 100,
+                               asterisk_cpu_ms=cpu, controller_cpu_ms=controller, work=work))
+        for cpu, controller in ((7.0, 1.0), (5.0, 2.5), (6.0, 1.2))
+    ]  # fmt: skip
+    verdict = {row["target"]: row for row in combined_targets(rounds)}
+    controller = verdict["controller CPU / plain Asterisk CPU per call"]
+    assert (controller["value"], controller["min"], controller["max"]) == (0.24, 0.2, 0.5)
+    assert controller["met"]  # one bad round does not decide it ...
+    assert verdict["Asterisk CPU per call, callguard / plain"]["value"] == 1.2
+    # ... but a call lost in any round does, whatever the other rounds did.
+    lossy = dataclasses.replace(_result(), completed=98, failed=2, shed=0, bridges_left=0, work=work)
+    verdict = {row["target"]: row for row in combined_targets([*rounds, targets(plain, lossy)])}
+    completed = verdict["every call completed, none shed or failed"]
+    assert (completed["value"], completed["met"]) == (98, False)
+    assert verdict["channels and bridges left"]["met"]
+
+
+def test_a_paths_round_shows_in_its_label_and_its_json() -> None:
+    first, third = _result(name="callguard"), dataclasses.replace(_result(name="callguard"), round_number=3)
+    assert (first.label, third.label) == ("callguard", "callguard 3")
+    assert third.as_dict()["round"] == 3 and first.as_dict()["round"] == 1
