@@ -166,12 +166,16 @@ class AriWatch:
         self.events: list[dict[str, Any]] = []
 
     def playbacks(self, channel_id: str | None = None, kind: str = "PlaybackFinished") -> list[str]:
-        """Media URIs played to `channel_id` (or anyone), in order, that reached `kind`."""
+        """Media URIs played to `channel_id` (or anyone), in order, that reached `kind`. A finished
+        playback counts only if it was not cut off: Asterisk finishes one as "failed" when its
+        channel hangs up during it (or the file is missing), and that prompt was not heard."""
         out = []
         for e in self.events:
             pb = e.get("playback") or {}
-            if e.get("type") == kind and (
-                channel_id is None or pb.get("target_uri") == f"channel:{channel_id}"
+            if (
+                e.get("type") == kind
+                and (channel_id is None or pb.get("target_uri") == f"channel:{channel_id}")
+                and not (kind == "PlaybackFinished" and pb.get("state") == "failed")
             ):
                 out.append(str(pb.get("media_uri", "")))
         return out

@@ -191,7 +191,8 @@ async def test_late_answer_hears_the_apology_and_the_answerer_a_whisper(
     answer after 6 rings brings the apology to the caller and a whisper to the answerer first."""
     t0 = now()
     phone = await harness.phone("2003", "answer", answer_after_ms=int(5.5 * RING_CADENCE_S * 1000))
-    caller = await harness.dial("2004", "2003", talk_ms=800)
+    # The caller stays past the apology (2.7 s), so that both prompts are heard to the end.
+    caller = await harness.dial("2004", "2003", talk_ms=4000)
     assert await caller.wait(timeout=30) == 0 and await phone.wait() == 0
     rec = await harness.wait_record(t0, "2003")
     leg = _by_role(rec)["2003"]
@@ -241,8 +242,9 @@ async def test_transfer_by_feature_code_briefs_the_target(harness: Harness, ari_
     prompt, 2003 hears who is coming, then talks with the caller; 1003 is released."""
     t0 = now()
     first = await harness.phone("1003", "answer", answer_after_ms=100, dtmf=((500, "*22003#"),))
-    # 2003 talks long enough to hear the whole whisper (the prompt, then the number).
-    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=10_000)
+    # 2003 talks long enough to hear the whole whisper: the prompt (3.4 s), then the caller's
+    # twelve digits (~10 s in the lab's English digits).
+    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=17_000)
     caller = await harness.outside_call("075512345678", "1003", talk_ms=None)
     assert await caller.wait(timeout=40) == 0 and await first.wait() == 0 and await target.wait() == 0
     assert first.saw("BYE_RECEIVED") and target.saw("ANSWERED") and caller.saw("BYE_RECEIVED")

@@ -12,7 +12,9 @@ from tests.integration.harness import AriWatch, Harness, now
 
 # 1003 answers 100 ms after ringing and types the code 500 ms after the answer; seven keys take
 # about 1.75 s, so the transfer starts some 2.3 s after the caller was answered. The hold prompt
-# (transfer_hold) then plays for 2.7 s while the target rings.
+# (transfer_hold) then plays for 2.7 s while the target rings. A target hears transfer_incoming
+# (3.4 s) and the number coming (~0.85 s a digit in the lab's English digits) before it takes
+# over, so each target below stays long enough for that.
 CODE = ((500, "*22003#"),)
 CODE_FOR_2004 = ((500, "*22004#"),)
 TRANSFER_STARTS_MS = 2300
@@ -21,7 +23,7 @@ TRANSFER_STARTS_MS = 2300
 async def _transfer_with_keys_sent_as(harness: Harness, ari_watch: AriWatch, dtmf_mode: str) -> None:
     t0 = now()
     first = await harness.phone("1003", "answer", answer_after_ms=100, dtmf=CODE, dtmf_mode=dtmf_mode)
-    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=8000)
+    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=16_000)
     caller = await harness.outside_call("075512345678", "1003", talk_ms=None)
     assert await caller.wait(timeout=40) == 0 and await first.wait() == 0 and await target.wait() == 0
     rec = await harness.wait_record(t0, "1003")
@@ -55,7 +57,7 @@ async def test_transfer_typed_as_rfc4733_events_by_the_calling_phone(
     hold prompt, 2004 hears who is coming (1003) and takes over; 2003 is released."""
     t0 = now()
     callee = await harness.phone("1003", "answer", answer_after_ms=100)
-    target = await harness.phone("2004", "answer", answer_after_ms=300, talk_ms=6000)
+    target = await harness.phone("2004", "answer", answer_after_ms=300, talk_ms=9000)
     caller = await harness.dial("2003", "1003", talk_ms=None, dtmf=CODE_FOR_2004)
     assert await caller.wait(timeout=40) == 0 and await callee.wait() == 0 and await target.wait() == 0
     assert caller.saw("BYE_RECEIVED") and callee.saw("BYE_RECEIVED") and target.saw("ANSWERED")
@@ -75,7 +77,7 @@ async def test_an_employee_hands_the_customer_they_called_to_a_colleague(harness
     extension (never through the trunk again), the employee is released, the carrier saw one call."""
     t0 = now()
     carrier = await harness.carrier(answer_after_ms=200)
-    target = await harness.phone("2004", "answer", answer_after_ms=300, talk_ms=6000)
+    target = await harness.phone("2004", "answer", answer_after_ms=300, talk_ms=14_000)
     caller = await harness.dial("2003", "062345678", talk_ms=None, dtmf=CODE_FOR_2004)
     assert await caller.wait(timeout=40) == 0 and await target.wait() == 0
     assert caller.saw("BYE_RECEIVED") and target.saw("ANSWERED")
