@@ -109,6 +109,10 @@ class Call:
     playbacks: int = 0
     alive: set[str] = field(default_factory=set)
     causes: dict[str, int] = field(default_factory=dict)  # from hangup requests, per channel
+    # Channels asked to hang up (ChannelHangupRequest) or gone: a continuation that needs one of
+    # them (a transfer target being briefed) must not act on it. Asterisk finishes the channel's
+    # playbacks (as failed) before it reports the channel destroyed.
+    leaving: set[str] = field(default_factory=set)
     feature: dict[str, str] = field(default_factory=dict)  # transfer-code keys typed, per channel
     dtmf: list[str] = field(default_factory=list)  # digits typed ahead of the question
     channels: set[str] = field(default_factory=set)  # every channel routed to this call

@@ -81,6 +81,7 @@ def _route(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> l
             return transfer.on_dial(call, ctx, event, leg, now)
         return ringing.on_dial(call, ctx, event, leg, now)
     if isinstance(event, ev.HangupRequested):
+        call.leaving.add(event.channel_id)
         if event.cause:
             call.causes.setdefault(event.channel_id, event.cause)
         return []

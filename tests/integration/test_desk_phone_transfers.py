@@ -89,6 +89,26 @@ async def test_an_employee_hands_the_customer_they_called_to_a_colleague(harness
     assert carrier.dialed() == ["62345678"]
 
 
+async def test_a_target_hanging_up_while_it_hears_who_is_coming_is_no_completed_transfer(
+    harness: Harness, ari_watch: AriWatch
+) -> None:
+    """XFER-2: 2003 answers and hangs up 2 s later, during transfer_incoming. The transfer has
+    failed (not completed): the caller hears target_busy and is back with 1003, who was never
+    released, until the caller hangs up."""
+    t0 = now()
+    first = await harness.phone("1003", "answer", answer_after_ms=100, dtmf=CODE)
+    target = await harness.phone("2003", "answer", answer_after_ms=300, talk_ms=2000)
+    caller = await harness.outside_call("075512345678", "1003", talk_ms=TRANSFER_STARTS_MS + 10_000)
+    assert await caller.wait(timeout=40) == 0 and await first.wait() == 0 and await target.wait() == 0
+    assert caller.saw("ANSWERED") and first.saw("BYE_RECEIVED") and not target.saw("BYE_RECEIVED")
+    rec = await harness.wait_record(t0, "1003")
+    assert [(t["by"], t["to"], t["result"]) for t in rec["transfers"]] == [("1003", "2003", "target_hung_up")]
+    assert rec["callee"]["number"] == "1003" and rec["hangup_by"] == "caller"
+    assert ari_watch.prompts(rec["call_id"]) == ["greeting_admin", "transfer_hold", "target_busy"]
+    assert "call.transferred" not in harness.callguard_log_events(rec["call_id"])
+    await harness.wait_clean()
+
+
 async def _target_takes_the_next_call(harness: Harness) -> None:
     """The target's phone is free again: a colleague's call to it is answered."""
     t0 = now()

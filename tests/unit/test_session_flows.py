@@ -344,3 +344,65 @@ def test_ari_timestamps_parse_with_their_zone_and_anything_else_is_no_time() -> 
     assert ev.parse_time("2026-11-22T22:06:36.452+0200") == datetime(2026, 11, 22, 20, 6, 36, 452000, UTC)
     for junk in ("", "yesterday", "2026-11-22T20:06:36", "2026-11-22", None, 17):
         assert ev.parse_time(junk) is None, junk
+
+
+def _dispatch_all(call: Call, ctx: SessionContext, event: ev.Event, now: datetime) -> list[fx.Effect]:
+    """`dispatch`, and again for every event a sub-flow hands back (as the session does)."""
+    out = dispatch(call, ctx, event, now)
+    for effect in list(out):
+        if isinstance(effect, fx.Redeliver):
+            out += _dispatch_all(call, ctx, effect.event, now)
+    return out
+
+
+def _briefing_a_transfer_target() -> tuple[SessionContext, Call]:
+    """An outside caller talks with 1003, who types *2 2003 #; 2003 answers and is briefed."""
+    ctx = _ctx(answering=ANSWERING)
+    call = _call(ctx, "01088886666", "1003", "inbound")
+    start.start(call, ctx, T0)
+    dispatch(call, ctx, ev.StasisStarted(ev.Channel(_leg(1)), ("leg", CALL)), T0)
+    dispatch(call, ctx, ev.Dialled(_leg(1), "ANSWER", T0), T0)
+    for digit in "*22003#":
+        dispatch(call, ctx, ev.DtmfReceived(_leg(1), digit), T0 + timedelta(seconds=2))
+    assert call.transfer is not None and call.transfer.id == _leg(2)
+    dispatch(call, ctx, ev.StasisStarted(ev.Channel(_leg(2)), ("leg", CALL)), T0 + timedelta(seconds=3))
+    briefing = dispatch(call, ctx, ev.Dialled(_leg(2), "ANSWER", T0 + timedelta(seconds=4)), T0)
+    assert [e.prompt for e in briefing if isinstance(e, fx.Play)] == ["transfer_incoming"]
+    return ctx, call
+
+
+def _target_hangs_up_while_briefed(order: str) -> tuple[Call, list[fx.Effect]]:
+    ctx, call = _briefing_a_transfer_target()
+    pending = sorted(call.stack[-1].pending)  # type: ignore[attr-defined]
+    # What Asterisk sends when the phone hangs up during the prompt: the hangup request, the
+    # prompts finished (as failed), then the channel destroyed. A resync may find it gone at once.
+    events: list[ev.Event] = [
+        ev.HangupRequested(_leg(2), 16),
+        *(ev.PlaybackDone(p, _leg(2)) for p in pending),
+    ]
+    events = [*events, ev.ChannelGone(_leg(2), 16)] if order == "asterisk" else [ev.ChannelGone(_leg(2), 16)]
+    out: list[fx.Effect] = []
+    for event in events:
+        out += _dispatch_all(call, ctx, event, T0 + timedelta(seconds=6))
+    return call, out
+
+
+def test_a_target_hanging_up_while_it_is_briefed_fails_the_transfer() -> None:
+    """XFER-2: the target answered but hung up before it heard who is coming: no completed
+    transfer. The caller hears target_busy and stays with 1003, who is not hung up on."""
+    for order in ("asterisk", "gone at once"):
+        call, out = _target_hangs_up_while_briefed(order)
+        assert "call.transferred" not in _kinds(out), order
+        assert not [e for e in out if isinstance(e, fx.AddToBridge | fx.Hangup)], order
+        assert [(e.channel_id, e.prompt) for e in out if isinstance(e, fx.Play)] == [(CALL, "target_busy")]
+        assert call.record.transfers[-1]["result"] == "target_hung_up" and call.transfer is None
+        assert call.phase is Phase.talking and call.talking_leg == _leg(1)
+
+
+def test_a_briefed_target_takes_over_and_the_employee_is_released() -> None:
+    ctx, call = _briefing_a_transfer_target()
+    [incoming, said] = sorted(call.stack[-1].pending)  # type: ignore[attr-defined]
+    dispatch(call, ctx, ev.PlaybackDone(incoming, _leg(2)), T0 + timedelta(seconds=7))
+    out = dispatch(call, ctx, ev.PlaybackDone(said, _leg(2)), T0 + timedelta(seconds=12))
+    assert "call.transferred" in _kinds(out) and fx.Hangup(_leg(1), 16, "cancel_leg") in out
+    assert call.record.transfers[-1]["result"] == "completed" and call.talking_leg == _leg(2)

@@ -131,6 +131,7 @@ class WaitPlaybacks(SubFlow):
             self.pending.clear()
         elif isinstance(event, ev.ChannelGone):
             self.close(call)
+            call.leaving.add(event.channel_id)  # the continuation must know who it runs without
             return [*self.then(call, ctx, now), fx.Redeliver(event)]
         elif not isinstance(event, ev.DtmfReceived):
             return None

@@ -155,6 +155,8 @@ def answered(call: Call, ctx: SessionContext, leg: Leg, at: datetime, now: datet
         briefing.add(said)
 
     def complete(call: Call, ctx: SessionContext, now: datetime) -> Effects:
+        if leg.id in call.leaving:
+            return []  # it hung up while briefed: its end fails the transfer (target_ended)
         done: Effects = [fx.AddToBridge(call.bridge_id, (leg.id,))]
         call.transfer = call.holder = None
         call.kept = kept  # the caller's channel, or the leg a calling employee handed on
@@ -191,5 +193,8 @@ def transfer_failed(call: Call, ctx: SessionContext, now: datetime, result: str)
 
 
 def target_ended(call: Call, ctx: SessionContext, leg: Leg, cause: int | None, now: datetime) -> Effects:
+    """The target's phone ended before taking over: it never answered, or it hung up while it
+    was briefed (then it is no completed transfer either)."""
+    result = "target_hung_up" if leg.state is LegState.up else q850.unanswered(cause, "unavailable")
     leg.state = LegState.gone
-    return transfer_failed(call, ctx, now, q850.unanswered(cause, "unavailable"))
+    return transfer_failed(call, ctx, now, result)
