@@ -54,8 +54,8 @@ class BenchOptions:
     # none for --soak (it leaves its own warm-up out) or --find-limit (its probes warm Asterisk up).
     warmup: int | None = None
     # Rounds of both paths, alternating their order: one pair of runs is at the mercy of the
-    # machine's drift (on the two-core lab the plain path's Asterisk CPU a call varied 4.9-7.0 ms
-    # between runs of the same code), the median of several is not.
+    # machine's drift (on the two-core lab the plain path's Asterisk CPU a call varied 4.8-7.8 ms
+    # between runs of the same code in one day), the median of several is not.
     rounds: int = 1
 
     @property
