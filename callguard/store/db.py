@@ -148,13 +148,13 @@ async def write_records(engine: AsyncEngine, records: list[CallRecord], ladder: 
     (once it is authorised, OUT-3's register) and by its final record; a call already stored
     for good is skipped, so replaying the journal is safe. Calls are keyed by (node, call_id).
     SQLite's transaction runs whole in its writing thread (store/sqlite_thread.py)."""
-    latest = _latest(records)
+    latest, steps = _latest(records), ladder or Ladder()
     thread = writing_thread(engine)
     if thread is not None:
-        await thread.transaction(_write, latest, ladder or Ladder())
+        await thread.transaction(_write, latest, steps)
         return
     async with engine.begin() as conn:
-        await conn.run_sync(_write, latest, ladder or Ladder())
+        await conn.run_sync(_write, latest, steps)
 
 
 def _write(conn: Connection, latest: dict[Key, _Rows], ladder: Ladder) -> None:
