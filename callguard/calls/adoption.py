@@ -204,6 +204,16 @@ async def clean_orphans(
             await _quietly(client.destroy_bridge(bridge_id))
 
 
+async def forget_facts(client: AriClient, call_ids: list[str]) -> None:
+    """The facts of calls that ended while no callguard watched: nobody else unsets a global
+    variable, and Asterisk would keep each (~1 KB) until it restarts."""
+    facts = GlobalFacts(client)
+    for call_id in call_ids:
+        await _quietly(facts.forget(call_id))
+    if call_ids:
+        log.info("calls.facts_forgotten", count=len(call_ids))
+
+
 async def _quietly(request: Awaitable[None]) -> None:
     """Clean-up of things that may already be gone."""
     try:

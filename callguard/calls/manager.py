@@ -12,7 +12,7 @@ import structlog
 
 from callguard.ari.client import AriActions, AriClient, AriError
 from callguard.calls import events as ev
-from callguard.calls.adoption import DIRECTIONS, adoption_of, clean_orphans, strays
+from callguard.calls.adoption import DIRECTIONS, adoption_of, clean_orphans, forget_facts, strays
 from callguard.calls.context import Emitter, Persister, SessionContext
 from callguard.calls.persist import save as persist_facts
 from callguard.calls.pin_lockouts import PinLockouts, pin_guard
@@ -80,7 +80,7 @@ class CallManager:
         ari: Callable[[], AriActions],
         emit: Emitter,
         submit_record: Callable[[CallRecord], None],
-        close_unobserved: Callable[[set[str]], Awaitable[None]] | None = None,
+        close_unobserved: Callable[[set[str]], Awaitable[list[str]]] | None = None,
         outbound: OutboundPolicy | None = None,
         language: str = "zh_CN",
         inbound: InboundPolicy | None = None,
@@ -217,7 +217,9 @@ class CallManager:
         if callers:
             log.info("calls.adopted", count=len(callers))
         if self._close_unobserved is not None:
-            await self._close_unobserved(set(self._sessions))
+            gone = await self._close_unobserved(set(self._sessions))
+            if self._ctx.persist is not None:
+                await forget_facts(client, gone)
 
     async def shutdown(self) -> None:
         """Stop the workers; calls stay up in Asterisk and a later callguard re-adopts them."""

@@ -127,19 +127,20 @@ class RecordWriter:
         """True once the schema is current (migrated by this writer, never twice at once)."""
         return await self._ensure_schema()
 
-    async def close_unobserved(self, node: str, still_open: set[str]) -> None:
+    async def close_unobserved(self, node: str, still_open: set[str]) -> list[str]:
         """After (re)connecting to Asterisk: close this node's open calls that are gone (LOG-1:
-        a call that ended while callguard was down still leaves a record). Best effort: it runs
-        again at the next reconnect if the database is away now."""
+        a call that ended while callguard was down still leaves a record), and name them. Best
+        effort: it runs again at the next reconnect if the database is away now."""
         if not await self._ensure_schema():
-            return
+            return []
         try:
             gone = await close_unobserved(self._engine, node, still_open)
         except Exception as exc:  # noqa: BLE001 - best effort, see above
             log.warning("store.unreachable", database=self._label, error=_first_line(exc))
-            return
+            return []
         for call_id in gone:
             log.warning("store.call_unobserved", call_id=call_id, node=node)
+        return gone
 
     async def run(self) -> None:
         while True:

@@ -393,3 +393,72 @@ async def test_a_damaged_snapshot_is_refused_and_the_call_still_ends_cleanly(
     assert [e["channel"] for e in refused] == [call_id]
     assert not [e for e in callguard_log(lab)[mark:] if e.get("event") == "call.session_crashed"]
     await harness.wait_clean()
+
+
+async def _facts_kept(lab: Lab, call_id: str) -> bool:
+    """Whether Asterisk still holds the call's facts (CG_CALL_<channel>), asked over ARI."""
+    assert lab.state is not None
+    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    try:
+        return await GlobalFacts(client).get_channel_var(call_id, persist.VARIABLE) is not None
+    finally:
+        await client.close()
+
+
+async def _violations(harness: Harness, call_id: str) -> list[tuple[str, str]]:
+    return [(v["rule"], v["extension"]) for v in await harness.violations(call_id)]
+
+
+async def _until_async(check: Callable[[], Awaitable[object]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"condition not reached within {timeout} s"
+        await asyncio.sleep(0.1)
+
+
+async def _until_facts(lab: Lab, call_id: str, kept: bool, timeout: float) -> None:
+    async def settled() -> bool:
+        return await _facts_kept(lab, call_id) == kept
+
+    await _until_async(settled, timeout)
+
+
+async def test_the_facts_of_a_call_that_ended_while_callguard_was_down_are_unset(
+    harness: Harness, lab: Lab
+) -> None:
+    """LOG-1 and issue 12 (what of Asterisk's memory is callguard's): the caller hangs up
+    while no callguard runs, during a second hop (a call with facts worth keeping). The next
+    callguard closes the record as ended_unobserved, cancels the hop's ringing leg and unsets
+    the call's facts, which nobody else would: Asterisk keeps a global variable until it
+    restarts."""
+    t0, mark = now(), len(callguard_log(lab))
+    phones = {ext: await harness.phone(ext, "no_answer") for ext in ("1003", "8000")}
+    caller = await harness.outside_call("01088882222", "1003", talk_ms=800)
+    call_id = await _wait_logged(lab, mark, "call.dialing", {"ext": "8000"})
+    await _until_facts(lab, call_id, kept=True, timeout=5)  # a second hop is worth keeping
+    # The record as it stands reaches the store while the second hop rings, missed limit and all
+    # (the writer gathers records for 100 ms: a SIGKILL within that window loses the latest).
+    await _until_async(lambda: _violations(harness, call_id), timeout=5)
+    lab.stop_controller(kill=True)
+    assert lab.state is not None
+    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    try:
+        await client.request("DELETE", f"/channels/{call_id}")  # the caller hangs up meanwhile
+    finally:
+        await client.close()
+    assert await caller.wait() == 0
+    assert await _facts_kept(lab, call_id)  # nobody has unset them yet
+    await asyncio.to_thread(lab.start_controller)
+    rec = await harness.wait_record(t0, "1003", disposition="ended_unobserved")
+    assert rec["call_id"] == call_id and await _violations(harness, call_id) == [("ANS-1", "1003")]
+    assert [(leg["role"], leg["number"]) for leg in rec["legs"]] == [
+        ("caller", "01088882222"),
+        ("callee", "1003"),
+        ("callee", "8000"),
+    ]
+    assert await _saw(phones, timeout=15) == {
+        "1003": "exit 0: INVITE_RECEIVED CANCELLED",
+        "8000": "exit 0: INVITE_RECEIVED CANCELLED",
+    }
+    await _until_facts(lab, call_id, kept=False, timeout=10)
+    await harness.wait_clean()

@@ -407,7 +407,9 @@ async def test_pin_and_matter_by_dtmf_then_the_call_goes_out_through_the_trunk()
     await _until(lambda: "create" in w.names(), "leg created")
     create = next(a for a in w.ari.actions if a[0] == "create")
     assert create[2] == "PJSIP/01012345678@pstn"
-    first, provisional = w.records  # at the decision, then once authorised (OUT-3 register)
+    # At the decision, at each step of the dialogue, and once authorised (OUT-3 register).
+    first, *_, provisional = w.records
+    assert all(r.disposition == "in_progress" for r in w.records)
     assert (first.authorized_by, first.number_class, first.disposition) == (None, "national", "in_progress")
     assert (provisional.authorized_by, provisional.matter, provisional.number_class) == (
         "wang.li",
@@ -622,3 +624,33 @@ async def test_a_call_arriving_while_adoption_asks_about_it_gets_one_session() -
     assert len(w.manager._sessions) == 1
     # 1002 rings once: two sessions would each ring it for the same call.
     assert [a[:3] for a in ari.actions if a[0] == "create"] == [("create", LEG, "PJSIP/1002")]
+
+
+class EmptyAri(FakeAri):
+    """Asterisk after a restart of callguard: no call of its application is left."""
+
+    async def filter_events(self, allowed: list[str]) -> None:
+        self._do("filter")
+
+    async def application(self) -> dict[str, Any]:
+        return {"channel_ids": [], "bridge_ids": []}
+
+
+async def test_adoption_unsets_the_facts_of_calls_that_ended_while_callguard_was_down() -> None:
+    """LOG-1: the store names the calls left open that Asterisk no longer has; their facts
+    (CG_CALL_<channel>) are unset, and nothing else is."""
+    w = World()
+    ari = EmptyAri()
+    w.ari = ari
+    asked: list[set[str]] = []
+
+    async def close_unobserved(still_open: set[str]) -> list[str]:
+        asked.append(still_open)
+        return ["1700.1", "1700.2"]
+
+    w.manager._close_unobserved = close_unobserved
+    for name in ("CG_CALL_1700_1", "CG_CALL_1700_2", "CG_CALL_1700_3"):
+        await ari.set_global_var(name, "cg1:x")
+    await w.manager.adopt(ari)  # type: ignore[arg-type]
+    assert asked == [set()]
+    assert {name for _, name in ari.variables} == {"CG_CALL_1700_3"}

@@ -83,9 +83,9 @@ def test_an_outside_call_rings_its_hops_in_turn_as_a_table() -> None:
         "call.started",
         "call.decision",
         "Submit",
-        "Submit",
         "call.hop",
         "CreateLeg",
+        "Submit",  # LOG-1: a call with facts worth keeping is on record at each step too
         "Persist",
     ]
     table: list[tuple[ev.Event, float, list[str]]] = [
@@ -96,14 +96,27 @@ def test_an_outside_call_rings_its_hops_in_turn_as_a_table() -> None:
             ["StartTimer", "call.ringing", "Ring"],
         ),
         (ev.TimerFired(f"ring_limit:{_leg(1)}"), 15.2, ["call.violation", "call.ring_limit", "Hangup"]),
-        (ev.ChannelGone(_leg(1), 19), 15.3, ["call.hop", "CreateLeg", "Persist"]),
+        (ev.ChannelGone(_leg(1), 19), 15.3, ["call.hop", "CreateLeg", "Submit", "Persist"]),
         (ev.StasisStarted(ev.Channel(_leg(2)), ("leg", CALL)), 15.4, ["Dial"]),
         (ev.Dialled(_leg(2), "ANSWER", T0 + timedelta(seconds=16)), 16.0, []),
     ]
+    kept: list[CallRecord] = []
     for event, at_s, expected in table:
         out = dispatch(call, ctx, event, T0 + timedelta(seconds=at_s))
+        kept += [e.record for e in out if isinstance(e, fx.Submit)]
         if expected:
             assert _kinds(out) == expected, event
+    # What the store holds if the call ends while no callguard runs: the missed limit and both
+    # phones rung from the moment the second hop rings, and who answered once the call talks.
+    second_hop, answered = kept
+    for record in kept:
+        assert record.disposition == "in_progress" and [v["rule"] for v in record.violations] == ["ANS-1"]
+    assert [(leg.role, leg.number) for leg in second_hop.legs] == [
+        ("caller", "01088886666"),
+        ("callee", "1003"),
+        ("callee", "8000"),
+    ]
+    assert [leg.number for leg in answered.legs if leg.role == "callee" and leg.answered_at] == ["8000"]
     assert call.phase is Phase.talking and call.talking_leg == _leg(2)
     hangup = next(e for e in dispatch(call, ctx, ev.StasisEnded(CALL), T0) if isinstance(e, fx.Hangup))
     assert hangup == fx.Hangup(_leg(2), 16, "cancel_leg")
@@ -165,7 +178,7 @@ def test_pin_question_as_a_table_and_the_pin_never_leaves_the_check() -> None:
     call = _call(ctx, "1003", "001012345678", "internal", line="1003")
     effects = start.start(call, ctx, T0)
     # The PIN question is a step a restart resumes: the facts are kept as it starts.
-    assert _kinds(effects)[-5:] == ["Answer", "Play", "call.prompt", "StartTimer", "Persist"]
+    assert _kinds(effects)[-6:] == ["Answer", "Play", "call.prompt", "StartTimer", "Submit", "Persist"]
     prompt = next(e for e in effects if isinstance(e, fx.Play))
     assert prompt.prompt == "enter_pin"
     out = dispatch(call, ctx, ev.DtmfReceived(CALL, "2"), T0)
@@ -176,7 +189,7 @@ def test_pin_question_as_a_table_and_the_pin_never_leaves_the_check() -> None:
     [check] = out
     assert isinstance(check, fx.CheckPin) and "246813" not in repr(check)
     out = dispatch(call, ctx, ev.PinChecked("wang.li"), T0 + timedelta(seconds=1))
-    assert _kinds(out) == ["call.authorized", "Play", "call.prompt", "StartTimer", "Persist"]
+    assert _kinds(out) == ["call.authorized", "Play", "call.prompt", "StartTimer", "Submit", "Persist"]
     [kept] = [e for e in out if isinstance(e, fx.Persist)]
     assert kept.facts["record"]["authorized_by"] == "wang.li" and kept.facts["step"]["at"] == "matter"
     assert "246813" not in json.dumps(kept.facts)

@@ -21,10 +21,12 @@ def provisional(call: Call) -> fx.Submit:
 
 
 def persist(call: Call) -> list[fx.Effect]:
-    """Keep the call's facts in Asterisk at a real step (not on every event). A call whose
-    facts a restart can rebuild from the ids in Asterisk (one hop, nothing authorised, no rule
-    broken, no dialogue under way) costs no request until it has more to keep."""
+    """Keep the call's facts in Asterisk at a real step (not on every event), and its record
+    as it stands (LOG-1: a call that ends while no callguard runs keeps on record the rules it
+    broke, the phones it rang and who authorised it). A call whose facts a restart can rebuild
+    from the ids in Asterisk (one hop, nothing authorised, no rule broken, no dialogue under
+    way) costs no request and no write until it has more to keep."""
     if not (call.persisted or call.worth_keeping()):
         return []
     call.persisted = True
-    return [fx.Persist(call.caller_channel, call.snapshot())]
+    return [provisional(call), fx.Persist(call.caller_channel, call.snapshot())]

@@ -40,7 +40,8 @@ def ring(call: Call, ctx: SessionContext, now: datetime, hops: tuple[Hop, ...], 
     call.hops, call.leg_timeout_s = hops, timeout_s
     call.phase = Phase.creating
     call.step = None
-    return [provisional(call), *next_hop(call, ctx, now)]
+    out = next_hop(call, ctx, now)
+    return out if call.persisted else [provisional(call), *out]  # a kept call is on record already
 
 
 def next_hop(call: Call, ctx: SessionContext, now: datetime) -> Effects:
