@@ -8,6 +8,7 @@ import getpass
 import json
 import socket
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from callguard.cli.common import CommandError, database_options, lab_or_none, log_event, with_engine
@@ -126,23 +127,32 @@ def cmd_user_role(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    async def work(engine: Any) -> tuple[int, str]:
+    async def work(engine: Any) -> tuple[int, str, datetime]:
         try:
-            return await accounts.create_token(engine, args.user, args.name)
+            return await accounts.create_token(engine, args.user, args.name, args.days)
         except accounts.AccountError as exc:
             raise CommandError(str(exc)) from None
 
-    token_id, token = with_engine(_db(args), work)
-    log_event("console.token_created", account=args.user, token_id=token_id, name=args.name)
-    print(f"token {token_id} for {args.user} (shown once; only its hash is stored):", file=sys.stderr)
+    token_id, token, expires_at = with_engine(_db(args), work)
+    until = expires_at.isoformat(timespec="seconds")
+    log_event("console.token_created", account=args.user, token_id=token_id, name=args.name, expires_at=until)
+    shown = f"token {token_id} for {args.user}, valid until {until} (shown once; only its hash is stored):"
+    print(shown, file=sys.stderr)
     print(token)
     return 0
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     rows = with_engine(_db(args), accounts.list_tokens)
+    now = datetime.now(UTC)
     for r in rows:
-        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        expires = str(r["expires_at"] or "")
+        if r["revoked_at"]:
+            state = f"revoked {r['revoked_at']}"
+        elif not expires or datetime.fromisoformat(expires) <= now:
+            state = f"expired {expires or '(no expiry set)'}"
+        else:
+            state = f"active until {expires}"
         print(f"{r['id']}\t{r['user']}\t{r['name']}\tcreated {r['created_at']}\t{state}")
     print(f"({len(rows)} tokens)")
     return 0
@@ -291,6 +301,12 @@ def _add_token_commands(sub: Any) -> None:
     s = token.add_parser("create", help="create a token for an account (printed once)")
     s.add_argument("--user", required=True)
     s.add_argument("--name", default="api")
+    s.add_argument(
+        "--days",
+        type=int,
+        default=accounts.TOKEN_DAYS,
+        help=f"how long it works (default {accounts.TOKEN_DAYS}, at most {accounts.MAX_TOKEN_DAYS})",
+    )
     database_options(s, "callguard.toml")
     s.set_defaults(func=cmd_token_create)
     s = token.add_parser("list", help="list tokens (never their secret)")

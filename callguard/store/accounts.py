@@ -40,6 +40,8 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Migration 0015; every token has one (a missing one counts as expired).
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class WebSessionRow(Base):
@@ -169,12 +171,23 @@ async def set_password_hash(engine: AsyncEngine, account_id: int, password_hash:
 # --- API tokens ---------------------------------------------------------------------------------
 
 
-async def create_token(engine: AsyncEngine, username: str, name: str) -> tuple[int, str]:
-    """A new token for the account: (its id, the token). Only its sha256 is stored."""
+TOKEN_DAYS = 90  # a token's lifetime unless `token create --days` says otherwise
+MAX_TOKEN_DAYS = 730
+
+
+async def create_token(
+    engine: AsyncEngine, username: str, name: str, days: int = TOKEN_DAYS
+) -> tuple[int, str, datetime]:
+    """A new token for the account: (its id, the token, when it expires). Only its sha256 is
+    stored. A token ends: a script's credential that never does outlives the reason for it."""
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"--days {days}: a token lasts 1 to {MAX_TOKEN_DAYS} days")
     account = await find_account(engine, username)
     if account is None:
         raise AccountError(f"{username}: no such account")
     token = "cg_" + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires_at = now + timedelta(days=days)
     async with engine.begin() as conn:
         result = await conn.execute(
             insert(ApiTokenRow).returning(ApiTokenRow.id),
@@ -182,10 +195,11 @@ async def create_token(engine: AsyncEngine, username: str, name: str) -> tuple[i
                 "account_id": account.id,
                 "name": name,
                 "token_hash": digest(token),
-                "created_at": datetime.now(UTC),
+                "created_at": now,
+                "expires_at": expires_at,
             },
         )
-        return int(result.scalar_one()), token
+        return int(result.scalar_one()), token, expires_at
 
 
 async def list_tokens(engine: AsyncEngine) -> list[dict[str, object]]:
@@ -203,6 +217,7 @@ async def list_tokens(engine: AsyncEngine) -> list[dict[str, object]]:
             "name": r.name,
             "created_at": _utc(r.created_at).isoformat(),
             "revoked_at": _utc(r.revoked_at).isoformat() if r.revoked_at else None,
+            "expires_at": _utc(r.expires_at).isoformat() if r.expires_at else None,
         }
         for r in rows
     ]
@@ -220,14 +235,17 @@ async def revoke_token(engine: AsyncEngine, token_id: int) -> None:
 
 
 async def account_for_token(engine: AsyncEngine, token: str) -> Account | None:
+    """The account of a token neither revoked nor expired."""
     stmt = (
-        select(AccountRow)
+        select(AccountRow, ApiTokenRow.expires_at)
         .join(ApiTokenRow, AccountRow.id == ApiTokenRow.account_id)
         .where(ApiTokenRow.token_hash == digest(token), ApiTokenRow.revoked_at.is_(None))
     )
     async with engine.connect() as conn:
         row = (await conn.execute(stmt)).first()
-    return _account(row) if row else None
+    if row is None or row.expires_at is None or _utc(row.expires_at) <= datetime.now(UTC):
+        return None
+    return _account(row)
 
 
 # --- sessions ----------------------------------------------------------------------------------

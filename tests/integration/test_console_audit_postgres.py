@@ -32,7 +32,7 @@ async def test_accounts_sessions_tokens_and_failures_on_postgres(postgres: PgSer
         account = await add_account(engine, "chen.jie", "employee", "$argon2id$stand-in")
         session_id, csrf = await open_session(engine, account.id, 1)
         assert await find_session(engine, session_id) == (account.id, csrf)
-        _id, token = await create_token(engine, "chen.jie", "script")
+        _id, token, _expires_at = await create_token(engine, "chen.jie", "script")
         found = await account_for_token(engine, token)
         assert found is not None and found.username == "chen.jie"
         await record_failure(engine, "chen.jie", "10.0.0.1", datetime.now(UTC) - timedelta(minutes=15))

@@ -34,7 +34,7 @@ async def test_a_message_left_in_asterisk_plays_in_the_console(harness: Harness,
         # The suite's lab is shared: another console test may have made chen.jie's account already.
         if await find_account(engine, "chen.jie") is None:
             await add_account(engine, "chen.jie", "employee", hash_password("correct horse battery"))
-        _ident, token = await create_token(engine, "chen.jie", "lab test")
+        _ident, token, _expires_at = await create_token(engine, "chen.jie", "lab test")
         app = create_app(config, engine)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://console",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from callguard.store import (
     migrate,
     write_records,
 )
+from callguard.store.accounts import account_for_token, digest, list_tokens
 from callguard.store.costs import month_spend
 from callguard.store.db import _ALEMBIC_INI, close_unobserved
 from callguard.store.sqlite_thread import writing_thread
@@ -364,4 +365,30 @@ async def test_the_writing_thread_stores_a_record_as_it_was_handed_over(tmp_path
     [stored] = await list_calls(engine)
     assert stored["disposition"] == "answered"
     assert [leg["number"] for leg in stored["legs"]] == ["1001", "1002"]
+    await engine.dispose()
+
+
+async def test_migration_0015_gives_the_tokens_of_0014_the_default_lifetime(tmp_path: Path) -> None:
+    """Tokens made before tokens ended keep working for 90 days from the upgrade, then stop."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_to, "0014")
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, username, role, password_hash, disabled, created_at)"
+                " VALUES (1, 'zhao.min', 'finance', 'x', 0, '2026-01-01 00:00:00.000000')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at)"
+                f" VALUES (1, 1, 'erp', '{digest('cg_old')}', '2026-01-01 00:00:00.000000')"
+            )
+        )
+    await migrate(engine)
+    [token] = await list_tokens(engine)
+    lifetime = datetime.fromisoformat(str(token["expires_at"])) - datetime.now(UTC)
+    assert timedelta(days=89, hours=23) < lifetime <= timedelta(days=90)
+    account = await account_for_token(engine, "cg_old")
+    assert account is not None and account.username == "zhao.min"
     await engine.dispose()

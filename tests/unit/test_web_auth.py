@@ -15,7 +15,14 @@ import pytest
 import structlog.testing
 from sqlalchemy import func, select, update
 
-from callguard.store.accounts import LoginFailureRow, WebSessionRow, create_token, revoke_token, set_disabled
+from callguard.store.accounts import (
+    ApiTokenRow,
+    LoginFailureRow,
+    WebSessionRow,
+    create_token,
+    revoke_token,
+    set_disabled,
+)
 from callguard.store.audit import list_entries
 from callguard.web.auth import hash_password, password_matches
 from callguard.web.deps import csv_response
@@ -234,7 +241,7 @@ async def test_a_session_expires(tmp_path: Path) -> None:
 async def test_a_disabled_account_is_signed_out_and_cannot_sign_in(tmp_path: Path) -> None:
     async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
         await sign_in(client, EMPLOYEE)
-        _id, token = await create_token(console.engine, EMPLOYEE, "script")
+        _id, token, _expires_at = await create_token(console.engine, EMPLOYEE, "script")
         await set_disabled(console.engine, EMPLOYEE)
         assert (await client.get("/api/v1/me")).status_code == 401
         assert (await sign_in(client, EMPLOYEE)).status_code == 401
@@ -246,7 +253,7 @@ async def test_a_disabled_account_is_signed_out_and_cannot_sign_in(tmp_path: Pat
 
 async def test_bearer_tokens_work_until_revoked(tmp_path: Path) -> None:
     async with running_console(tmp_path, ("finance",)) as console, console.client() as client:
-        token_id, token = await create_token(console.engine, ACCOUNTS["finance"], "erp")
+        token_id, token, _expires_at = await create_token(console.engine, ACCOUNTS["finance"], "erp")
         me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["role"] == "finance"
         assert (
@@ -258,9 +265,24 @@ async def test_bearer_tokens_work_until_revoked(tmp_path: Path) -> None:
         ).status_code == 401
 
 
+async def test_a_bearer_token_stops_working_when_it_expires(tmp_path: Path) -> None:
+    async with running_console(tmp_path, ("finance",)) as console, console.client() as client:
+        _id, token, expires_at = await create_token(console.engine, ACCOUNTS["finance"], "erp", days=1)
+        assert timedelta(hours=23) < expires_at - datetime.now(UTC) <= timedelta(days=1)
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/me", headers=bearer)).status_code == 200
+        async with console.engine.begin() as conn:
+            past = datetime.now(UTC) - timedelta(seconds=1)
+            await conn.execute(update(ApiTokenRow).values(expires_at=past))
+        assert (await client.get("/api/v1/me", headers=bearer)).status_code == 401
+        async with console.engine.begin() as conn:  # a token without an end is not one callguard made
+            await conn.execute(update(ApiTokenRow).values(expires_at=None))
+        assert (await client.get("/api/v1/me", headers=bearer)).status_code == 401
+
+
 async def test_a_bearer_token_post_needs_no_csrf_but_a_session_post_does(tmp_path: Path) -> None:
     async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
-        _id, token = await create_token(console.engine, EMPLOYEE, "script")
+        _id, token, _expires_at = await create_token(console.engine, EMPLOYEE, "script")
         # No cookie rides along with a bearer token, so a third-party page cannot forge it.
         out = await client.post("/logout", headers={"Authorization": f"Bearer {token}"})
         assert out.status_code == 303

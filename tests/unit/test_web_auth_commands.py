@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -97,6 +98,29 @@ def test_tokens_are_printed_once_listed_without_their_secret_and_revocable(tmp_p
         run(tmp_path, "token", "create", "--user", "nobody").stderr.strip()
         == "callguard: nobody: no such account"
     )
+
+
+def test_a_token_lasts_90_days_unless_told_and_is_listed_as_expired_after(tmp_path: Path) -> None:
+    run(tmp_path, "user", "add", "zhao.min", "--role", "finance", stdin=PASSWORD)
+    created = run(tmp_path, "token", "create", "--user", "zhao.min", "--name", "erp")
+    until = re.search(r"valid until (\S+) ", created.stderr)
+    assert until is not None, created.stderr
+    lifetime = datetime.fromisoformat(until.group(1)) - datetime.now(UTC)
+    assert timedelta(days=89, hours=23) < lifetime <= timedelta(days=90)
+    week = run(tmp_path, "token", "create", "--user", "zhao.min", "--name", "audit", "--days", "7")
+    assert week.returncode == 0 and "valid until" in week.stderr
+    for days in ("0", "731", "-3"):
+        refused = run(tmp_path, "token", "create", "--user", "zhao.min", "--days", days)
+        assert (refused.returncode, refused.stderr.strip()) == (
+            1,
+            f"callguard: --days {days}: a token lasts 1 to 730 days",
+        )
+    with sqlite3.connect(tmp_path / "console.db") as db:  # the first one's time has come
+        db.execute("UPDATE api_tokens SET expires_at = '2026-01-01 00:00:00.000000' WHERE id = 1")
+    listed = run(tmp_path, "token", "list").stdout.splitlines()
+    assert listed[0].startswith("1\tzhao.min\terp\t") and "\texpired 2026-01-01T00:00:00+00:00" in listed[0]
+    assert listed[1].startswith("2\tzhao.min\taudit\t") and "\tactive until " in listed[1]
+    assert listed[2] == "(2 tokens)"
 
 
 def test_user_disable_and_enable(tmp_path: Path) -> None:
@@ -241,7 +265,7 @@ async def test_a_changed_password_or_role_ends_the_accounts_sessions(tmp_path: P
         assert (await client.get("/api/v1/me")).status_code == 401
         assert (await sign_in(client, "chen.jie")).status_code == 401  # the old password is gone
         assert (await sign_in(client, "chen.jie", "another long passphrase")).status_code == 303
-        _id, token = await create_token(console.engine, "chen.jie", "script")
+        _id, token, _expires_at = await create_token(console.engine, "chen.jie", "script")
         await change_account(console.engine, "chen.jie", role="finance")
         assert (await client.get("/api/v1/me")).status_code == 401
         bearer = {"Authorization": f"Bearer {token}"}
@@ -252,7 +276,7 @@ async def test_a_changed_password_or_role_ends_the_accounts_sessions(tmp_path: P
 
 async def test_disabling_revokes_tokens_so_enabling_does_not_revive_them(tmp_path: Path) -> None:
     async with running_console(tmp_path, ("employee",)) as console, console.client() as client:
-        _id, token = await create_token(console.engine, "chen.jie", "script")
+        _id, token, _expires_at = await create_token(console.engine, "chen.jie", "script")
         await set_disabled(console.engine, "chen.jie")
         await set_disabled(console.engine, "chen.jie", False)
         assert (
