@@ -102,8 +102,8 @@ class Executor:
 
     async def run(self, effects: list[Effect]) -> list[ev.Event]:
         results: list[ev.Event] = []
-        # A later record of the call in the same step supersedes an earlier one (a call routed at
-        # once is snapshotted at its decision and again as it starts ringing): one copy less to write.
+        # A later record of the call in the same step supersedes an earlier one (a call asked for
+        # a PIN is on record at its decision and again as the question starts): one copy less.
         last_record = max((i for i, e in enumerate(effects) if isinstance(e, Submit)), default=-1)
         for i, effect in enumerate(effects):
             if isinstance(effect, Submit) and i != last_record:

@@ -82,10 +82,9 @@ def test_an_outside_call_rings_its_hops_in_turn_as_a_table() -> None:
     assert _kinds(effects) == [
         "call.started",
         "call.decision",
-        "Submit",
         "call.hop",
         "CreateLeg",
-        "Submit",  # LOG-1: a call with facts worth keeping is on record at each step too
+        "Submit",  # LOG-1: a call with facts worth keeping is on record at each step
         "Persist",
     ]
     table: list[tuple[ev.Event, float, list[str]]] = [
@@ -419,3 +418,15 @@ def test_a_briefed_target_takes_over_and_the_employee_is_released() -> None:
     out = dispatch(call, ctx, ev.PlaybackDone(said, _leg(2)), T0 + timedelta(seconds=12))
     assert "call.transferred" in _kinds(out) and fx.Hangup(_leg(1), 16, "cancel_leg") in out
     assert call.record.transfers[-1]["result"] == "completed" and call.talking_leg == _leg(2)
+
+
+def test_a_call_routed_at_once_is_put_on_record_once_as_it_starts_ringing() -> None:
+    """LOG-1: the provisional record of a plain internal call is built once (issue 12: a copy of
+    the record on every call's hot path), after its leg is asked for, still in progress."""
+    ctx = _ctx()
+    call = _call(ctx, "1001", "1002", "internal")
+    effects = start.start(call, ctx, T0)
+    assert _kinds(effects) == ["call.started", "call.decision", "Submit", "CreateLeg"]
+    [submitted] = [e for e in effects if isinstance(e, fx.Submit)]
+    assert submitted.record.disposition == "in_progress" and submitted.record.callee is not None
+    assert submitted.record.callee.number == "1002"

@@ -52,6 +52,8 @@ def start(call: Call, ctx: SessionContext, now: datetime) -> Effects:
         note_dial_out(call, decision)
     else:
         record.callee = ctx.directory.party(decision.target)
+    if isinstance(decision, Route) and decision.greeting is None:
+        return out + route(call, ctx, now, decision)  # it is on record as it starts ringing
     # LOG-1: a record exists from the first decision, so that a refused or abandoned call
     # leaves one even if callguard dies before the call ends (closed as ended_unobserved).
     out.append(provisional(call))
