@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from callguard.cli.common import fail
-from callguard.config import ConfigError, load_config
+from callguard.config import Config, ConfigError, load_config
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -27,9 +28,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if stale is not None:
         print(stale, file=sys.stderr)
         return 1
+    prompts = Path(args.prompts) if args.prompts else SHIPPED_SOUNDS / config.service.language
+    for warning in cut_warnings(config, args.path, prompts):
+        print(warning, file=sys.stderr)
     d = config.directory
     print(f"{args.path}: ok ({len(d.departments)} departments, {len(d.people)} people, {len(d.lines)} lines)")
     return 0
+
+
+SHIPPED_SOUNDS = Path(__file__).resolve().parents[2] / "sounds"  # absent from an installed wheel
+
+
+def cut_warnings(config: Config, path: str, prompts: Path) -> list[str]:
+    """OUT-4: a warning that starts `warn_before_s` before a hard cap longer than that is cut
+    off mid-sentence by the cap. A configuration the service runs on, so a warning, not a problem."""
+    prompt = prompts / "duration_warning.wav"
+    try:
+        with wave.open(str(prompt), "rb") as audio:
+            prompt_s = audio.getnframes() / audio.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return []  # no prompt to measure here (an installed package; prompts elsewhere)
+    return [
+        f"warning: {path}: outbound.durations.{cls.value}.warn_before_s: {limit.warn_before_s} s, shorter "
+        f"than the OUT-4 warning ({prompt_s:.1f} s, {prompt}): the hard cap cuts it off"
+        for cls, limit in config.outbound.durations.items()
+        if limit.hard_cap and limit.warn_before_s < prompt_s
+    ]
 
 
 def cmd_dialplan_render(args: argparse.Namespace) -> int:
@@ -134,6 +158,11 @@ def add_commands(sub: Any) -> None:
     """`check-config`, `dialplan render`, `run`."""
     s = sub.add_parser("check-config", help="validate a callguard.toml and its directory")
     s.add_argument("path")
+    s.add_argument(
+        "--prompts",
+        help="the folder of the prompts Asterisk plays, e.g. /usr/share/asterisk/sounds/zh_CN/callguard "
+        "(default: the shipped sounds/<language>)",
+    )
     s.set_defaults(func=cmd_check_config)
 
     dialplan = sub.add_parser("dialplan", help="the generated dialplan include").add_subparsers(

@@ -354,3 +354,46 @@ def test_pin_file_is_written_atomically_and_private(tmp_path: Path, monkeypatch:
         "boss",
         "help",
     ]
+
+
+def test_check_config_warns_when_a_hard_cap_would_cut_the_out4_warning_off(tmp_path: Path) -> None:
+    """OUT-4: the shipped zh_CN warning lasts 3.1 s; warned 2 s before a hard cap, the employee
+    hears two thirds of it. check-config says so (and still passes: the service runs on it);
+    a limit without a hard cap lets the call, and the prompt, go on."""
+    durations = (
+        "[outbound.durations.national]\nlimit_s = 60\nwarn_before_s = 2\nhard_cap = true\n"
+        "[outbound.durations.local]\nlimit_s = 60\nwarn_before_s = 2\n"
+        "[outbound.durations.mobile]\nlimit_s = 60\nwarn_before_s = 5\nhard_cap = true\n"
+    )
+    path = write(tmp_path, '[ari]\npassword = "p"\n[ami]\npassword = "q"\n' + durations)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "callguard", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    prompt = PROJECT / "sounds" / "zh_CN" / "duration_warning.wav"
+    assert done.returncode == 0 and done.stdout.startswith(f"{path}: ok")
+    assert done.stderr.splitlines() == [
+        f"warning: {path}: outbound.durations.national.warn_before_s: 2 s, shorter than the OUT-4"
+        f" warning (3.1 s, {prompt}): the hard cap cuts it off"
+    ]
+    english = subprocess.run(  # the en prompt (2.2 s) fits in 5 s but not in 2
+        [
+            sys.executable,
+            "-m",
+            "callguard",
+            "check-config",
+            str(path),
+            "--prompts",
+            str(prompt.parents[1] / "en"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert english.returncode == 0 and len(english.stderr.splitlines()) == 1
+    assert "national.warn_before_s: 2 s" in english.stderr and "(2.2 s," in english.stderr
