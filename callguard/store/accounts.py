@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callguard.store.models import Base, UtcDateTime
+from callguard.store.rows import aware
 
 
 class AccountRow(Base):
@@ -80,11 +81,6 @@ class Account:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _account(row: Any) -> Account:
@@ -215,9 +211,9 @@ async def list_tokens(engine: AsyncEngine) -> list[dict[str, object]]:
             "id": r.id,
             "user": r.username,
             "name": r.name,
-            "created_at": _utc(r.created_at).isoformat(),
-            "revoked_at": _utc(r.revoked_at).isoformat() if r.revoked_at else None,
-            "expires_at": _utc(r.expires_at).isoformat() if r.expires_at else None,
+            "created_at": aware(r.created_at).isoformat(),
+            "revoked_at": aware(r.revoked_at).isoformat() if r.revoked_at else None,
+            "expires_at": aware(r.expires_at).isoformat() if r.expires_at else None,
         }
         for r in rows
     ]
@@ -243,7 +239,7 @@ async def account_for_token(engine: AsyncEngine, token: str) -> Account | None:
     )
     async with engine.connect() as conn:
         row = (await conn.execute(stmt)).first()
-    if row is None or row.expires_at is None or _utc(row.expires_at) <= datetime.now(UTC):
+    if row is None or row.expires_at is None or aware(row.expires_at) <= datetime.now(UTC):
         return None
     return _account(row)
 
@@ -277,7 +273,7 @@ async def find_session(engine: AsyncEngine, session_id: str) -> tuple[int, str] 
     )
     async with engine.connect() as conn:
         row = (await conn.execute(stmt)).first()
-    if row is None or _utc(row.expires_at) <= datetime.now(UTC):
+    if row is None or aware(row.expires_at) <= datetime.now(UTC):
         return None
     return int(row.account_id), str(row.csrf)
 
@@ -299,11 +295,11 @@ async def failure_times(
         by_user = await conn.scalars(
             select(at).where(LoginFailureRow.username == username, at >= since).order_by(at)
         )
-        user_times = [_utc(t) for t in by_user]
+        user_times = [aware(t) for t in by_user]
         by_address = await conn.scalars(
             select(at).where(LoginFailureRow.address == address, at >= since).order_by(at)
         )
-        return user_times, [_utc(t) for t in by_address]
+        return user_times, [aware(t) for t in by_address]
 
 
 async def failures_since(

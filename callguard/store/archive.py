@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callguard.store.models import Base, CallRow, LegRow, MessageRow, ViolationRow
+from callguard.store.rows import aware
 
 Row = dict[str, Any]
 
@@ -49,10 +50,7 @@ def month_of(at: datetime, tz: tzinfo | None = None) -> str:
 
 
 def _aware(value: Any) -> Any:
-    # SQLite hands back naive datetimes; everything callguard stores is UTC.
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return aware(value) if isinstance(value, datetime) else value
 
 
 def _row(table: Table, row: Any) -> Row:

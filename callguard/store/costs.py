@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, func, select, update
@@ -14,6 +13,7 @@ from callguard.policy.budgets import Budget, month_bounds
 from callguard.policy.tariffs import TariffTable, rate_call
 from callguard.store.db import PROVISIONAL, Key, _keyed
 from callguard.store.models import CallRow
+from callguard.store.rows import aware
 
 
 def _in_month(month: str) -> list[ColumnElement[bool]]:
@@ -101,7 +101,7 @@ async def rerate(engine: AsyncEngine, month: str, table: TariffTable) -> Rerated
         changed = 0
         for pk, number, number_class, answered_at, ended_at, old_cost, old_tariff in rows:
             cost, tariff = rate_call(
-                table, number or "", number_class or "", _aware(answered_at), _aware(ended_at)
+                table, number or "", number_class or "", aware(answered_at), aware(ended_at)
             )
             before += Decimal(old_cost or 0)
             after += cost or 0
@@ -109,9 +109,3 @@ async def rerate(engine: AsyncEngine, month: str, table: TariffTable) -> Rerated
                 changed += 1
                 await conn.execute(update(CallRow).where(CallRow.id == pk).values(cost=cost, tariff=tariff))
         return Rerated(len(rows), changed, before.quantize(Decimal("0.01")), after.quantize(Decimal("0.01")))
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-    return value

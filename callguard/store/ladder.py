@@ -23,13 +23,9 @@ from callguard.policy.ladder import (
     check_decision,
 )
 from callguard.store.models import ViolationEventRow, ViolationRow
+from callguard.store.rows import aware
 
 SYSTEM = "callguard"  # who assigns steps
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything callguard stores is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _deciding(
@@ -52,7 +48,7 @@ def _deciding(
         .order_by(ViolationRow.at.desc(), ViolationRow.id.desc())
         .limit(ladder.deciding(values["rule"], values["severity"]))
     )
-    return [(int(i), Earlier(_aware(a), step, status)) for i, a, step, status in reversed(rows.all())]
+    return [(int(i), Earlier(aware(a), step, status)) for i, a, step, status in reversed(rows.all())]
 
 
 def _event(
@@ -73,8 +69,8 @@ def insert_violations(conn: Connection, batch: list[dict[str, Any]], ladder: Lad
     person's history gives it: earlier violations in the window, those of this batch included,
     not overturned. The step, once stored, is kept."""
     now = datetime.now(UTC)
-    for values in sorted(batch, key=lambda v: _aware(v["at"])):
-        at = _aware(values["at"])
+    for values in sorted(batch, key=lambda v: aware(v["at"])):
+        at = aware(values["at"])
         earlier = _deciding(conn, ladder, values, at)
         given = ladder.assign(
             values["rule"],
@@ -108,7 +104,7 @@ def insert_violations(conn: Connection, batch: list[dict[str, Any]], ladder: Lad
 def _iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
-    return (_aware(value) if isinstance(value, datetime) else value).isoformat()
+    return (aware(value) if isinstance(value, datetime) else value).isoformat()
 
 
 def violation_dict(r: ViolationRow) -> dict[str, Any]:
@@ -161,10 +157,10 @@ async def appeal(
     async with engine.begin() as conn:
         row = await _load(conn, violation_id)
         try:
-            check_appeal(row.status, row.step, row.appeal_by, _aware(now).astimezone().date())
+            check_appeal(row.status, row.step, row.appeal_by, aware(now).astimezone().date())
         except AppealError as exc:
             raise AppealError(f"violation {violation_id} cannot be appealed: {exc}") from None
-        await _change(conn, row, APPEALED, "appealed", by or row.person or "-", reason, _aware(now))
+        await _change(conn, row, APPEALED, "appealed", by or row.person or "-", reason, aware(now))
         return violation_dict(row)
 
 
@@ -182,7 +178,7 @@ async def decide(
         except AppealError as exc:
             raise AppealError(f"violation {violation_id} cannot be decided: {exc}") from None
         to = UPHELD if uphold else OVERTURNED
-        await _change(conn, row, to, to, by, reason, _aware(now))
+        await _change(conn, row, to, to, by, reason, aware(now))
         return violation_dict(row)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import String
 
@@ -20,6 +20,12 @@ def utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value and value.tzinfo else value
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: datetime | None) -> datetime | None: ...
 def aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything callguard stores is UTC.
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
