@@ -14,6 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.policy.budgets import Budget
 from callguard.records import CallRecord
@@ -41,6 +42,16 @@ def upgrade_to(connection: Connection, revision: str) -> None:
     cfg = AlembicConfig(str(_ALEMBIC_INI))
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
+
+
+async def database_at(tmp_path: Path, revision: str, *rows: str) -> AsyncEngine:
+    """A database of an earlier schema `revision`, holding `rows` (INSERT statements)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_to, revision)
+        for row in rows:
+            await conn.execute(text(row))
+    return engine
 
 
 def test_record_json_round_trip() -> None:
@@ -233,22 +244,14 @@ async def test_the_same_call_id_on_two_nodes_is_two_calls(tmp_path: Path) -> Non
 
 async def test_migration_0005_keeps_the_records_of_0004(tmp_path: Path) -> None:
     """An existing database: its calls, violations and messages keep their node after 0005."""
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade_to, "0004")
-        await conn.execute(
-            text(
-                "INSERT INTO calls (id, call_id, node, direction, dialed, caller_number, disposition,"
-                " decisions, readopted) VALUES (1, 'old', 'n1', 'internal', '1002', '1001', 'answered',"
-                " '[]', 0)"
-            )
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO messages (call_id, for_ext, caller_number, left_at, recording)"
-                " VALUES ('old', '1002', '1001', '2026-11-22 10:00:00', 'r')"
-            )
-        )
+    engine = await database_at(
+        tmp_path,
+        "0004",
+        "INSERT INTO calls (id, call_id, node, direction, dialed, caller_number, disposition,"
+        " decisions, readopted) VALUES (1, 'old', 'n1', 'internal', '1002', '1001', 'answered', '[]', 0)",
+        "INSERT INTO messages (call_id, for_ext, caller_number, left_at, recording)"
+        " VALUES ('old', '1002', '1001', '2026-11-22 10:00:00', 'r')",
+    )
     await migrate(engine)
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT node FROM messages"))).scalar_one() == "n1"
@@ -370,21 +373,14 @@ async def test_the_writing_thread_stores_a_record_as_it_was_handed_over(tmp_path
 
 async def test_migration_0015_gives_the_tokens_of_0014_the_default_lifetime(tmp_path: Path) -> None:
     """Tokens made before tokens ended keep working for 90 days from the upgrade, then stop."""
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db")
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade_to, "0014")
-        await conn.execute(
-            text(
-                "INSERT INTO accounts (id, username, role, password_hash, disabled, created_at)"
-                " VALUES (1, 'zhao.min', 'finance', 'x', 0, '2026-01-01 00:00:00.000000')"
-            )
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at)"
-                f" VALUES (1, 1, 'erp', '{digest('cg_old')}', '2026-01-01 00:00:00.000000')"
-            )
-        )
+    engine = await database_at(
+        tmp_path,
+        "0014",
+        "INSERT INTO accounts (id, username, role, password_hash, disabled, created_at)"
+        " VALUES (1, 'zhao.min', 'finance', 'x', 0, '2026-01-01 00:00:00.000000')",
+        "INSERT INTO api_tokens (id, account_id, name, token_hash, created_at)"
+        f" VALUES (1, 1, 'erp', '{digest('cg_old')}', '2026-01-01 00:00:00.000000')",
+    )
     await migrate(engine)
     [token] = await list_tokens(engine)
     lifetime = datetime.fromisoformat(str(token["expires_at"])) - datetime.now(UTC)
