@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callguard.store.models import Base, UtcDateTime
+from callguard.store.rows import aware
 
 GENESIS = "0" * 64
 
@@ -56,9 +57,8 @@ _FIELDS = ("seq", "at", "account", "role", "action", "filters", "count", "addres
 
 
 def _stamp(at: datetime) -> str:
-    # SQLite hands back naive datetimes (UTC); one spelling so that the hash survives the round trip.
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # One spelling so that the hash survives SQLite's round trip (it hands back naive UTC).
+    return aware(at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical(values: dict[str, Any]) -> str:

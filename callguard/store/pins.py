@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callguard.store.models import PinFailureRow
+from callguard.store.rows import aware
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,4 @@ async def pin_failures_since(engine: AsyncEngine, since: datetime) -> list[PinFa
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    # SQLite hands back naive datetimes: they were written as UTC.
-    return [
-        PinFailure(line, person, at if at.tzinfo else at.replace(tzinfo=UTC), call_id)
-        for line, person, at, call_id in rows
-    ]
+    return [PinFailure(line, person, aware(at), call_id) for line, person, at, call_id in rows]

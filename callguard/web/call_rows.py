@@ -4,12 +4,13 @@ stored UTC and shown in local time."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from callguard.reports.money import cents
 from callguard.reports.render import excel_safe
 from callguard.store.models import CallRow, LegRow, MessageRow, ViolationRow
+from callguard.store.rows import aware
 from callguard.web.access import Scope, Viewer, mask_record, scope
 from callguard.web.access import mask as mask_number
 from callguard.web.records import Row, StoredCall
@@ -45,8 +46,7 @@ def local(value: datetime | None, tz: tzinfo | None = None) -> str | None:
     """ISO local time with its offset (2026-11-23T15:40:00+08:00): unambiguous, and local."""
     if value is None:
         return None
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-    return aware.astimezone(tz).isoformat(timespec="seconds")
+    return aware(value).astimezone(tz).isoformat(timespec="seconds")
 
 
 def _rings(legs: list[LegRow]) -> int | None:

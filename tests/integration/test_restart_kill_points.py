@@ -329,13 +329,18 @@ def _facts_of_size(chars: int) -> dict[str, Any]:
         n -= 50
 
 
+def _ari(lab: Lab) -> AriClient:
+    """An ARI client of the lab's own, under an application nobody listens to."""
+    assert lab.state is not None
+    return AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+
+
 async def test_the_largest_snapshot_round_trips_through_asterisk(lab: Lab) -> None:
     """CG_CALL's bound holds in the real Asterisk: a value of persist.MAX_VALUE_CHARS survives
     ARI both as a channel variable and as the global variable the engine keeps (CG_CALL_<channel>);
     a longer one (4,500) is refused by Asterisk itself; a value callguard did not write is
     refused on load, not a crash."""
-    assert lab.state is not None
-    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    client = _ari(lab)
     events = await client.open_events()  # a channel of an application nobody listens to is gone at once
     channel = "cg-test-persist-1"
     try:
@@ -368,13 +373,12 @@ async def test_a_damaged_snapshot_is_refused_and_the_call_still_ends_cleanly(
     """CG_CALL of the right form but unusable contents (here: nothing but the version), found
     by a restarted callguard, is refused (call.facts_refused) and the call is re-adopted from
     the ids in Asterisk alone: it talks on and is recorded, and callguard does not crash."""
-    assert lab.state is not None
     t0, mark = now(), len(callguard_log(lab))
     phone = await harness.phone("2002", "answer", answer_after_ms=200)
     caller = await harness.dial("2001", "2002", talk_ms=4000)
     call_id = await _wait_logged(lab, mark, "call.answered", {})
     lab.stop_controller(kill=True)
-    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    client = _ari(lab)
     try:
         await GlobalFacts(client).set_channel_var(
             call_id, persist.VARIABLE, persist.encode({"v": persist.VERSION})
@@ -397,8 +401,7 @@ async def test_a_damaged_snapshot_is_refused_and_the_call_still_ends_cleanly(
 
 async def _facts_kept(lab: Lab, call_id: str) -> bool:
     """Whether Asterisk still holds the call's facts (CG_CALL_<channel>), asked over ARI."""
-    assert lab.state is not None
-    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    client = _ari(lab)
     try:
         return await GlobalFacts(client).get_channel_var(call_id, persist.VARIABLE) is not None
     finally:
@@ -440,8 +443,7 @@ async def test_the_facts_of_a_call_that_ended_while_callguard_was_down_are_unset
     # (the writer gathers records for 100 ms: a SIGKILL within that window loses the latest).
     await _until_async(lambda: _violations(harness, call_id), timeout=5)
     lab.stop_controller(kill=True)
-    assert lab.state is not None
-    client = AriClient(lab.state.ari_url, lab.state.ari_user, lab.state.ari_password, "cg-test-persist", 5.0)
+    client = _ari(lab)
     try:
         await client.request("DELETE", f"/channels/{call_id}")  # the caller hangs up meanwhile
     finally:
